@@ -1,9 +1,11 @@
 /* Identity keys: sign/verify, key files, permissions, malformed files. */
+/* clang-format off: cmocka needs these first, in this order */
 #include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* clang-format on */
 
 #include <stdio.h>
 #include <stdlib.h>
