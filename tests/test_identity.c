@@ -1,10 +1,11 @@
 /* Identity keys: sign/verify, key files, permissions, malformed files. */
-/* clang-format off: cmocka needs these first, in this order */
-#include <cmocka.h>
-#include <setjmp.h>
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
 /* clang-format on */
 
 #include <stdio.h>
