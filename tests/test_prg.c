@@ -3,11 +3,14 @@
  * python's cryptography ChaCha20, tests/vectors/secagg/gen_vectors.py),
  * agreement with randombytes_buf_deterministic, add/subtract inverses.
  */
-#include <cmocka.h>
-#include <setjmp.h>
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
 
 #include <sodium.h>
 #include <stdio.h>

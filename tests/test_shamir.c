@@ -4,11 +4,14 @@
  * reconstruction from every t-subset, failure below threshold, argument
  * checks.
  */
-#include <cmocka.h>
-#include <setjmp.h>
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
 
 #include <sodium.h>
 #include <stdio.h>
