@@ -1,0 +1,3 @@
+# Protocol messages, replay window and transport (proto/).
+pfl_add_test(test_msg SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_msg.c
+	DEPS pfl_proto PkgConfig::MSGPACK PkgConfig::SODIUM)

@@ -1,0 +1,884 @@
+/* Message codec: round trips, signatures, and every malformed case. */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+#include <sodium.h>
+
+#include "privfl/msg.h"
+
+static struct pfl_identity *id_a, *id_b;
+
+static int
+group_setup(void **state)
+{
+	uint8_t seed[32] = {0};
+	(void)state;
+	if (sodium_init() < 0)
+		return -1;
+	seed[0] = 'a';
+	if (pfl_identity_from_seed(seed, &id_a) != PFL_OK)
+		return -1;
+	seed[0] = 'b';
+	return pfl_identity_from_seed(seed, &id_b) == PFL_OK ? 0 : -1;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	pfl_identity_free(id_a);
+	pfl_identity_free(id_b);
+	return 0;
+}
+
+/* Encode, decode, verify; returns the decoded copy (pointing into buf). */
+static void
+roundtrip(const struct pfl_msg *m, struct pfl_buf *buf, struct pfl_msg *back)
+{
+	pfl_buf_init(buf, 0);
+	assert_int_equal(pfl_msg_encode(m, id_a, buf), PFL_OK);
+	memset(back, 0x5a, sizeof(*back));
+	assert_int_equal(pfl_msg_decode(buf->data, buf->len, NULL, back),
+	                 PFL_OK);
+	assert_int_equal(pfl_msg_verify(back), PFL_OK);
+	assert_int_equal(back->type, m->type);
+	assert_int_equal(back->version, PFL_PROTO_VERSION);
+	assert_string_equal(back->fed, m->fed);
+	assert_true(back->round == m->round);
+	assert_memory_equal(back->sender, pfl_identity_public(id_a), 32);
+	assert_memory_equal(back->nonce, m->nonce, 16);
+	assert_true(back->time_ms == m->time_ms);
+	assert_ptr_equal(back->signed_ptr, buf->data);
+	assert_true(back->signed_len < buf->len);
+}
+
+static void
+test_envelope_init(void **state)
+{
+	struct pfl_msg a, b;
+	(void)state;
+
+	pfl_msg_init(&a, PFL_MSG_CHECKIN, "fed-1", 7, id_a);
+	pfl_msg_init(&b, PFL_MSG_CHECKIN, "fed-1", 7, id_a);
+	assert_string_equal(a.fed, "fed-1");
+	assert_memory_not_equal(a.nonce, b.nonce, 16);
+	assert_true(a.time_ms > 1600000000000ull);
+	assert_memory_equal(a.sender, pfl_identity_public(id_a), 32);
+	assert_string_equal(pfl_msg_type_name(PFL_MSG_PLAN), "plan");
+	assert_string_equal(pfl_msg_type_name(PFL_MSG_ERROR), "error");
+	assert_string_equal(pfl_msg_type_name((enum pfl_msg_type)0), "unknown");
+	assert_string_equal(pfl_msg_type_name((enum pfl_msg_type)99),
+	                    "unknown");
+}
+
+static void
+test_rt_checkin(void **state)
+{
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	(void)state;
+
+	pfl_msg_init(&m, PFL_MSG_CHECKIN, "mnist.v2:eu-1", 0xfffffffffull,
+	             id_a);
+	m.u.checkin.capabilities = 0x80000001u;
+	strcpy(m.u.checkin.software, "privfl/0.1.0 (linux; x86_64) ok");
+	roundtrip(&m, &buf, &b);
+	assert_int_equal(b.u.checkin.capabilities, 0x80000001u);
+	assert_string_equal(b.u.checkin.software, m.u.checkin.software);
+	pfl_buf_fini(&buf);
+}
+
+static void
+fill_plan(struct pfl_msg *m)
+{
+	struct pfl_msg_plan *p = &m->u.plan;
+
+	pfl_msg_init(m, PFL_MSG_PLAN, "f", 3, id_a);
+	strcpy(p->task, "train");
+	strcpy(p->model, "mlp:200,200");
+	p->num_params = 199210;
+	for (int i = 0; i < 32; i++) {
+		p->model_hash[i] = (uint8_t)i;
+		p->sa_seed[i] = (uint8_t)(255 - i);
+	}
+	p->epochs = 2;
+	p->batch = 32;
+	p->lr = 0.05;
+	p->momentum = 0.9;
+	p->weight_decay = 1e-4;
+	p->prox_mu = 0.01;
+	p->clip_norm = 1.5;
+	p->weight_cap = 1000;
+	p->dp_mode = 2;
+	p->noise_sigma = 0.123456789;
+	p->quant_scale = 65536.0;
+	p->adaptive_clip = true;
+	p->sa_mode = 2;
+	p->sa_id = 9;
+	p->sa_n = 100;
+	p->sa_t = 51;
+	p->sa_k = 20;
+	p->vector_len = 199212;
+	p->deadline_ms = 60000;
+}
+
+static void
+test_rt_plan(void **state)
+{
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	(void)state;
+
+	fill_plan(&m);
+	roundtrip(&m, &buf, &b);
+	assert_memory_equal(&b.u.plan, &m.u.plan, sizeof(m.u.plan));
+	pfl_buf_fini(&buf);
+}
+
+static void
+test_rt_small_types(void **state)
+{
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	(void)state;
+
+	pfl_msg_init(&m, PFL_MSG_RETRY, "f", 1, id_a);
+	m.u.retry.retry_after_ms = 1234;
+	strcpy(m.u.retry.reason, "cohort full");
+	roundtrip(&m, &buf, &b);
+	assert_int_equal(b.u.retry.retry_after_ms, 1234);
+	assert_string_equal(b.u.retry.reason, "cohort full");
+	pfl_buf_fini(&buf);
+
+	pfl_msg_init(&m, PFL_MSG_GET_MODEL, "f", 1, id_a);
+	m.u.get_model.offset = 10;
+	m.u.get_model.count = 0;
+	roundtrip(&m, &buf, &b);
+	assert_int_equal(b.u.get_model.offset, 10);
+	assert_int_equal(b.u.get_model.count, 0);
+	pfl_buf_fini(&buf);
+
+	pfl_msg_init(&m, PFL_MSG_ACK, "f", 1, id_a);
+	m.u.ack.code = 17;
+	roundtrip(&m, &buf, &b);
+	assert_int_equal(b.u.ack.code, 17);
+	pfl_buf_fini(&buf);
+
+	pfl_msg_init(&m, PFL_MSG_ERROR, "f", 1, id_a);
+	m.u.error.code = PFL_ERR_AUTH;
+	strcpy(m.u.error.text, "key pfl1:abc not enrolled");
+	m.u.error.retry_after_ms = 0;
+	roundtrip(&m, &buf, &b);
+	assert_int_equal(b.u.error.code, PFL_ERR_AUTH);
+	assert_string_equal(b.u.error.text, m.u.error.text);
+	pfl_buf_fini(&buf);
+}
+
+static void
+test_rt_vectors(void **state)
+{
+	enum { N = 300000 };
+	float *v = malloc(N * sizeof(float));
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	(void)state;
+
+	assert_non_null(v);
+	for (int i = 0; i < N; i++)
+		v[i] = (float)i * 0.5f - 7.0f;
+	pfl_msg_init(&m, PFL_MSG_MODEL, "f", 4, id_a);
+	strcpy(m.u.model.model, "cnn");
+	m.u.model.num_params = N + 5;
+	m.u.model.offset = 5;
+	m.u.model.params = (const uint8_t *)v;
+	m.u.model.params_len = N * sizeof(float);
+	roundtrip(&m, &buf, &b);
+	assert_int_equal(b.u.model.num_params, N + 5);
+	assert_int_equal(b.u.model.offset, 5);
+	assert_int_equal(b.u.model.params_len, N * sizeof(float));
+	assert_memory_equal(b.u.model.params, v, N * sizeof(float));
+	/* zero-copy: the vector lies inside the received buffer */
+	assert_true(b.u.model.params > buf.data &&
+	            b.u.model.params < buf.data + buf.len);
+	pfl_buf_fini(&buf);
+
+	pfl_msg_init(&m, PFL_MSG_UPDATE, "f", 4, id_a);
+	m.u.update.num_examples = 600;
+	m.u.update.train_loss = -0.25;
+	m.u.update.weight = 600;
+	m.u.update.data = (const uint8_t *)v;
+	m.u.update.data_len = 8;
+	roundtrip(&m, &buf, &b);
+	assert_int_equal(b.u.update.num_examples, 600);
+	assert_true(b.u.update.train_loss == -0.25);
+	assert_true(b.u.update.weight == 600);
+	assert_int_equal(b.u.update.data_len, 8);
+	assert_memory_equal(b.u.update.data, v, 8);
+	pfl_buf_fini(&buf);
+
+	/* empty vector */
+	m.u.update.data = NULL;
+	m.u.update.data_len = 0;
+	roundtrip(&m, &buf, &b);
+	assert_int_equal(b.u.update.data_len, 0);
+	pfl_buf_fini(&buf);
+
+	for (int t = PFL_MSG_SA_SUBMIT; t <= PFL_MSG_SA_DATA; t++) {
+		pfl_msg_init(&m, (enum pfl_msg_type)t, "f", 4, id_a);
+		m.u.sa.phase = 3;
+		m.u.sa.payload = (const uint8_t *)"abc";
+		m.u.sa.payload_len = 3;
+		roundtrip(&m, &buf, &b);
+		assert_int_equal(b.u.sa.phase, 3);
+		assert_int_equal(b.u.sa.payload_len, 3);
+		assert_memory_equal(b.u.sa.payload, "abc", 3);
+		pfl_buf_fini(&buf);
+	}
+	free(v);
+}
+
+static void
+test_encode_appends(void **state)
+{
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	(void)state;
+
+	pfl_buf_init(&buf, 0);
+	assert_int_equal(pfl_buf_append(&buf, "XYZ", 3), PFL_OK);
+	pfl_msg_init(&m, PFL_MSG_ACK, "f", 1, id_a);
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+	assert_memory_equal(buf.data, "XYZ", 3);
+	assert_int_equal(pfl_msg_decode(buf.data + 3, buf.len - 3, NULL, &b),
+	                 PFL_OK);
+	assert_int_equal(pfl_msg_verify(&b), PFL_OK);
+	/* a bounded buffer that is too small: error, length restored */
+	pfl_buf_fini(&buf);
+	pfl_buf_init(&buf, 40);
+	assert_int_equal(pfl_buf_append(&buf, "XYZ", 3), PFL_OK);
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_TOOBIG);
+	assert_int_equal(buf.len, 3);
+	pfl_buf_fini(&buf);
+}
+
+static void
+test_encode_rejects(void **state)
+{
+	struct pfl_msg m;
+	struct pfl_buf buf;
+	(void)state;
+
+	pfl_buf_init(&buf, 0);
+	pfl_msg_init(&m, PFL_MSG_ACK, "bad fed", 1, id_a);
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	pfl_msg_init(&m, PFL_MSG_ACK, "", 1, id_a);
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	pfl_msg_init(&m, PFL_MSG_ACK, "f", 1, id_a);
+	assert_int_equal(pfl_msg_encode(&m, id_b, &buf), PFL_ERR_INVAL);
+	m.type = (enum pfl_msg_type)0;
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	m.type = PFL_MSG__COUNT;
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	fill_plan(&m);
+	m.u.plan.lr = NAN;
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	fill_plan(&m);
+	m.u.plan.clip_norm = -1;
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	fill_plan(&m);
+	m.u.plan.dp_mode = 4;
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	fill_plan(&m);
+	memset(m.u.plan.task, 'x', sizeof(m.u.plan.task));
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	pfl_msg_init(&m, PFL_MSG_RETRY, "f", 1, id_a);
+	strcpy(m.u.retry.reason, "line\nbreak");
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	pfl_msg_init(&m, PFL_MSG_UPDATE, "f", 1, id_a);
+	m.u.update.data_len = 4;
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	m.u.update.data = (const uint8_t *)"abcdef";
+	m.u.update.data_len = 6;
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_ERR_INVAL);
+	assert_int_equal(buf.len, 0);
+	pfl_buf_fini(&buf);
+}
+
+/* Every single-bit flip is caught by the decoder or by the signature. */
+static void
+test_bitflips(void **state)
+{
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	size_t caught_decode = 0, caught_sig = 0;
+	(void)state;
+
+	pfl_buf_init(&buf, 0);
+	pfl_msg_init(&m, PFL_MSG_ERROR, "f", 1, id_a);
+	m.u.error.code = 3;
+	strcpy(m.u.error.text, "x");
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+	for (size_t i = 0; i < buf.len * 8; i++) {
+		buf.data[i / 8] ^= (uint8_t)(1u << (i % 8));
+		if (pfl_msg_decode(buf.data, buf.len, NULL, &b) != PFL_OK)
+			caught_decode++;
+		else if (pfl_msg_verify(&b) != PFL_OK)
+			caught_sig++;
+		else
+			fail_msg("bit %zu flipped and still accepted", i);
+		buf.data[i / 8] ^= (uint8_t)(1u << (i % 8));
+	}
+	assert_true(caught_decode > 0 && caught_sig > 0);
+	assert_int_equal(caught_decode + caught_sig, buf.len * 8);
+	pfl_buf_fini(&buf);
+}
+
+static void
+test_truncated_and_trailing(void **state)
+{
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	(void)state;
+
+	pfl_buf_init(&buf, 0);
+	fill_plan(&m);
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+	for (size_t n = 0; n < buf.len; n++)
+		assert_int_equal(pfl_msg_decode(buf.data, n, NULL, &b),
+		                 PFL_ERR_PROTO);
+	assert_int_equal(pfl_buf_append(&buf, "\xc0", 1), PFL_OK);
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, NULL, &b),
+	                 PFL_ERR_PROTO);
+	/* two messages back to back */
+	buf.len--;
+	{
+		size_t one = buf.len;
+		assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+		assert_int_equal(pfl_msg_decode(buf.data, buf.len, NULL, &b),
+		                 PFL_ERR_PROTO);
+		assert_int_equal(pfl_msg_decode(buf.data, one, NULL, &b),
+		                 PFL_OK);
+	}
+	pfl_buf_fini(&buf);
+}
+
+static void
+test_absurd_lengths(void **state)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+	} cases[] = {
+	        {"\xdd\xff\xff\xff\xff", 5},              /* array32 4G */
+	        {"\xdf\xff\xff\xff\xff", 5},              /* map32 4G */
+	        {"\xde\xff\xff", 3},                      /* map16 64K */
+	        {"\x81\xa1v\xdd\xff\xff\xff\xff", 8},     /* nested array32 */
+	        {"\x81\xa1v\xc6\xff\xff\xff\xff", 8},     /* bin32 4G */
+	        {"\x81\xa1v\xdb\x7f\xff\xff\xff", 8},     /* str32 2G */
+	        {"\x81\xa1v\xc9\xff\xff\xff\xff\x01", 9}, /* ext32 */
+	        {"\x81\xa1v\xc1", 4},                     /* never-used byte */
+	        {"\x81\xa1v", 3},                         /* missing value */
+	        {"\x92\x01\x02", 3},                      /* top level array */
+	        {"\x01", 1},                              /* top level int */
+	        {"", 0},
+	};
+	struct pfl_msg b;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(pfl_msg_decode((const uint8_t *)cases[i].bytes,
+		                                cases[i].len, NULL, &b),
+		                 PFL_ERR_PROTO);
+	assert_int_equal(pfl_msg_decode(NULL, 0, NULL, &b), PFL_ERR_INVAL);
+}
+
+static void
+test_depth_and_object_limits(void **state)
+{
+	uint8_t deep[64], wide[4096];
+	struct pfl_msg b;
+	size_t n = 0;
+	(void)state;
+
+	/* {"x": {"x": {"x": ... }}} nested 20 deep */
+	for (int i = 0; i < 20; i++) {
+		deep[n++] = 0x81;
+		deep[n++] = 0xa1;
+		deep[n++] = 'x';
+	}
+	deep[n++] = 0xc0;
+	assert_int_equal(pfl_msg_decode(deep, n, NULL, &b), PFL_ERR_PROTO);
+	/* {"x": [nil x 2000]}: more objects than allowed */
+	n = 0;
+	wide[n++] = 0x81;
+	wide[n++] = 0xa1;
+	wide[n++] = 'x';
+	wide[n++] = 0xdc;
+	wide[n++] = 2000 >> 8;
+	wide[n++] = 2000 & 0xff;
+	memset(wide + n, 0xc0, 2000);
+	n += 2000;
+	assert_int_equal(pfl_msg_decode(wide, n, NULL, &b), PFL_ERR_TOOBIG);
+}
+
+/* ---- a hand-made envelope, to put any wrong value in any field ---- */
+
+enum mut { M_NONE, M_OMIT, M_TYPE, M_NEG, M_HUGE, M_DUP, M_UNKNOWN, M_VAL };
+
+struct spec {
+	const char *target;
+	enum mut mut;
+	void (*val)(msgpack_packer *pk); /* M_VAL: replacement value */
+};
+
+static const char *const env_keys[] = {"v", "t",  "fed", "r",  "from",
+                                       "n", "ts", "b",   "sig"};
+static const char *const body_keys[] = {"caps", "sw"};
+
+static void
+pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+static void
+pack_good(msgpack_packer *pk, const char *k)
+{
+	static const uint8_t zeros[16];
+	if (strcmp(k, "v") == 0)
+		msgpack_pack_uint32(pk, 1);
+	else if (strcmp(k, "t") == 0)
+		msgpack_pack_uint32(pk, PFL_MSG_CHECKIN);
+	else if (strcmp(k, "fed") == 0)
+		pack_str(pk, "fed");
+	else if (strcmp(k, "r") == 0 || strcmp(k, "ts") == 0 ||
+	         strcmp(k, "caps") == 0)
+		msgpack_pack_uint64(pk, 5);
+	else if (strcmp(k, "from") == 0)
+		msgpack_pack_bin_with_body(pk, pfl_identity_public(id_a), 32);
+	else if (strcmp(k, "n") == 0)
+		msgpack_pack_bin_with_body(pk, zeros, 16);
+	else if (strcmp(k, "sw") == 0)
+		pack_str(pk, "sw");
+}
+
+static void
+pack_mutated(msgpack_packer *pk, const char *k, const struct spec *s)
+{
+	switch (s->mut) {
+	case M_TYPE:
+		if (strcmp(k, "fed") == 0 || strcmp(k, "sw") == 0)
+			msgpack_pack_uint32(pk, 1);
+		else if (strcmp(k, "from") == 0 || strcmp(k, "n") == 0)
+			pack_str(pk, "0123456789abcdef0123456789abcdef");
+		else
+			pack_str(pk, "1");
+		break;
+	case M_NEG:
+		msgpack_pack_int64(pk, -1);
+		break;
+	case M_HUGE:
+		msgpack_pack_uint64(pk, UINT64_MAX);
+		break;
+	case M_VAL:
+		s->val(pk);
+		break;
+	default:
+		pack_good(pk, k);
+	}
+}
+
+static int
+nkeys(const char *const *keys, size_t n, const struct spec *s)
+{
+	int c = (int)n;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(keys[i], s->target) == 0)
+			c += s->mut == M_OMIT                           ? -1
+			     : (s->mut == M_DUP || s->mut == M_UNKNOWN) ? 1
+			                                                : 0;
+	return c;
+}
+
+static int
+write_cb(void *data, const char *p, size_t len)
+{
+	return pfl_buf_append(data, p, len) == PFL_OK ? 0 : -1;
+}
+
+static void
+pack_unknown(msgpack_packer *pk)
+{
+	pack_str(pk, "zz-future");
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_map(pk, 1);
+	pack_str(pk, "q");
+	msgpack_pack_double(pk, 1.5);
+	msgpack_pack_bin_with_body(pk, "xyz", 3);
+}
+
+static void
+pack_entry(msgpack_packer *pk, const char *k, const struct spec *s)
+{
+	bool hit = strcmp(k, s->target) == 0;
+
+	if (hit && s->mut == M_OMIT)
+		return;
+	if (hit && s->mut == M_UNKNOWN)
+		pack_unknown(pk);
+	for (int rep = 0; rep < (hit && s->mut == M_DUP ? 2 : 1); rep++) {
+		pack_str(pk, k);
+		if (hit)
+			pack_mutated(pk, k, s);
+		else
+			pack_good(pk, k);
+	}
+}
+
+static void
+build(const struct spec *s, struct pfl_buf *out)
+{
+	msgpack_packer pk;
+	uint8_t tbs[PFL_MSG_TBS_BYTES], sig[64];
+	size_t nb = sizeof(body_keys) / sizeof(body_keys[0]);
+
+	pfl_buf_init(out, 0);
+	msgpack_packer_init(&pk, out, write_cb);
+	msgpack_pack_map(&pk, (size_t)nkeys(env_keys, 9, s));
+	for (int i = 0; i < 8; i++) {
+		const char *k = env_keys[i];
+		if (strcmp(k, "b") != 0) {
+			pack_entry(&pk, k, s);
+			continue;
+		}
+		if (strcmp(s->target, "b") == 0 && s->mut != M_NONE &&
+		    s->mut != M_UNKNOWN) {
+			pack_entry(&pk, k, s);
+			continue;
+		}
+		if (strcmp(s->target, "b") == 0 && s->mut == M_UNKNOWN)
+			pack_unknown(&pk);
+		pack_str(&pk, "b");
+		msgpack_pack_map(&pk, (size_t)nkeys(body_keys, nb, s));
+		for (size_t j = 0; j < nb; j++)
+			pack_entry(&pk, body_keys[j], s);
+	}
+	if (strcmp(s->target, "sig") == 0 && s->mut == M_UNKNOWN)
+		pack_unknown(&pk);
+	pfl_msg_tbs(out->data, out->len, tbs);
+	assert_int_equal(pfl_identity_sign(id_a, tbs, sizeof(tbs), sig),
+	                 PFL_OK);
+	if (strcmp(s->target, "sig") != 0 || s->mut == M_NONE ||
+	    s->mut == M_UNKNOWN) {
+		pack_str(&pk, "sig");
+		msgpack_pack_bin_with_body(&pk, sig, 64);
+		return;
+	}
+	for (int rep = 0; rep < (s->mut == M_DUP ? 2 : 1); rep++) {
+		if (s->mut == M_OMIT)
+			break;
+		pack_str(&pk, "sig");
+		if (s->mut == M_DUP)
+			msgpack_pack_bin_with_body(&pk, sig, 64);
+		else
+			pack_mutated(&pk, "sig", s);
+	}
+}
+
+static pfl_err
+decode_spec(const struct spec *s)
+{
+	struct pfl_buf buf;
+	struct pfl_msg m;
+	pfl_err rv;
+
+	build(s, &buf);
+	rv = pfl_msg_decode(buf.data, buf.len, NULL, &m);
+	if (rv == PFL_OK)
+		rv = pfl_msg_verify(&m);
+	pfl_buf_fini(&buf);
+	return rv;
+}
+
+static void
+v_ver2(msgpack_packer *pk)
+{
+	msgpack_pack_uint32(pk, 2);
+}
+static void
+v_type0(msgpack_packer *pk)
+{
+	msgpack_pack_uint32(pk, 0);
+}
+static void
+v_type12(msgpack_packer *pk)
+{
+	msgpack_pack_uint32(pk, 12);
+}
+static void
+v_fed_space(msgpack_packer *pk)
+{
+	pack_str(pk, "a b");
+}
+static void
+v_fed_empty(msgpack_packer *pk)
+{
+	pack_str(pk, "");
+}
+static void
+v_fed_long(msgpack_packer *pk)
+{
+	pack_str(pk, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	             "aaaaaaaa");
+}
+static void
+v_str_nul(msgpack_packer *pk)
+{
+	msgpack_pack_str_with_body(pk, "a\0b", 3);
+}
+static void
+v_str_long(msgpack_packer *pk)
+{
+	pack_str(pk, "0123456789012345678901234567890123");
+}
+static void
+v_bin31(msgpack_packer *pk)
+{
+	msgpack_pack_bin_with_body(pk, "0123456789012345678901234567890", 31);
+}
+static void
+v_u32max1(msgpack_packer *pk)
+{
+	msgpack_pack_uint64(pk, 0x100000000ull);
+}
+static void
+v_float(msgpack_packer *pk)
+{
+	msgpack_pack_double(pk, 1.0);
+}
+static void
+v_nil(msgpack_packer *pk)
+{
+	msgpack_pack_nil(pk);
+}
+static void
+v_sig63(msgpack_packer *pk)
+{
+	msgpack_pack_bin_with_body(pk,
+	                           "0123456789012345678901234567890123456789012"
+	                           "345678901234567890123",
+	                           63);
+}
+
+static void
+test_field_rejections(void **state)
+{
+	static const char *const all[] = {"v",  "t", "fed", "r",    "from", "n",
+	                                  "ts", "b", "sig", "caps", "sw"};
+	(void)state;
+
+	assert_int_equal(decode_spec(&(struct spec){"", M_NONE, NULL}), PFL_OK);
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		const char *k = all[i];
+		assert_int_equal(decode_spec(&(struct spec){k, M_OMIT, NULL}),
+		                 PFL_ERR_PROTO);
+		assert_int_equal(decode_spec(&(struct spec){k, M_TYPE, NULL}),
+		                 PFL_ERR_PROTO);
+		assert_int_equal(decode_spec(&(struct spec){k, M_DUP, NULL}),
+		                 PFL_ERR_PROTO);
+		/* forward compatibility: unknown keys are ignored (and signed)
+		 */
+		assert_int_equal(
+		        decode_spec(&(struct spec){k, M_UNKNOWN, NULL}),
+		        PFL_OK);
+		if (strcmp(k, "r") != 0 && strcmp(k, "ts") != 0) {
+			assert_int_equal(
+			        decode_spec(&(struct spec){k, M_NEG, NULL}),
+			        PFL_ERR_PROTO);
+			assert_int_equal(
+			        decode_spec(&(struct spec){k, M_HUGE, NULL}),
+			        PFL_ERR_PROTO);
+		}
+		assert_int_equal(decode_spec(&(struct spec){k, M_VAL, v_nil}),
+		                 PFL_ERR_PROTO);
+	}
+	/* u64 fields take the full range */
+	assert_int_equal(decode_spec(&(struct spec){"r", M_HUGE, NULL}),
+	                 PFL_OK);
+	assert_int_equal(decode_spec(&(struct spec){"r", M_NEG, NULL}),
+	                 PFL_ERR_PROTO);
+	{
+		static const struct spec bad[] = {
+		        {"v", M_VAL, v_ver2},
+		        {"t", M_VAL, v_type0},
+		        {"t", M_VAL, v_type12},
+		        {"fed", M_VAL, v_fed_space},
+		        {"fed", M_VAL, v_fed_empty},
+		        {"fed", M_VAL, v_fed_long},
+		        {"sw", M_VAL, v_str_nul},
+		        {"sw", M_VAL, v_str_long},
+		        {"from", M_VAL, v_bin31},
+		        {"n", M_VAL, v_bin31},
+		        {"caps", M_VAL, v_u32max1},
+		        {"caps", M_VAL, v_float},
+		        {"sig", M_VAL, v_sig63},
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_equal(decode_spec(&bad[i]), PFL_ERR_PROTO);
+	}
+}
+
+/* The sig entry must be the last one: a field after it is not signed. */
+static void
+test_sig_not_last(void **state)
+{
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	(void)state;
+
+	pfl_buf_init(&buf, 0);
+	pfl_msg_init(&m, PFL_MSG_ACK, "f", 1, id_a);
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+	assert_int_equal(buf.data[0], 0x89); /* fixmap, 9 entries */
+	buf.data[0] = 0x8a;
+	assert_int_equal(pfl_buf_append(&buf, "\xa2zz\x01", 4), PFL_OK);
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, NULL, &b),
+	                 PFL_ERR_PROTO);
+	pfl_buf_fini(&buf);
+}
+
+static void
+test_forged_sender(void **state)
+{
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	(void)state;
+
+	pfl_buf_init(&buf, 0);
+	pfl_msg_init(&m, PFL_MSG_CHECKIN, "f", 1, id_a);
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, NULL, &b), PFL_OK);
+	memcpy(b.sender, pfl_identity_public(id_b), 32);
+	assert_int_equal(pfl_msg_verify(&b), PFL_ERR_CRYPTO);
+	/* patch the sender field in the bytes: the signature no longer fits */
+	{
+		uint8_t *p = NULL;
+		for (size_t i = 0; i + 32 <= buf.len && p == NULL; i++)
+			if (memcmp(buf.data + i, pfl_identity_public(id_a),
+			           32) == 0)
+				p = buf.data + i;
+		assert_non_null(p);
+		memcpy(p, pfl_identity_public(id_b), 32);
+		assert_int_equal(pfl_msg_decode(buf.data, buf.len, NULL, &b),
+		                 PFL_OK);
+		assert_int_equal(pfl_msg_verify(&b), PFL_ERR_CRYPTO);
+	}
+	assert_int_equal(pfl_msg_verify(NULL), PFL_ERR_INVAL);
+	pfl_buf_fini(&buf);
+}
+
+static void
+test_limits(void **state)
+{
+	struct pfl_wire_limits lim;
+	uint8_t data[4096] = {0};
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	(void)state;
+
+	pfl_buf_init(&buf, 0);
+	pfl_msg_init(&m, PFL_MSG_UPDATE, "f", 1, id_a);
+	m.u.update.data = data;
+	m.u.update.data_len = sizeof(data);
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+	pfl_wire_limits_default(&lim, buf.len);
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, &lim, &b), PFL_OK);
+	lim.max_msg_bytes = buf.len - 1;
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, &lim, &b),
+	                 PFL_ERR_TOOBIG);
+	pfl_wire_limits_default(&lim, 0);
+	lim.max_vector_bytes = sizeof(data) - 4;
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, &lim, &b),
+	                 PFL_ERR_TOOBIG);
+	lim.max_vector_bytes = sizeof(data);
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, &lim, &b), PFL_OK);
+	pfl_buf_clear(&buf);
+
+	pfl_msg_init(&m, PFL_MSG_SA_SUBMIT, "f", 1, id_a);
+	m.u.sa.payload = data;
+	m.u.sa.payload_len = 100;
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+	pfl_wire_limits_default(&lim, 0);
+	lim.max_payload_bytes = 99;
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, &lim, &b),
+	                 PFL_ERR_TOOBIG);
+	pfl_buf_fini(&buf);
+}
+
+static void
+test_semantic_rejections(void **state)
+{
+	struct pfl_msg m, b;
+	struct pfl_buf buf;
+	float v[4] = {0};
+	(void)state;
+
+	pfl_buf_init(&buf, 0);
+	/* a model slice past num_params */
+	pfl_msg_init(&m, PFL_MSG_MODEL, "f", 1, id_a);
+	m.u.model.num_params = 5;
+	m.u.model.offset = 2;
+	m.u.model.params = (const uint8_t *)v;
+	m.u.model.params_len = sizeof(v);
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, NULL, &b),
+	                 PFL_ERR_PROTO);
+	pfl_buf_clear(&buf);
+	m.u.model.num_params = 6;
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, NULL, &b), PFL_OK);
+	pfl_buf_clear(&buf);
+	/* threshold above n */
+	fill_plan(&m);
+	m.u.plan.sa_t = 101;
+	assert_int_equal(pfl_msg_encode(&m, id_a, &buf), PFL_OK);
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, NULL, &b),
+	                 PFL_ERR_PROTO);
+	pfl_buf_fini(&buf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_envelope_init),
+	        cmocka_unit_test(test_rt_checkin),
+	        cmocka_unit_test(test_rt_plan),
+	        cmocka_unit_test(test_rt_small_types),
+	        cmocka_unit_test(test_rt_vectors),
+	        cmocka_unit_test(test_encode_appends),
+	        cmocka_unit_test(test_encode_rejects),
+	        cmocka_unit_test(test_bitflips),
+	        cmocka_unit_test(test_truncated_and_trailing),
+	        cmocka_unit_test(test_absurd_lengths),
+	        cmocka_unit_test(test_depth_and_object_limits),
+	        cmocka_unit_test(test_field_rejections),
+	        cmocka_unit_test(test_sig_not_last),
+	        cmocka_unit_test(test_forged_sender),
+	        cmocka_unit_test(test_limits),
+	        cmocka_unit_test(test_semantic_rejections),
+	};
+	return cmocka_run_group_tests_name("msg", tests, group_setup,
+	                                   group_teardown);
+}
