@@ -1,9 +1,12 @@
 /* Tests of the privacy accountant (privacy/accountant.h). */
-#include <cmocka.h>
-#include <setjmp.h>
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
 
 #include <math.h>
 #include <stdio.h>
