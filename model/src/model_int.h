@@ -1,0 +1,75 @@
+/*
+ * privfl model/ — private header: matrix kernels, layers and helpers shared
+ * by the files of pfl_model and reached by its unit tests. Never included
+ * from outside the module (tests/ excepted).
+ */
+#ifndef PRIVFL_MODEL_INT_H
+#define PRIVFL_MODEL_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "privfl/dataset.h"
+#include "privfl/err.h"
+#include "privfl/model.h"
+
+/*
+ * Row-major single-precision GEMMs. All accumulate into C when acc is true,
+ * otherwise overwrite it. ld* are row strides in elements.
+ *   nn: C[M][N] (+)= A[M][K] * B[K][N]
+ *   tn: C[M][N] (+)= A^T * B, A stored [K][M]
+ *   nt: C[M][N] (+)= A * B^T, B stored [N][K]
+ * Single-threaded; runtime-dispatched to AVX2/FMA code where the CPU has it.
+ */
+void pfli_gemm_nn(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                  const float *B, size_t ldb, bool acc, float *C, size_t ldc);
+void pfli_gemm_tn(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                  const float *B, size_t ldb, bool acc, float *C, size_t ldc);
+void pfli_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                  const float *B, size_t ldb, bool acc, float *C, size_t ldc);
+
+/* Layers (batch-first, NCHW). Parameter gradients dw, db are overwritten. */
+/* y[B][out] = x[B][in] W^T + b, W [out][in]; relu applied when relu. */
+void pfli_dense_fwd(size_t B, size_t in, size_t out, const float *x,
+                    const float *w, const float *b, bool relu, float *y);
+/*
+ * dy is modified in place (masked by y > 0 when relu).
+ * dx may be NULL (input layer).
+ */
+void pfli_dense_bwd(size_t B, size_t in, size_t out, const float *x,
+                    const float *w, const float *y, bool relu, float *dy,
+                    float *dw, float *db, float *dx);
+/*
+ * 5x5 'same' convolution, stride 1: x [B][ci][h][w] -> y [B][co][h][w].
+ * cols is scratch of ci*25*h*w floats.
+ */
+void pfli_conv_fwd(size_t B, int ci, int co, int h, int w, const float *x,
+                   const float *wt, const float *b, bool relu, float *y,
+                   float *cols);
+void pfli_conv_bwd(size_t B, int ci, int co, int h, int w, const float *x,
+                   const float *wt, const float *y, bool relu, float *dy,
+                   float *dw, float *db, float *dx, float *cols, float *dcols);
+/* 2x2 max-pool, stride 2 (h, w even): x [B][c][h][w] -> y [B][c][h/2][w/2]. */
+void pfli_pool_fwd(size_t B, int c, int h, int w, const float *x, float *y);
+void pfli_pool_bwd(size_t B, int c, int h, int w, const float *x,
+                   const float *y, const float *dy, float *dx);
+/*
+ * Softmax cross-entropy, mean over the batch. Returns the summed loss (not
+ * the mean); dlogits (may be NULL) gets d(mean loss)/d(logits). correct
+ * (may be NULL) counts argmax hits.
+ */
+double pfli_softmax_xent(size_t B, int classes, const float *logits,
+                         const int32_t *y, float *dlogits, size_t *correct);
+
+/* Forward + backward of the whole model on one batch, for gradient checks:
+ * grads are overwritten with d(mean loss)/d(params). Returns the mean loss. */
+pfl_err pfli_model_loss_grad(struct pfl_model *m, const float *x,
+                             const int32_t *y, size_t B, float **grads,
+                             double *loss) PFL_WUR;
+
+/* IDX decoding from memory (for the fuzz target); .gz accepted. */
+pfl_err pfli_idx_decode(const uint8_t *img, size_t img_len, const uint8_t *lab,
+                        size_t lab_len, struct pfl_dataset *out) PFL_WUR;
+
+#endif
