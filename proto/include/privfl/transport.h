@@ -1,0 +1,117 @@
+/*
+ * privfl — request/reply transport over nng (REQ/REP), client-driven.
+ *
+ * Clients dial the aggregator (they sit behind NATs and come and go) and
+ * send one request at a time; the server answers each request on one of a
+ * fixed pool of worker threads. URLs: tcp://host:port, tls+tcp://host:port,
+ * ipc:///path, inproc://name (same process, e.g. the simulator).
+ *
+ * Limits: every socket and listener sets NNG_OPT_RECVMAXSZ to
+ * max_msg_bytes; over tcp/tls an oversized message is dropped by nng before
+ * it is allocated and the connection is closed; over inproc the server drops
+ * it unanswered. A peer that sends garbage gets whatever the serve function
+ * answers; a peer that disconnects mid-request costs nothing.
+ *
+ * No resends: nng's REQ resend timer is disabled, and with it (nng 1.5.2)
+ * the resend after a reconnect; a request whose connection drops fails
+ * with PFL_ERR_IO and the caller decides whether to retry (with a fresh
+ * nonce). So a server never sees one signed request twice from nng itself.
+ *
+ * nng_fini() is never called here: the process's main() may call it at the
+ * very end.
+ */
+#ifndef PRIVFL_TRANSPORT_H
+#define PRIVFL_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "privfl/buf.h"
+#include "privfl/err.h"
+
+#define PFL_TRANSPORT_DEFAULT_TIMEOUT_MS 30000
+#define PFL_TRANSPORT_DEFAULT_WORKERS    4
+#define PFL_TRANSPORT_MAX_WORKERS        256
+
+struct pfl_transport_opts {
+	size_t max_msg_bytes; /* NNG_OPT_RECVMAXSZ; 0 = 64 MiB */
+	int timeout_ms;       /* per request (send + receive); <= 0: default */
+	const char *tls_ca_file;       /* client, tls+tcp: CA of the server
+	                                  certificate (required for tls+tcp) */
+	const char *tls_server_name;   /* client: expected name (default: the
+	                                  host of the URL) */
+	const char *tls_cert_key_file; /* server, tls+tcp: PEM with certificate
+	                                  (chain) and unencrypted key */
+	int workers; /* server: requests served concurrently; <= 0: default */
+};
+
+struct pfl_conn;
+struct pfl_server;
+
+/* ---- client ---- */
+
+/*
+ * One REQ socket dialing url; one request at a time; reconnects by itself
+ * (100 ms doubling to 5 s). The first connection attempt is made at once:
+ * a TLS failure there (untrusted certificate, name mismatch) is reported
+ * as PFL_ERR_CRYPTO with the reason logged; an unreachable server is not an
+ * error (the socket keeps trying in the background).
+ * Not thread-safe: one thread uses a conn at a time; different conns are
+ * independent.
+ * @param o  NULL = defaults
+ * @return PFL_OK, PFL_ERR_INVAL (bad URL), PFL_ERR_CONFIG (tls+tcp without a
+ *         CA file, unreadable CA), PFL_ERR_CRYPTO (TLS handshake refused),
+ *         PFL_ERR_NOMEM, PFL_ERR_IO
+ */
+pfl_err pfl_conn_open(const char *url, const struct pfl_transport_opts *o,
+                      struct pfl_conn **out) PFL_WUR;
+
+/*
+ * Send req[0..len) and wait for the reply, within o->timeout_ms in total.
+ * The reply is appended to reply (whose max applies).
+ * @return PFL_OK; PFL_ERR_TIMEOUT (no reply in time: server down, request
+ *         dropped unanswered, TLS failing); PFL_ERR_CLOSED; PFL_ERR_TOOBIG
+ *         (request over max_msg_bytes, or reply over reply->max);
+ *         PFL_ERR_IO (connection lost or reset while waiting, e.g. the
+ *         server dropped an oversized request; other nng errors; logged);
+ *         PFL_ERR_NOMEM
+ */
+pfl_err pfl_conn_call(struct pfl_conn *c, const uint8_t *req, size_t len,
+                      struct pfl_buf *reply) PFL_WUR;
+
+/* Close the socket; accepts NULL. */
+void pfl_conn_close(struct pfl_conn *c);
+
+/* ---- server ---- */
+
+/*
+ * Serve one request: runs on a worker thread, may block briefly and take
+ * the caller's locks, and must put the reply in reply (empty on entry, max
+ * = max_msg_bytes). req is valid only during the call. An empty reply is
+ * sent as an empty message.
+ */
+typedef void (*pfl_serve_fn)(void *arg, const uint8_t *req, size_t len,
+                             struct pfl_buf *reply);
+
+/*
+ * Listen on url and serve requests with o->workers threads, each with its
+ * own nng context. fn(arg, ...) runs concurrently on several workers.
+ * @return PFL_OK, PFL_ERR_INVAL (bad URL), PFL_ERR_CONFIG (tls+tcp without
+ *         a certificate, unreadable certificate), PFL_ERR_IO (address in use,
+ *         logged), PFL_ERR_NOMEM
+ */
+pfl_err pfl_server_open(const char *url, const struct pfl_transport_opts *o,
+                        pfl_serve_fn fn, void *arg,
+                        struct pfl_server **out) PFL_WUR;
+
+/* The port a tcp:// or tls+tcp:// server listens on (useful with port 0). */
+int pfl_server_port(const struct pfl_server *s);
+
+/*
+ * Stop accepting, abort waiting receives, wait for every worker to finish
+ * its current request, close the socket and free. Accepts NULL. Must not be
+ * called from fn.
+ */
+void pfl_server_close(struct pfl_server *s);
+
+#endif

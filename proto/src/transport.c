@@ -1,0 +1,450 @@
+#include "privfl/transport.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "privfl/log.h"
+#include "privfl/msg.h"
+
+struct pfl_conn {
+	nng_socket sock;
+	nng_dialer dialer;
+	size_t max_msg;
+	int timeout_ms;
+	char url[256];
+};
+
+struct worker {
+	struct pfl_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_thread *thr;
+	struct pfl_buf reply;
+};
+
+struct pfl_server {
+	nng_socket sock;
+	nng_listener listener;
+	pfl_serve_fn fn;
+	void *arg;
+	size_t max_msg;
+	int timeout_ms;
+	int nworkers;
+	nng_mtx *mu;
+	bool closing;
+	struct worker *workers;
+};
+
+static pfl_err
+err_from_nng(int rv, const char *what, const char *url)
+{
+	switch (rv) {
+	case 0:
+		return PFL_OK;
+	case NNG_ETIMEDOUT:
+		return PFL_ERR_TIMEOUT;
+	case NNG_ECLOSED:
+		return PFL_ERR_CLOSED;
+	case NNG_ENOMEM:
+		return PFL_ERR_NOMEM;
+	case NNG_EMSGSIZE:
+		return PFL_ERR_TOOBIG;
+	case NNG_EADDRINVAL:
+	case NNG_ENOTSUP:
+	case NNG_EINVAL:
+		pfl_log(PFL_LOG_ERROR, "%s %s: %s", what, url,
+		        nng_strerror(rv));
+		return PFL_ERR_INVAL;
+	case NNG_ECRYPTO:
+	case NNG_EPEERAUTH:
+		pfl_log(PFL_LOG_ERROR,
+		        "%s %s: TLS handshake failed (%s): the server "
+		        "certificate "
+		        "is not signed by the configured CA or does not match "
+		        "the "
+		        "server name",
+		        what, url, nng_strerror(rv));
+		return PFL_ERR_CRYPTO;
+	default:
+		pfl_log(PFL_LOG_WARN, "%s %s: %s", what, url, nng_strerror(rv));
+		return PFL_ERR_IO;
+	}
+}
+
+static bool
+is_tls(const char *url)
+{
+	return strncmp(url, "tls+", 4) == 0 || strncmp(url, "wss", 3) == 0;
+}
+
+static size_t
+opt_max(const struct pfl_transport_opts *o)
+{
+	return o && o->max_msg_bytes ? o->max_msg_bytes
+	                             : (size_t)PFL_WIRE_DEFAULT_MAX_MSG;
+}
+
+static int
+opt_timeout(const struct pfl_transport_opts *o)
+{
+	return o && o->timeout_ms > 0 ? o->timeout_ms
+	                              : PFL_TRANSPORT_DEFAULT_TIMEOUT_MS;
+}
+
+/* Build the client TLS configuration for dialer d. */
+static pfl_err
+dialer_tls(nng_dialer d, const char *url, const struct pfl_transport_opts *o)
+{
+	nng_tls_config *cfg = NULL;
+	int rv;
+
+	if (o == NULL || o->tls_ca_file == NULL || o->tls_ca_file[0] == '\0') {
+		pfl_log(PFL_LOG_ERROR, "%s: tls+tcp needs a CA file", url);
+		return PFL_ERR_CONFIG;
+	}
+	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0)
+		return err_from_nng(rv, "tls config", url);
+	rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+	if (rv == 0 &&
+	    (rv = nng_tls_config_ca_file(cfg, o->tls_ca_file)) != 0) {
+		pfl_log(PFL_LOG_ERROR, "%s: cannot load CA file %s: %s", url,
+		        o->tls_ca_file, nng_strerror(rv));
+		nng_tls_config_free(cfg);
+		return PFL_ERR_CONFIG;
+	}
+	if (rv == 0 && o->tls_server_name != NULL)
+		rv = nng_tls_config_server_name(cfg, o->tls_server_name);
+	if (rv == 0)
+		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the dialer holds its own reference */
+	return err_from_nng(rv, "tls config", url);
+}
+
+static pfl_err
+listener_tls(nng_listener l, const char *url,
+             const struct pfl_transport_opts *o)
+{
+	nng_tls_config *cfg = NULL;
+	int rv;
+
+	if (o == NULL || o->tls_cert_key_file == NULL ||
+	    o->tls_cert_key_file[0] == '\0') {
+		pfl_log(PFL_LOG_ERROR, "%s: tls+tcp needs a certificate file",
+		        url);
+		return PFL_ERR_CONFIG;
+	}
+	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0)
+		return err_from_nng(rv, "tls config", url);
+	if ((rv = nng_tls_config_cert_key_file(cfg, o->tls_cert_key_file,
+	                                       NULL)) != 0) {
+		pfl_log(PFL_LOG_ERROR,
+		        "%s: cannot load certificate and key from %s: %s", url,
+		        o->tls_cert_key_file, nng_strerror(rv));
+		nng_tls_config_free(cfg);
+		return PFL_ERR_CONFIG;
+	}
+	rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg);
+	return err_from_nng(rv, "tls config", url);
+}
+
+static pfl_err
+conn_dial(struct pfl_conn *c, const char *url,
+          const struct pfl_transport_opts *o)
+{
+	int rv;
+	pfl_err e;
+
+	if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0)
+		return err_from_nng(rv, "dial", url);
+	nng_dialer_set_size(c->dialer, NNG_OPT_RECVMAXSZ, c->max_msg);
+	nng_dialer_set_ms(c->dialer, NNG_OPT_RECONNMINT, 100);
+	nng_dialer_set_ms(c->dialer, NNG_OPT_RECONNMAXT, 5000);
+	if (is_tls(url) && (e = dialer_tls(c->dialer, url, o)) != PFL_OK)
+		return e;
+	/* A first, synchronous attempt: reports TLS failures clearly. */
+	rv = nng_dialer_start(c->dialer, 0);
+	if (rv == 0)
+		return PFL_OK;
+	if (rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH || rv == NNG_EADDRINVAL ||
+	    rv == NNG_EINVAL || rv == NNG_ENOTSUP)
+		return err_from_nng(rv, "dial", url);
+	pfl_log(PFL_LOG_INFO, "dial %s: %s; retrying in the background", url,
+	        nng_strerror(rv));
+	rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK);
+	return err_from_nng(rv, "dial", url);
+}
+
+pfl_err
+pfl_conn_open(const char *url, const struct pfl_transport_opts *o,
+              struct pfl_conn **out)
+{
+	struct pfl_conn *c;
+	pfl_err e;
+	int rv;
+
+	if (url == NULL || out == NULL || strlen(url) >= sizeof(c->url))
+		return PFL_ERR_INVAL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return PFL_ERR_NOMEM;
+	strcpy(c->url, url);
+	c->max_msg = opt_max(o);
+	c->timeout_ms = opt_timeout(o);
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		free(c);
+		return err_from_nng(rv, "open", url);
+	}
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg);
+	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
+	                  NNG_DURATION_INFINITE);
+	if ((e = conn_dial(c, url, o)) != PFL_OK) {
+		nng_close(c->sock);
+		free(c);
+		return e;
+	}
+	*out = c;
+	return PFL_OK;
+}
+
+void
+pfl_conn_close(struct pfl_conn *c)
+{
+	if (c == NULL)
+		return;
+	nng_close(c->sock);
+	free(c);
+}
+
+pfl_err
+pfl_conn_call(struct pfl_conn *c, const uint8_t *req, size_t len,
+              struct pfl_buf *reply)
+{
+	nng_msg *msg = NULL;
+	nng_time deadline;
+	nng_duration left;
+	pfl_err e;
+	int rv;
+
+	if (c == NULL || (req == NULL && len > 0) || reply == NULL)
+		return PFL_ERR_INVAL;
+	if (len > c->max_msg)
+		return PFL_ERR_TOOBIG;
+	if ((rv = nng_msg_alloc(&msg, len)) != 0)
+		return err_from_nng(rv, "call", c->url);
+	if (len > 0)
+		memcpy(nng_msg_body(msg), req, len);
+	deadline = nng_clock() + (nng_time)c->timeout_ms;
+	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, c->timeout_ms);
+	if ((rv = nng_sendmsg(c->sock, msg, 0)) != 0) {
+		nng_msg_free(msg);
+		return err_from_nng(rv, "send to", c->url);
+	}
+	left = (nng_duration)(deadline > nng_clock() ? deadline - nng_clock()
+	                                             : 1);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, left);
+	if ((rv = nng_recvmsg(c->sock, &msg, 0)) != 0) {
+		e = err_from_nng(rv, "receive from", c->url);
+		if (e == PFL_ERR_TIMEOUT)
+			pfl_log(PFL_LOG_DEBUG, "%s: no reply within %d ms",
+			        c->url, c->timeout_ms);
+		return e;
+	}
+	e = pfl_buf_append(reply, nng_msg_body(msg), nng_msg_len(msg));
+	nng_msg_free(msg);
+	return e;
+}
+
+/* ---- server ---- */
+
+static bool
+server_closing(struct pfl_server *s)
+{
+	bool c;
+
+	nng_mtx_lock(s->mu);
+	c = s->closing;
+	nng_mtx_unlock(s->mu);
+	return c;
+}
+
+static void
+worker_reply(struct worker *w)
+{
+	struct pfl_server *s = w->srv;
+	nng_msg *msg = NULL;
+
+	if (nng_msg_alloc(&msg, w->reply.len) != 0) {
+		pfl_log(PFL_LOG_WARN, "server: no memory for a %zu-byte reply",
+		        w->reply.len);
+		return;
+	}
+	if (w->reply.len > 0)
+		memcpy(nng_msg_body(msg), w->reply.data, w->reply.len);
+	nng_aio_set_msg(w->aio, msg);
+	nng_aio_set_timeout(w->aio, s->timeout_ms);
+	nng_ctx_send(w->ctx, w->aio);
+	nng_aio_wait(w->aio);
+	if (nng_aio_result(w->aio) != 0)
+		nng_msg_free(msg); /* not sent: still ours */
+}
+
+static void
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pfl_server *s = w->srv;
+
+	while (!server_closing(s)) {
+		nng_msg *msg;
+		int rv;
+
+		nng_aio_set_timeout(w->aio, NNG_DURATION_INFINITE);
+		nng_ctx_recv(w->ctx, w->aio);
+		nng_aio_wait(w->aio);
+		if ((rv = nng_aio_result(w->aio)) != 0) {
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+				break;
+			continue;
+		}
+		msg = nng_aio_get_msg(w->aio);
+		if (nng_msg_len(msg) > s->max_msg) {
+			pfl_log(PFL_LOG_WARN,
+			        "server: dropped a %zu-byte request (limit "
+			        "%zu)",
+			        nng_msg_len(msg), s->max_msg);
+			nng_msg_free(msg);
+			continue;
+		}
+		pfl_buf_clear(&w->reply);
+		s->fn(s->arg, nng_msg_body(msg), nng_msg_len(msg), &w->reply);
+		nng_msg_free(msg);
+		worker_reply(w);
+	}
+}
+
+static pfl_err
+server_listen(struct pfl_server *s, const char *url,
+              const struct pfl_transport_opts *o)
+{
+	pfl_err e;
+	int rv;
+
+	if ((rv = nng_listener_create(&s->listener, s->sock, url)) != 0)
+		return err_from_nng(rv, "listen", url);
+	nng_listener_set_size(s->listener, NNG_OPT_RECVMAXSZ, s->max_msg);
+	if (is_tls(url) && (e = listener_tls(s->listener, url, o)) != PFL_OK)
+		return e;
+	if ((rv = nng_listener_start(s->listener, 0)) != 0) {
+		pfl_log(PFL_LOG_ERROR, "listen %s: %s", url, nng_strerror(rv));
+		return rv == NNG_EADDRINVAL || rv == NNG_EINVAL ? PFL_ERR_INVAL
+		                                                : PFL_ERR_IO;
+	}
+	return PFL_OK;
+}
+
+static pfl_err
+server_start_workers(struct pfl_server *s)
+{
+	int rv;
+
+	for (int i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		w->srv = s;
+		pfl_buf_init(&w->reply, s->max_msg);
+		if ((rv = nng_ctx_open(&w->ctx, s->sock)) != 0 ||
+		    (rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0)
+			return err_from_nng(rv, "server", "worker");
+	}
+	for (int i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		if ((rv = nng_thread_create(&w->thr, worker_main, w)) != 0)
+			return err_from_nng(rv, "server", "thread");
+	}
+	return PFL_OK;
+}
+
+pfl_err
+pfl_server_open(const char *url, const struct pfl_transport_opts *o,
+                pfl_serve_fn fn, void *arg, struct pfl_server **out)
+{
+	struct pfl_server *s;
+	pfl_err e;
+	int rv;
+
+	if (url == NULL || fn == NULL || out == NULL)
+		return PFL_ERR_INVAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return PFL_ERR_NOMEM;
+	s->fn = fn;
+	s->arg = arg;
+	s->max_msg = opt_max(o);
+	s->timeout_ms = opt_timeout(o);
+	s->nworkers = o && o->workers > 0 ? o->workers
+	                                  : PFL_TRANSPORT_DEFAULT_WORKERS;
+	if (s->nworkers > PFL_TRANSPORT_MAX_WORKERS)
+		s->nworkers = PFL_TRANSPORT_MAX_WORKERS;
+	s->workers = calloc((size_t)s->nworkers, sizeof(*s->workers));
+	if (s->workers == NULL || nng_mtx_alloc(&s->mu) != 0) {
+		free(s->workers);
+		free(s);
+		return PFL_ERR_NOMEM;
+	}
+	if ((rv = nng_rep0_open(&s->sock)) != 0) {
+		nng_mtx_free(s->mu);
+		free(s->workers);
+		free(s);
+		return err_from_nng(rv, "listen", url);
+	}
+	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->max_msg);
+	if ((e = server_listen(s, url, o)) != PFL_OK ||
+	    (e = server_start_workers(s)) != PFL_OK) {
+		pfl_server_close(s);
+		return e;
+	}
+	*out = s;
+	return PFL_OK;
+}
+
+int
+pfl_server_port(const struct pfl_server *s)
+{
+	int port = 0;
+
+	if (s == NULL ||
+	    nng_listener_get_int(s->listener, NNG_OPT_TCP_BOUND_PORT, &port) !=
+	            0)
+		return -1;
+	return port;
+}
+
+void
+pfl_server_close(struct pfl_server *s)
+{
+	if (s == NULL)
+		return;
+	nng_mtx_lock(s->mu);
+	s->closing = true;
+	nng_mtx_unlock(s->mu);
+	/* stop the aios first: workers see ECANCELED or the flag and exit */
+	for (int i = 0; i < s->nworkers; i++)
+		if (s->workers[i].aio != NULL)
+			nng_aio_stop(s->workers[i].aio);
+	nng_close(s->sock);
+	for (int i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		if (w->thr != NULL)
+			nng_thread_destroy(w->thr);
+		nng_aio_free(w->aio);
+		pfl_buf_fini(&w->reply);
+	}
+	nng_mtx_free(s->mu);
+	free(s->workers);
+	free(s);
+}
