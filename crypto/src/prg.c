@@ -45,11 +45,20 @@ prg_block(uint8_t *ks, size_t bytes, uint32_t ic, const uint8_t seed[32])
 void
 pfl_prg_mask_add(uint32_t *v, size_t n, const uint8_t seed[32], int sign)
 {
+	pfl_prg_mask_add_at(v, n, 0, seed, sign);
+}
+
+void
+pfl_prg_mask_add_at(uint32_t *v, size_t n, uint64_t first_word,
+                    const uint8_t seed[32], int sign)
+{
 	uint8_t ks[PRG_BLOCK_BYTES] __attribute__((aligned(64)));
-	uint32_t ic = 0;
+	uint32_t ic = (uint32_t)(first_word / 16);
 	size_t off = 0, m, i;
 
-	assert((uint64_t)n <= PFL_PRG_MAX_WORDS);
+	assert(first_word % 16 == 0);
+	assert(first_word <= PFL_PRG_MAX_WORDS &&
+	       (uint64_t)n <= PFL_PRG_MAX_WORDS - first_word);
 	while (off < n) {
 		m = n - off < PRG_BLOCK_WORDS ? n - off : PRG_BLOCK_WORDS;
 		prg_block(ks, (m * 4 + 63) & ~(size_t)63, ic, seed);

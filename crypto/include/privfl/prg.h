@@ -36,6 +36,16 @@ void pfl_prg_mask_add(uint32_t *v, size_t n,
                       const uint8_t seed[PFL_PRG_SEED_BYTES], int sign);
 
 /*
+ * Like pfl_prg_mask_add for the slice of the stream that starts at word
+ * first_word: v[i] += sign * word_(first_word + i). Lets a caller apply many
+ * seeds to one cache-sized block of a long vector at a time.
+ * @param first_word  a multiple of 16 (one ChaCha20 block; asserted), and
+ *                    first_word + n <= PFL_PRG_MAX_WORDS (asserted)
+ */
+void pfl_prg_mask_add_at(uint32_t *v, size_t n, uint64_t first_word,
+                         const uint8_t seed[PFL_PRG_SEED_BYTES], int sign);
+
+/*
  * Write words [0, n) of the mask stream of seed into out (for tests and
  * known-answer vectors; masking code uses pfl_prg_mask_add).
  */

@@ -1,0 +1,727 @@
+/*
+ * SecAgg server state machine (privfl/secagg.h, docs/SECAGG.md).
+ *
+ * Per client it keeps the advertised keys, the relayed share ciphertexts
+ * (opaque to it), the consistency signature and the unmasking shares;
+ * masked vectors go straight into one accumulator.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "privfl/identity.h"
+#include "privfl/prg.h"
+#include "privfl/shamir.h"
+#include "secagg_int.h"
+
+struct sa_srv_client {
+	uint8_t c_pk[SA_KEY], s_pk[SA_KEY], adv_sig[SA_SIG];
+	uint8_t csig[SA_SIG];
+	uint8_t *cts;    /* k slots of SA_SHREC, by index of `to` in N(u) */
+	uint8_t *unmask; /* nunmask records of PFL_SA_UNMASK_REC_BYTES */
+	uint32_t nunmask;
+};
+
+struct pfl_sa_server {
+	struct pfl_sa_params p;
+	uint8_t (*id_pks)[32];
+	uint32_t *adj; /* n rows of k neighbours */
+	uint8_t *sent; /* per client: SA_BIT(phase) when its message came */
+	struct sa_srv_client *cl;
+	uint32_t *acc; /* dim words */
+	uint32_t count[PFL_SA_PHASES];
+	int open; /* the open phase; PFL_SA_PHASES when unmasked */
+	int aborted;
+	uint32_t *u3; /* survivors (MASKED), ascending */
+	uint32_t nu3;
+	struct pfl_buf u3msg; /* the signed survivor list */
+};
+
+static const uint32_t *
+nbrs(const struct pfl_sa_server *s, uint32_t id)
+{
+	return s->adj + (size_t)(id - 1) * s->p.k;
+}
+
+static int
+has(const struct pfl_sa_server *s, uint32_t id, int phase)
+{
+	return (s->sent[id - 1] & SA_BIT(phase)) != 0;
+}
+
+pfl_err
+pfl_sa_server_new(const struct pfl_sa_params *p,
+                  const uint8_t (*identity_pks)[32], struct pfl_sa_server **out)
+{
+	struct pfl_sa_server *s;
+	pfl_err err;
+
+	if (out == NULL || identity_pks == NULL ||
+	    pfl_sa_params_check(p) != PFL_OK)
+		return PFL_ERR_INVAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return PFL_ERR_NOMEM;
+	s->p = *p;
+	pfl_buf_init(&s->u3msg, 0);
+	s->id_pks = malloc((size_t)p->n * 32);
+	s->sent = calloc(p->n, 1);
+	s->cl = calloc(p->n, sizeof(*s->cl));
+	s->acc = calloc(p->dim, sizeof(*s->acc));
+	if (s->id_pks == NULL || s->sent == NULL || s->cl == NULL ||
+	    s->acc == NULL) {
+		err = PFL_ERR_NOMEM;
+		goto out_free;
+	}
+	memcpy(s->id_pks, identity_pks, (size_t)p->n * 32);
+	if ((err = pfli_sa_graph_build(p, &s->adj)) != PFL_OK)
+		goto out_free;
+	*out = s;
+	return PFL_OK;
+out_free:
+	pfl_sa_server_free(s);
+	return err;
+}
+
+static void
+free_client_state(struct pfl_sa_server *s)
+{
+	for (uint32_t i = 0; s->cl != NULL && i < s->p.n; i++) {
+		struct sa_srv_client *c = &s->cl[i];
+
+		free(c->cts);
+		c->cts = NULL;
+		if (c->unmask != NULL)
+			sodium_memzero(c->unmask,
+			               (size_t)c->nunmask *
+			                       PFL_SA_UNMASK_REC_BYTES);
+		free(c->unmask);
+		c->unmask = NULL;
+		c->nunmask = 0;
+	}
+}
+
+void
+pfl_sa_server_free(struct pfl_sa_server *s)
+{
+	if (s == NULL)
+		return;
+	free_client_state(s);
+	free(s->cl);
+	if (s->acc != NULL)
+		sodium_memzero(s->acc, s->p.dim * sizeof(*s->acc));
+	free(s->acc);
+	free(s->id_pks);
+	free(s->sent);
+	free(s->adj);
+	free(s->u3);
+	pfl_buf_fini(&s->u3msg);
+	free(s);
+}
+
+/* the round is dead: drop everything that could help unmask anything */
+static pfl_err
+server_abort(struct pfl_sa_server *s)
+{
+	s->aborted = 1;
+	sodium_memzero(s->acc, s->p.dim * sizeof(*s->acc));
+	free_client_state(s);
+	return PFL_ERR_ABORTED;
+}
+
+/* ---- recv ---- */
+
+static pfl_err
+recv_advertise(struct pfl_sa_server *s, uint32_t from, const uint8_t *msg,
+               size_t len)
+{
+	struct sa_srv_client *c = &s->cl[from - 1];
+	uint8_t m[SA_ADV_MSG];
+
+	if (len != PFL_SA_ADVERTISE_BYTES)
+		return PFL_ERR_PROTO;
+	pfli_sa_adv_msg(m, s->p.round_ctx, from, msg, msg + SA_KEY);
+	if (pfl_sig_verify(s->id_pks[from - 1], m, sizeof(m), msg + 2 * SA_KEY))
+		return PFL_ERR_CRYPTO;
+	memcpy(c->c_pk, msg, SA_KEY);
+	memcpy(c->s_pk, msg + SA_KEY, SA_KEY);
+	memcpy(c->adv_sig, msg + 2 * SA_KEY, SA_SIG);
+	return PFL_OK;
+}
+
+static uint32_t
+count_nbrs_with(const struct pfl_sa_server *s, uint32_t id, int phase)
+{
+	const uint32_t *nb = nbrs(s, id);
+	uint32_t m = 0;
+
+	for (uint32_t i = 0; i < s->p.k; i++)
+		m += has(s, nb[i], phase);
+	return m;
+}
+
+/* count || count x (to, nonce, ct), ascending `to` = exactly N(u) ∩ U1 */
+static pfl_err
+recv_share(struct pfl_sa_server *s, uint32_t from, const uint8_t *msg,
+           size_t len)
+{
+	const uint32_t *nb = nbrs(s, from);
+	uint32_t count, want = count_nbrs_with(s, from, PFL_SA_ADVERTISE);
+	uint32_t prev = 0, to;
+	uint8_t *cts;
+	long slot;
+
+	if (len < 4 || (count = pfli_le32_get(msg)) != want ||
+	    len != 4 + (size_t)count * PFL_SA_SHARE_REC_BYTES)
+		return PFL_ERR_PROTO;
+	for (uint32_t i = 0; i < count; i++) {
+		to = pfli_le32_get(msg + 4 +
+		                   (size_t)i * PFL_SA_SHARE_REC_BYTES);
+		if (to <= prev || pfli_sa_find(nb, s->p.k, to) < 0 ||
+		    !has(s, to, PFL_SA_ADVERTISE))
+			return PFL_ERR_PROTO;
+		prev = to;
+	}
+	if ((cts = calloc(s->p.k, SA_SHREC)) == NULL)
+		return PFL_ERR_NOMEM;
+	for (uint32_t i = 0; i < count; i++) {
+		const uint8_t *r = msg + 4 + (size_t)i * PFL_SA_SHARE_REC_BYTES;
+
+		slot = pfli_sa_find(nb, s->p.k, pfli_le32_get(r));
+		memcpy(cts + (size_t)slot * SA_SHREC, r + 4, SA_SHREC);
+	}
+	s->cl[from - 1].cts = cts;
+	return PFL_OK;
+}
+
+static pfl_err
+recv_masked(struct pfl_sa_server *s, const uint8_t *msg, size_t len)
+{
+	uint32_t *acc = s->acc;
+	size_t i;
+
+	if (len / 4 != s->p.dim || len % 4 != 0)
+		return PFL_ERR_PROTO;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (i = 0; i < s->p.dim; i++) {
+		uint32_t w;
+
+		memcpy(&w, msg + 4 * i, 4);
+		acc[i] += w;
+	}
+#else
+	for (i = 0; i < s->p.dim; i++)
+		acc[i] += pfli_le32_get(msg + 4 * i);
+#endif
+	return PFL_OK;
+}
+
+static pfl_err
+recv_consistency(struct pfl_sa_server *s, uint32_t from, const uint8_t *msg,
+                 size_t len)
+{
+	if (len != SA_SIG)
+		return PFL_ERR_PROTO;
+	if (pfl_sig_verify(s->id_pks[from - 1], s->u3msg.data, s->u3msg.len,
+	                   msg))
+		return PFL_ERR_CRYPTO;
+	memcpy(s->cl[from - 1].csig, msg, SA_SIG);
+	return PFL_OK;
+}
+
+/* is id one of the ids whose shares `from` holds: from itself or N(from) */
+static int
+holds(const struct pfl_sa_server *s, uint32_t from, uint32_t id)
+{
+	return id == from || pfli_sa_find(nbrs(s, from), s->p.k, id) >= 0;
+}
+
+/* count || (id, share)*: exactly U2 ∩ ({from} ∪ N(from)), ascending */
+static pfl_err
+recv_unmask(struct pfl_sa_server *s, uint32_t from, const uint8_t *msg,
+            size_t len)
+{
+	uint32_t count, want, prev = 0, id;
+	uint8_t *copy;
+
+	want = count_nbrs_with(s, from, PFL_SA_SHARE) + 1; /* from is in U2 */
+	if (len < 4 || (count = pfli_le32_get(msg)) != want ||
+	    len != 4 + (size_t)count * PFL_SA_UNMASK_REC_BYTES)
+		return PFL_ERR_PROTO;
+	for (uint32_t i = 0; i < count; i++) {
+		id = pfli_le32_get(msg + 4 +
+		                   (size_t)i * PFL_SA_UNMASK_REC_BYTES);
+		if (id <= prev || id > s->p.n || !holds(s, from, id) ||
+		    !has(s, id, PFL_SA_SHARE))
+			return PFL_ERR_PROTO;
+		prev = id;
+	}
+	if ((copy = malloc(len - 4)) == NULL)
+		return PFL_ERR_NOMEM;
+	memcpy(copy, msg + 4, len - 4);
+	s->cl[from - 1].unmask = copy;
+	s->cl[from - 1].nunmask = count;
+	return PFL_OK;
+}
+
+pfl_err
+pfl_sa_server_recv(struct pfl_sa_server *s, enum pfl_sa_phase phase,
+                   uint32_t from, const uint8_t *msg, size_t len)
+{
+	pfl_err err;
+
+	if (s == NULL || (msg == NULL && len > 0))
+		return PFL_ERR_INVAL;
+	if (s->aborted)
+		return PFL_ERR_ABORTED;
+	if ((int)phase != s->open)
+		return PFL_ERR_STATE;
+	if (from == 0 || from > s->p.n)
+		return PFL_ERR_AUTH;
+	if (phase > PFL_SA_ADVERTISE && !has(s, from, (int)phase - 1))
+		return PFL_ERR_AUTH;
+	if (has(s, from, phase))
+		return PFL_ERR_PROTO;
+	switch (phase) {
+	case PFL_SA_ADVERTISE:
+		err = recv_advertise(s, from, msg, len);
+		break;
+	case PFL_SA_SHARE:
+		err = recv_share(s, from, msg, len);
+		break;
+	case PFL_SA_MASKED:
+		err = recv_masked(s, msg, len);
+		break;
+	case PFL_SA_CONSISTENCY:
+		err = recv_consistency(s, from, msg, len);
+		break;
+	case PFL_SA_UNMASK:
+		err = recv_unmask(s, from, msg, len);
+		break;
+	default:
+		return PFL_ERR_STATE;
+	}
+	if (err == PFL_OK) {
+		s->sent[from - 1] |= (uint8_t)SA_BIT(phase);
+		s->count[phase]++;
+	}
+	return err;
+}
+
+uint32_t
+pfl_sa_server_count(const struct pfl_sa_server *s, enum pfl_sa_phase phase)
+{
+	if (s == NULL || (unsigned)phase >= PFL_SA_PHASES)
+		return 0;
+	return s->count[phase];
+}
+
+/* ---- close and unmask ---- */
+
+static const uint8_t *
+find_rec(const uint8_t *recs, uint32_t n, uint32_t id)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		uint32_t v = pfli_le32_get(
+		        recs + (size_t)mid * PFL_SA_UNMASK_REC_BYTES);
+
+		if (v < id)
+			lo = mid + 1;
+		else if (v > id)
+			hi = mid;
+		else
+			return recs + (size_t)mid * PFL_SA_UNMASK_REC_BYTES + 4;
+	}
+	return NULL;
+}
+
+struct unmask_ws {
+	uint32_t *xs, *cache_xs;
+	uint32_t ncache;
+	uint8_t (*shares)[PFL_SHAMIR_SHARE_BYTES]; /* sodium_malloc */
+	uint8_t (*coef)[PFL_SHAMIR_COEF_BYTES];
+	uint8_t (*secrets)[SA_KEY]; /* n, sodium_malloc */
+	struct pfli_sa_seed *seeds; /* sodium_malloc */
+	size_t nseeds;
+};
+
+static int
+try_holder(const struct pfl_sa_server *s, struct unmask_ws *w, uint32_t u,
+           uint32_t h, uint32_t *m)
+{
+	const struct sa_srv_client *c = &s->cl[h - 1];
+	const uint8_t *sh;
+
+	if (*m >= s->p.t || !has(s, h, PFL_SA_UNMASK))
+		return 0;
+	if ((sh = find_rec(c->unmask, c->nunmask, u)) == NULL)
+		return 0;
+	w->xs[*m] = h;
+	memcpy(w->shares[*m], sh, PFL_SHAMIR_SHARE_BYTES);
+	(*m)++;
+	return 1;
+}
+
+/* Reconstruct the secret of u (b_u or s_sk_u) from the first t holders. */
+static pfl_err
+reconstruct(const struct pfl_sa_server *s, struct unmask_ws *w, uint32_t u)
+{
+	const uint32_t *nb = nbrs(s, u);
+	uint32_t m = 0, i = 0, t = s->p.t;
+	pfl_err err;
+
+	for (; i < s->p.k && nb[i] < u; i++)
+		try_holder(s, w, u, nb[i], &m);
+	try_holder(s, w, u, u, &m);
+	for (; i < s->p.k; i++)
+		try_holder(s, w, u, nb[i], &m);
+	if (m < t)
+		return PFL_ERR_ABORTED;
+	if (w->ncache != t || memcmp(w->cache_xs, w->xs, t * 4) != 0) {
+		if ((err = pfl_shamir_lagrange(w->xs, t, w->coef)) != PFL_OK)
+			return err;
+		memcpy(w->cache_xs, w->xs, t * 4);
+		w->ncache = t;
+	}
+	return pfl_shamir_combine((const uint8_t(*)[32])w->coef,
+	                          (const uint8_t(*)[64])w->shares, t,
+	                          w->secrets[u - 1]);
+}
+
+/* Seeds to remove: -PRG(b_u) for u in U3; for u dropped after SHARE, the
+ * pairwise masks its surviving neighbours added. */
+static pfl_err
+collect_seeds(const struct pfl_sa_server *s, struct unmask_ws *w)
+{
+	uint8_t pk[SA_KEY];
+	size_t ns = 0;
+	pfl_err err;
+
+	for (uint32_t u = 1; u <= s->p.n; u++) {
+		const uint32_t *nb = nbrs(s, u);
+
+		if (!has(s, u, PFL_SA_SHARE))
+			continue;
+		if (has(s, u, PFL_SA_MASKED)) {
+			memcpy(w->seeds[ns].seed, w->secrets[u - 1], SA_KEY);
+			w->seeds[ns++].sign = -1;
+			continue;
+		}
+		/* the reconstructed key must be the advertised one */
+		if (crypto_scalarmult_base(pk, w->secrets[u - 1]) != 0 ||
+		    sodium_memcmp(pk, s->cl[u - 1].s_pk, SA_KEY) != 0)
+			return PFL_ERR_CRYPTO;
+		for (uint32_t i = 0; i < s->p.k; i++) {
+			uint32_t v = nb[i];
+
+			if (!has(s, v, PFL_SA_MASKED))
+				continue;
+			err = pfli_sa_pair_seed(
+			        w->seeds[ns].seed, w->secrets[u - 1],
+			        s->cl[v - 1].s_pk, s->p.round_ctx, u, v);
+			if (err != PFL_OK)
+				return err;
+			/* v added +PRG if v < u, -PRG if v > u */
+			w->seeds[ns++].sign = v < u ? -1 : 1;
+		}
+	}
+	w->nseeds = ns;
+	return PFL_OK;
+}
+
+static size_t
+count_seeds(const struct pfl_sa_server *s)
+{
+	size_t ns = 0;
+
+	for (uint32_t u = 1; u <= s->p.n; u++) {
+		if (!has(s, u, PFL_SA_SHARE))
+			continue;
+		ns += has(s, u, PFL_SA_MASKED)
+		              ? 1
+		              : count_nbrs_with(s, u, PFL_SA_MASKED);
+	}
+	return ns;
+}
+
+static void
+ws_free(struct unmask_ws *w)
+{
+	free(w->xs);
+	free(w->cache_xs);
+	free(w->coef);
+	sodium_free(w->shares);
+	sodium_free(w->secrets);
+	sodium_free(w->seeds);
+}
+
+static pfl_err
+unmask(struct pfl_sa_server *s)
+{
+	struct unmask_ws w = {0};
+	size_t nseeds = count_seeds(s);
+	pfl_err err = PFL_ERR_NOMEM;
+
+	w.xs = calloc(s->p.t, 4);
+	w.cache_xs = calloc(s->p.t, 4);
+	w.coef = calloc(s->p.t, PFL_SHAMIR_COEF_BYTES);
+	w.shares = sodium_allocarray(s->p.t, PFL_SHAMIR_SHARE_BYTES);
+	w.secrets = sodium_allocarray(s->p.n, SA_KEY);
+	w.seeds = sodium_allocarray(nseeds ? nseeds : 1, sizeof(*w.seeds));
+	if (!w.xs || !w.cache_xs || !w.coef || !w.shares || !w.secrets ||
+	    !w.seeds)
+		goto out;
+	/* every secret first: nothing is unmasked unless all are there */
+	for (uint32_t u = 1; u <= s->p.n; u++) {
+		if (has(s, u, PFL_SA_SHARE) &&
+		    (err = reconstruct(s, &w, u)) != PFL_OK)
+			goto out;
+	}
+	if ((err = collect_seeds(s, &w)) != PFL_OK)
+		goto out;
+	for (size_t off = 0; off < s->p.dim; off += SA_BLOCK_WORDS) {
+		size_t m = s->p.dim - off < SA_BLOCK_WORDS ? s->p.dim - off
+		                                           : SA_BLOCK_WORDS;
+
+		pfli_sa_apply_block(s->acc + off, m, off, w.seeds, w.nseeds);
+	}
+	err = PFL_OK;
+out:
+	ws_free(&w);
+	return err;
+}
+
+static pfl_err
+close_masked(struct pfl_sa_server *s)
+{
+	uint32_t m = 0;
+
+	free(s->u3);
+	pfl_buf_clear(&s->u3msg);
+	if ((s->u3 = malloc((size_t)s->count[PFL_SA_MASKED] * 4)) == NULL)
+		return PFL_ERR_NOMEM;
+	for (uint32_t id = 1; id <= s->p.n; id++)
+		if (has(s, id, PFL_SA_MASKED))
+			s->u3[m++] = id;
+	s->nu3 = m;
+	return pfli_sa_u3_msg(&s->u3msg, s->p.round_ctx, s->u3, m);
+}
+
+pfl_err
+pfl_sa_server_close(struct pfl_sa_server *s, enum pfl_sa_phase phase)
+{
+	pfl_err err = PFL_OK;
+
+	if (s == NULL)
+		return PFL_ERR_INVAL;
+	if (s->aborted)
+		return PFL_ERR_ABORTED;
+	if ((int)phase != s->open)
+		return PFL_ERR_STATE;
+	if (s->count[phase] < s->p.t)
+		return server_abort(s);
+	if (phase == PFL_SA_MASKED)
+		err = close_masked(s);
+	else if (phase == PFL_SA_UNMASK)
+		err = unmask(s);
+	if (err == PFL_ERR_NOMEM)
+		return err; /* the phase stays open: retry */
+	if (err != PFL_OK) {
+		(void)server_abort(s);
+		return err == PFL_ERR_CRYPTO ? err : PFL_ERR_ABORTED;
+	}
+	s->open++;
+	if (phase == PFL_SA_UNMASK)
+		free_client_state(s); /* shares are of no more use */
+	return PFL_OK;
+}
+
+/* ---- outputs ---- */
+
+static pfl_err
+put32(struct pfl_buf *b, uint32_t v)
+{
+	uint8_t w[4];
+
+	pfli_le32_put(w, v);
+	return pfl_buf_append(b, w, 4);
+}
+
+static pfl_err
+out_advertise(const struct pfl_sa_server *s, uint32_t to, struct pfl_buf *b)
+{
+	const uint32_t *nb = nbrs(s, to);
+	uint32_t m = count_nbrs_with(s, to, PFL_SA_ADVERTISE);
+	pfl_err err;
+
+	if ((err = pfl_buf_reserve(b, 4 + (size_t)m * PFL_SA_ADV_REC_BYTES)) ||
+	    (err = put32(b, m)))
+		return err;
+	for (uint32_t i = 0; i < s->p.k; i++) {
+		const struct sa_srv_client *c = &s->cl[nb[i] - 1];
+
+		if (!has(s, nb[i], PFL_SA_ADVERTISE))
+			continue;
+		if ((err = put32(b, nb[i])) ||
+		    (err = pfl_buf_append(b, s->id_pks[nb[i] - 1], 32)) ||
+		    (err = pfl_buf_append(b, c->c_pk, SA_KEY)) ||
+		    (err = pfl_buf_append(b, c->s_pk, SA_KEY)) ||
+		    (err = pfl_buf_append(b, c->adv_sig, SA_SIG)))
+			return err;
+	}
+	return PFL_OK;
+}
+
+static pfl_err
+out_share(const struct pfl_sa_server *s, uint32_t to, struct pfl_buf *b)
+{
+	const uint32_t *nb = nbrs(s, to);
+	uint32_t m = count_nbrs_with(s, to, PFL_SA_SHARE);
+	pfl_err err;
+	long slot;
+
+	if ((err = pfl_buf_reserve(b,
+	                           4 + (size_t)m * PFL_SA_SHARE_REC_BYTES)) ||
+	    (err = put32(b, m)))
+		return err;
+	for (uint32_t i = 0; i < s->p.k; i++) {
+		uint32_t v = nb[i];
+
+		if (!has(s, v, PFL_SA_SHARE))
+			continue;
+		slot = pfli_sa_find(nbrs(s, v), s->p.k, to);
+		if (slot < 0 || s->cl[v - 1].cts == NULL)
+			return PFL_ERR_STATE; /* not reached: recv checked */
+		if ((err = put32(b, v)) ||
+		    (err = pfl_buf_append(
+		             b, s->cl[v - 1].cts + (size_t)slot * SA_SHREC,
+		             SA_SHREC)))
+			return err;
+	}
+	return PFL_OK;
+}
+
+static pfl_err
+out_masked(const struct pfl_sa_server *s, struct pfl_buf *b)
+{
+	pfl_err err;
+
+	if ((err = pfl_buf_reserve(b, 4 + (size_t)s->nu3 * 4)) ||
+	    (err = put32(b, s->nu3)))
+		return err;
+	for (uint32_t i = 0; i < s->nu3; i++)
+		if ((err = put32(b, s->u3[i])))
+			return err;
+	return PFL_OK;
+}
+
+static pfl_err
+out_consistency(const struct pfl_sa_server *s, uint32_t to, struct pfl_buf *b)
+{
+	const uint32_t *nb = nbrs(s, to);
+	uint32_t m = count_nbrs_with(s, to, PFL_SA_CONSISTENCY);
+	pfl_err err;
+
+	if ((err = pfl_buf_reserve(b, 4 + (size_t)m * PFL_SA_SIG_REC_BYTES)) ||
+	    (err = put32(b, m)))
+		return err;
+	for (uint32_t i = 0; i < s->p.k; i++) {
+		if (!has(s, nb[i], PFL_SA_CONSISTENCY))
+			continue;
+		if ((err = put32(b, nb[i])) ||
+		    (err = pfl_buf_append(b, s->cl[nb[i] - 1].csig, SA_SIG)))
+			return err;
+	}
+	return PFL_OK;
+}
+
+pfl_err
+pfl_sa_server_output(const struct pfl_sa_server *s, enum pfl_sa_phase phase,
+                     uint32_t to, struct pfl_buf *out)
+{
+	size_t len0;
+	pfl_err err;
+
+	if (s == NULL || out == NULL || (unsigned)phase >= PFL_SA_UNMASK ||
+	    to == 0 || to > s->p.n)
+		return PFL_ERR_INVAL;
+	if (s->aborted)
+		return PFL_ERR_ABORTED;
+	if ((int)phase >= s->open)
+		return PFL_ERR_AGAIN;
+	if (!has(s, to, phase))
+		return PFL_ERR_AUTH;
+	len0 = out->len;
+	switch (phase) {
+	case PFL_SA_ADVERTISE:
+		err = out_advertise(s, to, out);
+		break;
+	case PFL_SA_SHARE:
+		err = out_share(s, to, out);
+		break;
+	case PFL_SA_MASKED:
+		err = out_masked(s, out);
+		break;
+	default:
+		err = out_consistency(s, to, out);
+		break;
+	}
+	if (err != PFL_OK)
+		out->len = len0;
+	return err;
+}
+
+pfl_err
+pfl_sa_server_result(const struct pfl_sa_server *s, uint32_t *sum,
+                     uint32_t *survivors, uint32_t *nsurvivors)
+{
+	if (s == NULL)
+		return PFL_ERR_INVAL;
+	if (s->aborted)
+		return PFL_ERR_ABORTED;
+	if (s->open != PFL_SA_PHASES)
+		return PFL_ERR_STATE;
+	if (sum != NULL)
+		memcpy(sum, s->acc, s->p.dim * sizeof(*sum));
+	if (survivors != NULL)
+		memcpy(survivors, s->u3, (size_t)s->nu3 * 4);
+	if (nsurvivors != NULL)
+		*nsurvivors = s->nu3;
+	return PFL_OK;
+}
+
+static int
+mem_contains(const void *hay, size_t hlen, const uint8_t *needle, size_t len)
+{
+	const uint8_t *h = hay;
+
+	if (hay == NULL || len == 0 || hlen < len)
+		return 0;
+	for (size_t i = 0; i + len <= hlen; i++)
+		if (h[i] == needle[0] && memcmp(h + i, needle, len) == 0)
+			return 1;
+	return 0;
+}
+
+int
+pfli_sa_server_contains(const struct pfl_sa_server *s, const uint8_t *needle,
+                        size_t len)
+{
+	if (mem_contains(s->acc, s->p.dim * 4, needle, len) ||
+	    mem_contains(s->u3msg.data, s->u3msg.len, needle, len) ||
+	    mem_contains(s->cl, (size_t)s->p.n * sizeof(*s->cl), needle, len))
+		return 1;
+	for (uint32_t i = 0; i < s->p.n; i++) {
+		const struct sa_srv_client *c = &s->cl[i];
+
+		if (mem_contains(c->cts, (size_t)s->p.k * SA_SHREC, needle,
+		                 len) ||
+		    mem_contains(c->unmask,
+		                 (size_t)c->nunmask * PFL_SA_UNMASK_REC_BYTES,
+		                 needle, len))
+			return 1;
+	}
+	return 0;
+}
