@@ -5,3 +5,5 @@ pfl_add_test(test_shamir SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_shamir.c
 	DEPS pfl_crypto PkgConfig::SODIUM TIMEOUT 60)
 pfl_add_test(test_secagg SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_secagg.c
 	DEPS pfl_crypto PkgConfig::SODIUM TIMEOUT 120)
+pfl_add_test(test_secagg_plus SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_secagg_plus.c
+	DEPS pfl_crypto PkgConfig::SODIUM TIMEOUT 120 LABELS slow)
