@@ -388,6 +388,170 @@ test_ddg_survivors(void **state)
 	                 PFL_ERR_INVAL);
 }
 
+/* Exact delta(eps) of the Gaussian mechanism with mu = 1/sigma_total. */
+static double
+gauss_delta(double eps, double mu)
+{
+	return 0.5 * erfc((eps / mu - mu / 2) / sqrt(2.0)) -
+	       exp(eps) * 0.5 * erfc((eps / mu + mu / 2) / sqrt(2.0));
+}
+
+static double
+gauss_eps(double mu, double delta)
+{
+	double lo = 0, hi = 100;
+
+	for (int i = 0; i < 200; i++) {
+		double mid = 0.5 * (lo + hi);
+		if (gauss_delta(mid, mu) > delta)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+/* q = 1: T steps of sigma is one Gaussian with sigma / sqrt(T), exactly. */
+static void
+test_pld_gaussian_exact(void **state)
+{
+	static const struct {
+		double sigma;
+		uint64_t t;
+		double delta;
+	} c[] = {{1.0, 1, 1e-5},
+	         {5.0, 10, 1e-5},
+	         {2.0, 3, 1e-6},
+	         {20.0, 100, 1e-5},
+	         {0.8, 1, 1e-3}};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		double want = gauss_eps(sqrt((double)c[i].t) / c[i].sigma,
+		                        c[i].delta);
+		double got = plan_eps(PFL_ACCT_PLD, 1.0, c[i].sigma, c[i].t,
+		                      c[i].delta, NULL);
+		double rdp = plan_eps(PFL_ACCT_RDP, 1.0, c[i].sigma, c[i].t,
+		                      c[i].delta, NULL);
+		/* an upper bound, within the rounding of T losses by 1e-4 */
+		if (!(got >= want && got <= want + c[i].t * 1e-4 + 1e-3))
+			fail_msg("sigma %g T %llu: pld %.9g exact %.9g",
+			         c[i].sigma, (unsigned long long)c[i].t, got,
+			         want);
+		assert_true(got < rdp);
+	}
+}
+
+/* One subsampled step: PLD against the exact closed form. */
+static double
+sub_delta(double eps, double q, double s)
+{
+	/* remove adjacency: loss > eps iff x > x_eps */
+	double x = s * s * log((exp(eps) - (1 - q)) / q) + 0.5, a, b;
+	double dr = (1 - q) * 0.5 * erfc(x / s / sqrt(2.0)) +
+	            q * 0.5 * erfc((x - 1) / s / sqrt(2.0)) -
+	            exp(eps) * 0.5 * erfc(x / s / sqrt(2.0));
+	double da = 0;
+
+	/* add adjacency: loss > eps iff x < x_a, x ~ N(0, s^2) */
+	if (exp(-eps) > 1 - q) {
+		double xa = s * s * log((exp(-eps) - (1 - q)) / q) + 0.5;
+		a = 0.5 * erfc(-xa / s / sqrt(2.0));
+		b = (1 - q) * 0.5 * erfc(-xa / s / sqrt(2.0)) +
+		    q * 0.5 * erfc(-(xa - 1) / s / sqrt(2.0));
+		da = a - exp(eps) * b;
+	}
+	return fmax(dr, da);
+}
+
+static void
+test_pld_one_step_exact(void **state)
+{
+	static const double qs[] = {0.01, 0.1, 0.5};
+	static const double ss[] = {0.7, 1.0, 2.0};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		for (size_t j = 0; j < 3; j++) {
+			double lo = 0, hi = 50, got;
+			for (int k = 0; k < 200; k++) {
+				double mid = 0.5 * (lo + hi);
+				if (sub_delta(mid, qs[i], ss[j]) > 1e-5)
+					lo = mid;
+				else
+					hi = mid;
+			}
+			got = plan_eps(PFL_ACCT_PLD, qs[i], ss[j], 1, 1e-5,
+			               NULL);
+			if (!(got >= hi - 1e-9 && got <= hi + 2e-4))
+				fail_msg("q %g s %g: pld %.9g exact %.9g",
+				         qs[i], ss[j], got, hi);
+		}
+	}
+}
+
+/* PLD is below RDP and close to it; monotone like RDP. */
+static void
+test_pld_vs_rdp(void **state)
+{
+	static const double grid[][4] = {
+	        {120.0 / 3383, 1.2, 100, 1e-5}, {0.01, 1.1, 1000, 1e-5},
+	        {0.05, 2.0, 200, 1e-5},         {0.1, 1.0, 50, 1e-5},
+	        {0.02, 0.9, 500, 1e-5},         {0.3, 3.0, 100, 1e-5},
+	        {0.001, 0.8, 10000, 1e-6}};
+	double prev = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(grid) / sizeof(grid[0]); i++) {
+		const double *g = grid[i];
+		double p = plan_eps(PFL_ACCT_PLD, g[0], g[1], (uint64_t)g[2],
+		                    g[3], NULL);
+		double r = plan_eps(PFL_ACCT_RDP, g[0], g[1], (uint64_t)g[2],
+		                    g[3], NULL);
+		if (!(p <= r && p >= 0.6 * r))
+			fail_msg("row %zu: pld %.6g rdp %.6g", i, p, r);
+	}
+	for (uint64_t t = 1; t <= 1000; t *= 10) {
+		double e = plan_eps(PFL_ACCT_PLD, 0.03, 1.0, t, 1e-5, NULL);
+		assert_true(e > prev);
+		prev = e;
+	}
+}
+
+/* The accountant object in PLD mode: composition of different charges. */
+static void
+test_pld_accountant(void **state)
+{
+	struct pfl_accountant *a, *b;
+	struct pfl_buf buf;
+	double e1, e2, e_if, o;
+
+	(void)state;
+	assert_int_equal(pfl_accountant_new(PFL_ACCT_PLD, &a), PFL_OK);
+	assert_int_equal(pfl_accountant_epsilon(a, 1e-5, &e1, &o), PFL_OK);
+	assert_true(e1 == 0.0);
+	assert_int_equal(pfl_accountant_charge(a, 0.03, 1.1, 40), PFL_OK);
+	assert_int_equal(
+	        pfl_accountant_epsilon_if(a, 0.03, 0.9, 10, 1e-5, &e_if),
+	        PFL_OK);
+	assert_int_equal(pfl_accountant_charge(a, 0.03, 0.9, 10), PFL_OK);
+	assert_int_equal(pfl_accountant_epsilon(a, 1e-5, &e1, &o), PFL_OK);
+	assert_true(isnan(o));
+	assert_true(fabs(e1 - e_if) < 1e-12);
+	/* between the all-1.1 and the all-0.9 plans */
+	assert_true(e1 > plan_eps(PFL_ACCT_PLD, 0.03, 1.1, 50, 1e-5, NULL));
+	assert_true(e1 < plan_eps(PFL_ACCT_PLD, 0.03, 0.9, 50, 1e-5, NULL));
+	pfl_buf_init(&buf, 0);
+	assert_int_equal(pfl_accountant_save(a, &buf), PFL_OK);
+	assert_int_equal(pfl_accountant_load(buf.data, buf.len, &b), PFL_OK);
+	assert_int_equal(pfl_accountant_method(b), PFL_ACCT_PLD);
+	assert_int_equal(pfl_accountant_epsilon(b, 1e-5, &e2, NULL), PFL_OK);
+	assert_true(e1 == e2);
+	pfl_buf_fini(&buf);
+	pfl_accountant_free(a);
+	pfl_accountant_free(b);
+}
+
 int
 main(void)
 {
@@ -403,6 +567,10 @@ main(void)
 	        cmocka_unit_test(test_save_load),
 	        cmocka_unit_test(test_load_rejects_bad_values),
 	        cmocka_unit_test(test_ddg_survivors),
+	        cmocka_unit_test(test_pld_gaussian_exact),
+	        cmocka_unit_test(test_pld_one_step_exact),
+	        cmocka_unit_test(test_pld_vs_rdp),
+	        cmocka_unit_test(test_pld_accountant),
 	};
 
 	if (sodium_init() < 0)

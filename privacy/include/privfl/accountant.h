@@ -135,10 +135,17 @@ pfl_err pfl_rdp_to_epsilon(const double *orders, const double *rdp, size_t n,
                            double delta, double *eps, double *order) PFL_WUR;
 
 /*
- * Epsilon of one charge list evaluated without an accountant object: steps
- * compositions of the sampled Gaussian, by PLD (pessimistic discretization
- * with interval `interval`, 0 for the default 1e-4).
- * @return PFL_OK, PFL_ERR_INVAL, PFL_ERR_NOMEM
+ * Epsilon at delta of the composition of charges (q[i], sigma[i],
+ * steps[i]), i < n, by the PLD method: both adjacencies (add and remove),
+ * losses rounded up to a grid of width `interval` (0: 1e-4; doubled
+ * automatically while the grid would exceed 2^20 points), composed by FFT
+ * (see pld.c for the argument that this is an upper bound). Charges with
+ * q == 0 or steps == 0 are ignored. Cost: one discretization and FFT per
+ * charge; about 0.1-0.3 s for typical parameters.
+ * @param[out] eps  epsilon >= 0; INFINITY if delta is below the mass the
+ *                  method cannot bound (tails, about 1e-12)
+ * @return PFL_OK, PFL_ERR_INVAL (values outside the charge limits),
+ *         PFL_ERR_NOMEM
  */
 pfl_err pfl_pld_epsilon(const double *q, const double *sigma,
                         const uint64_t *steps, size_t n, double delta,
