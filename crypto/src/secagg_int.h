@@ -91,6 +91,12 @@ struct pfli_sa_seed {
 void pfli_sa_apply_block(uint32_t *v, size_t m, uint64_t first,
                          const struct pfli_sa_seed *seeds, size_t nseeds);
 
+/* Benchmark hook: the MASKED step (shares decrypted and kept, seeds
+ * derived) without expanding the masks or writing y, so that a benchmark
+ * can time one real client among many. Not for protocol use. */
+pfl_err pfli_sa_client_step_nomask(struct pfl_sa_client *c, const uint8_t *in,
+                                   size_t inlen);
+
 /* Test hook: 1 if the server holds the bytes needle[0..len) anywhere in
  * its heap state (accumulator, keys, relayed shares). */
 int pfli_sa_server_contains(const struct pfl_sa_server *s,
