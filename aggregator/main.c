@@ -1,0 +1,94 @@
+/* privfl-aggregator: runs a federation (see docs/AGGREGATOR.md). */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "privfl/aggregator.h"
+#include "privfl/log.h"
+
+static struct pfl_aggregator *running;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (running != NULL)
+		pfl_aggregator_stop(running);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: privfl-aggregator [--config FILE] [--SETTING VALUE "
+	           "...]\n\n"
+	           "Runs a federation. Settings come from the config file, "
+	           "then the command line.\n\nsettings:\n");
+	pfl_cfg_print_help(pfl_agg_config_table, pfl_agg_config_table_len, f);
+	fprintf(f, "\nexit status: 0 all rounds done, 1 error, 2 usage, "
+	           "3 stopped early (signal or privacy budget)\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pfl_agg_config cfg;
+	struct pfl_aggregator *a = NULL;
+	char err[PFL_CFG_ERRLEN] = "";
+	int first = 1, code = 1, lvl;
+	pfl_err rv;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--config-markdown")) {
+		pfl_cfg_print_markdown(pfl_agg_config_table,
+		        pfl_agg_config_table_len, "privfl-aggregator", stdout);
+		return 0;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	if (pfl_agg_config_init(&cfg, err, sizeof(err)) != PFL_OK)
+		goto out_usage;
+	if (argc > 2 && !strcmp(argv[1], "--config")) {
+		if (pfl_cfg_load_file(pfl_agg_config_table,
+		            pfl_agg_config_table_len, &cfg, argv[2], err,
+		            sizeof(err)) != PFL_OK)
+			goto out_usage;
+		first = 3;
+	}
+	if (pfl_cfg_parse_args(pfl_agg_config_table, pfl_agg_config_table_len,
+	            &cfg, argc, argv, first, err, sizeof(err)) != PFL_OK)
+		goto out_usage;
+	if (pfl_agg_config_check(&cfg, err, sizeof(err)) != PFL_OK)
+		goto out_usage;
+	if ((lvl = pfl_log_level_parse(cfg.log_level)) < 0) {
+		snprintf(err, sizeof(err), "log_level: '%s' is not error, warn, "
+		                           "info or debug", cfg.log_level);
+		goto out_usage;
+	}
+	pfl_log_set_level(lvl);
+	if ((rv = pfl_aggregator_new(&cfg, &a)) != PFL_OK) {
+		fprintf(stderr, "privfl-aggregator: %s\n", pfl_strerror(rv));
+		goto out;
+	}
+	running = a;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	rv = pfl_aggregator_run(a);
+	running = NULL;
+	code = rv == PFL_OK ? 0 : rv == PFL_ERR_CLOSED ? 3 : 1;
+	if (rv != PFL_OK && rv != PFL_ERR_CLOSED)
+		fprintf(stderr, "privfl-aggregator: %s\n", pfl_strerror(rv));
+out:
+	pfl_aggregator_free(a);
+	pfl_agg_config_fini(&cfg);
+	return code;
+out_usage:
+	fprintf(stderr, "privfl-aggregator: %s\n(try --help)\n", err);
+	pfl_agg_config_fini(&cfg);
+	return 2;
+}

@@ -1,0 +1,171 @@
+/* Internal to the aggregator module. */
+#ifndef PRIVFL_AGG_INT_H
+#define PRIVFL_AGG_INT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "privfl/accountant.h"
+#include "privfl/aggregator.h"
+#include "privfl/buf.h"
+#include "privfl/dataset.h"
+#include "privfl/identity.h"
+#include "privfl/keyset.h"
+#include "privfl/model.h"
+#include "privfl/msg.h"
+#include "privfl/noise.h"
+#include "privfl/replay.h"
+#include "privfl/secagg.h"
+#include "privfl/strategy.h"
+#include "privfl/transport.h"
+
+/* Example count at which a masked update gets full weight (docs). */
+#define PFLI_SA_WEIGHT_CAP 10000.0
+
+/* A client the aggregator has heard from (open-addressing table by key). */
+struct pfli_client {
+	uint8_t pk[32];
+	bool used;
+	int64_t last_seen_ms;
+	uint64_t rolled_round; /* selection epoch whose draw it took part in */
+	int32_t member;        /* index into the round's cohort, or -1 */
+};
+
+struct pfli_clients {
+	struct pfli_client *slots;
+	size_t cap;
+	size_t count;
+};
+
+enum pfli_round_state {
+	PFLI_R_IDLE,
+	PFLI_R_SELECTING,
+	PFLI_R_RUNNING,
+	PFLI_R_FINALIZING,
+};
+
+struct pfli_member {
+	uint8_t pk[32];
+	bool got_plan;
+	bool got_model;
+	bool sent_update;
+	uint8_t sa_done; /* bit per SecAgg phase submitted */
+	double train_loss;
+};
+
+struct pfli_round {
+	uint64_t number;
+	uint64_t epoch; /* selection attempt (unique across retries) */
+	enum pfli_round_state state;
+	int64_t opened_ms;
+	int64_t select_end_ms;
+	int64_t deadline_ms;       /* results deadline (training) */
+	int64_t running_since_ms;  /* end of selection */
+	int64_t phase_deadline_ms; /* current SecAgg phase */
+	double q;                  /* inclusion probability of each draw */
+	uint32_t draws;
+	uint32_t expected_draws; /* clients seen lately, when the round opened */
+	struct pfli_member *members;
+	uint32_t n;
+	uint32_t cap;
+	/* secure aggregation */
+	struct pfl_sa_server *sa;
+	int sa_phase; /* phase currently open */
+	bool sa_closed[PFL_SA_PHASES];
+	uint32_t sa_t;
+	uint32_t sa_k;
+	uint8_t sa_seed[32];
+	uint8_t round_ctx[32];
+	double quant_scale;
+	/* plain aggregation */
+	float *acc;
+	uint32_t received;
+	double train_loss_sum; /* plain mode without DP only (see docs) */
+	uint32_t train_loss_n;
+	/* the plan of this round */
+	double clip_norm;
+	double client_noise_sigma;
+	uint32_t vector_len;
+	uint8_t *model_reply; /* cached signed MODEL message */
+	size_t model_reply_len;
+	bool aborted;
+	uint64_t bytes_up;
+	uint64_t bytes_down;
+};
+
+struct pfl_aggregator {
+	struct pfl_agg_config cfg;
+	pthread_mutex_t mtx;
+	volatile sig_atomic_t stop;
+	bool budget_spent; /* stopped because the next round would exceed it */
+	struct pfl_identity *id;
+	struct pfl_keyset *keys;
+	struct pfl_replay *replay;
+	struct pfl_server *server;
+	struct pfl_wire_limits limits;
+	struct pfl_csprng *rng; /* selection draws, seeds, central noise */
+	/* model */
+	struct pfl_model_spec spec;
+	char model_name[48];
+	size_t num_params;
+	float *global;
+	uint8_t model_hash[32];
+	struct pfl_model *eval_model;
+	struct pfl_dataset test;
+	bool have_test;
+	struct pfl_strategy *strategy;
+	/* privacy */
+	struct pfl_accountant *acct;
+	double clip_norm; /* current (adaptive) */
+	double epsilon;
+	/* rounds */
+	struct pfli_clients clients;
+	struct pfli_round round;
+	uint64_t rounds_done;
+	uint64_t epoch;
+	double last_round_seconds;
+	int64_t est_run_ms; /* how long the last round ran after selection */
+	double run_started;
+	FILE *csv;
+	pfl_agg_observer_fn observer;
+	void *observer_arg;
+	struct pfl_round_report last;
+	uint64_t total_up;
+	uint64_t total_down;
+	uint32_t refusals_logged;
+};
+
+/* clients.c */
+pfl_err pfli_clients_init(struct pfli_clients *t, size_t cap);
+void pfli_clients_fini(struct pfli_clients *t);
+struct pfli_client *pfli_clients_get(struct pfli_clients *t,
+        const uint8_t pk[32], bool create);
+size_t pfli_clients_available(const struct pfli_clients *t, int64_t since_ms);
+
+/* serve.c */
+void pfli_serve(void *arg, const uint8_t *req, size_t len,
+        struct pfl_buf *reply);
+
+/* round.c */
+void pfli_round_tick(struct pfl_aggregator *a, int64_t now);
+void pfli_round_reset(struct pfli_round *r);
+uint32_t pfli_round_expected(const struct pfli_round *r, int phase);
+
+/* finish.c */
+pfl_err pfli_round_finish(struct pfl_aggregator *a);
+
+/* results.c */
+pfl_err pfli_results_open(struct pfl_aggregator *a);
+void pfli_results_round(struct pfl_aggregator *a,
+        const struct pfl_round_report *r);
+pfl_err pfli_results_save_model(struct pfl_aggregator *a, const char *name);
+pfl_err pfli_evaluate(struct pfl_aggregator *a, double *acc, double *loss);
+
+/* checkpoint.c */
+pfl_err pfli_checkpoint_write(struct pfl_aggregator *a);
+pfl_err pfli_checkpoint_restore(struct pfl_aggregator *a);
+
+#endif

@@ -1,0 +1,299 @@
+/* The aggregator object: setup, the main loop, teardown. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg_int.h"
+#include "privfl/clock.h"
+#include "privfl/hash.h"
+#include "privfl/log.h"
+#include "privfl/safetensors.h"
+
+/* Copy the config, duplicating every string (the caller keeps its own). */
+static pfl_err
+copy_config(struct pfl_agg_config *dst, const struct pfl_agg_config *src)
+{
+	*dst = *src;
+	for (size_t i = 0; i < pfl_agg_config_table_len; i++) {
+		const struct pfl_cfg_entry *e = &pfl_agg_config_table[i];
+		char **sp;
+		if (e->type != PFL_CFG_STRING)
+			continue;
+		sp = (char **)((char *)dst + e->offset);
+		if (*sp != NULL && (*sp = strdup(*sp)) == NULL)
+			return PFL_ERR_NOMEM;
+	}
+	return PFL_OK;
+}
+
+static pfl_err
+parse_shape(const char *s, int *c, int *h, int *w)
+{
+	if (sscanf(s, "%dx%dx%d", c, h, w) != 3 || *c <= 0 || *h <= 0 ||
+	        *w <= 0 || *c > 4096 || *h > 4096 || *w > 4096)
+		return PFL_ERR_CONFIG;
+	return PFL_OK;
+}
+
+static pfl_err
+setup_model(struct pfl_aggregator *a)
+{
+	const struct pfl_agg_config *cfg = &a->cfg;
+	struct pfl_strategy_params sp;
+	int c, h, w;
+	pfl_err rv;
+
+	if ((rv = parse_shape(cfg->input_shape, &c, &h, &w)) != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "input_shape '%s' is not CxHxW",
+		        cfg->input_shape);
+		return rv;
+	}
+	rv = pfl_model_spec_parse(cfg->model, c, h, w, (int)cfg->classes,
+	        &a->spec);
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "model '%s': %s", cfg->model,
+		        pfl_strerror(rv));
+		return rv;
+	}
+	pfl_model_spec_name(&a->spec, a->model_name, sizeof(a->model_name));
+	if ((rv = pfl_model_new(&a->spec, &a->eval_model)) != PFL_OK)
+		return rv;
+	a->num_params = pfl_model_num_params(a->eval_model);
+	if ((a->global = malloc(a->num_params * sizeof(float))) == NULL)
+		return PFL_ERR_NOMEM;
+	pfl_model_init(a->eval_model, (uint64_t)cfg->seed);
+	memcpy(a->global, pfl_model_params(a->eval_model),
+	        a->num_params * sizeof(float));
+	if (cfg->init_model != NULL && *cfg->init_model != '\0') {
+		rv = pfl_safetensors_load(&a->spec, cfg->init_model, a->global);
+		if (rv != PFL_OK) {
+			pfl_log(PFL_LOG_ERROR, "init_model %s: %s",
+			        cfg->init_model, pfl_strerror(rv));
+			return rv;
+		}
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.kind = (enum pfl_strategy_kind)cfg->strategy;
+	sp.lr = cfg->server_lr;
+	sp.momentum = cfg->server_momentum;
+	sp.beta1 = cfg->beta1;
+	sp.beta2 = cfg->beta2;
+	sp.tau = cfg->tau;
+	return pfl_strategy_new(&sp, a->num_params, &a->strategy);
+}
+
+static pfl_err
+setup_test_data(struct pfl_aggregator *a)
+{
+	const char *t = a->cfg.test_data;
+	pfl_err rv;
+
+	if (t == NULL || *t == '\0' || strcmp(t, "none") == 0)
+		return PFL_OK;
+	rv = pfl_dataset_load_fmnist(strcmp(t, "fashion-mnist") == 0 ? NULL : t,
+	        false, &a->test);
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "test_data %s: %s", t, pfl_strerror(rv));
+		return rv;
+	}
+	a->have_test = true;
+	return PFL_OK;
+}
+
+static pfl_err
+setup_trust(struct pfl_aggregator *a)
+{
+	const struct pfl_agg_config *cfg = &a->cfg;
+	char fp[PFL_FINGERPRINT_LEN];
+	pfl_err rv;
+
+	if (cfg->identity_dir != NULL && *cfg->identity_dir != '\0')
+		rv = pfl_identity_load(cfg->identity_dir, &a->id);
+	else
+		rv = pfl_identity_generate(&a->id);
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "identity %s: %s",
+		        cfg->identity_dir ? cfg->identity_dir : "", pfl_strerror(rv));
+		return rv;
+	}
+	pfl_key_fingerprint(pfl_identity_public(a->id), fp);
+	pfl_log(PFL_LOG_INFO, "aggregator key %s", fp);
+	if (cfg->enrolled_keys != NULL && *cfg->enrolled_keys != '\0') {
+		rv = pfl_keyset_load(cfg->enrolled_keys,
+		        cfg->revoked_keys && *cfg->revoked_keys ? cfg->revoked_keys
+		                                                : NULL,
+		        &a->keys);
+		if (rv != PFL_OK) {
+			pfl_log(PFL_LOG_ERROR, "enrolled_keys %s: %s",
+			        cfg->enrolled_keys, pfl_strerror(rv));
+			return rv;
+		}
+		pfl_log(PFL_LOG_INFO, "%zu client keys enrolled",
+		        pfl_keyset_count(a->keys));
+	} else {
+		pfl_log(PFL_LOG_WARN, "enrolled_keys not set: any client key "
+		                      "is accepted (open enrollment)");
+	}
+	if ((rv = pfl_replay_new(1u << 20, 10 * 60 * 1000, &a->replay)) !=
+	        PFL_OK)
+		return rv;
+	return pfl_csprng_new(NULL, &a->rng);
+}
+
+pfl_err
+pfl_aggregator_new(const struct pfl_agg_config *cfg,
+        struct pfl_aggregator **out)
+{
+	struct pfl_aggregator *a;
+	pfl_err rv;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return PFL_ERR_NOMEM;
+	pthread_mutex_init(&a->mtx, NULL);
+	if ((rv = copy_config(&a->cfg, cfg)) != PFL_OK)
+		goto fail;
+	a->clip_norm = cfg->clip_norm;
+	if (cfg->secure_aggregation != 0 && a->clip_norm <= 0) {
+		a->clip_norm = 100.0;
+		pfl_log(PFL_LOG_INFO, "secure aggregation without clip_norm: "
+		                      "updates are clipped at L2 norm 100");
+	}
+	a->limits.max_msg_bytes = (size_t)cfg->max_message_mb << 20;
+	a->limits.max_vector_bytes = a->limits.max_msg_bytes;
+	a->limits.max_payload_bytes = a->limits.max_msg_bytes;
+	a->last_round_seconds = 1.0;
+	a->est_run_ms = 1000;
+	if ((rv = setup_model(a)) != PFL_OK)
+		goto fail;
+	if ((rv = setup_test_data(a)) != PFL_OK)
+		goto fail;
+	if ((rv = setup_trust(a)) != PFL_OK)
+		goto fail;
+	rv = pfl_accountant_new((enum pfl_acct_method)cfg->accountant, &a->acct);
+	if (rv != PFL_OK)
+		goto fail;
+	if ((rv = pfli_clients_init(&a->clients, 1024)) != PFL_OK)
+		goto fail;
+	if (cfg->resume) {
+		rv = pfli_checkpoint_restore(a);
+		if (rv != PFL_OK && rv != PFL_ERR_NOTFOUND)
+			goto fail;
+	}
+	pfl_hash_params(a->global, a->num_params, a->model_hash);
+	pfli_round_reset(&a->round);
+	*out = a;
+	return PFL_OK;
+fail:
+	pfl_aggregator_free(a);
+	return rv;
+}
+
+void
+pfl_aggregator_set_observer(struct pfl_aggregator *a, pfl_agg_observer_fn fn,
+        void *arg)
+{
+	a->observer = fn;
+	a->observer_arg = arg;
+}
+
+const uint8_t *
+pfl_aggregator_public_key(const struct pfl_aggregator *a)
+{
+	return pfl_identity_public(a->id);
+}
+
+uint64_t
+pfl_aggregator_rounds_done(const struct pfl_aggregator *a)
+{
+	return a->rounds_done;
+}
+
+void
+pfl_aggregator_stop(struct pfl_aggregator *a)
+{
+	a->stop = 1;
+}
+
+static pfl_err
+serve_open(struct pfl_aggregator *a)
+{
+	struct pfl_transport_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.max_msg_bytes = a->limits.max_msg_bytes;
+	o.timeout_ms = (int)a->cfg.request_timeout_ms;
+	o.workers = (int)a->cfg.workers;
+	if (a->cfg.tls_cert_key_file && *a->cfg.tls_cert_key_file)
+		o.tls_cert_key_file = a->cfg.tls_cert_key_file;
+	return pfl_server_open(a->cfg.listen, &o, pfli_serve, a, &a->server);
+}
+
+pfl_err
+pfl_aggregator_run(struct pfl_aggregator *a)
+{
+	pfl_err rv;
+
+	if ((rv = pfli_results_open(a)) != PFL_OK)
+		return rv;
+	if ((rv = serve_open(a)) != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "cannot listen on %s: %s", a->cfg.listen,
+		        pfl_strerror(rv));
+		return rv;
+	}
+	pfl_log(PFL_LOG_INFO, "listening on %s; %lld rounds of %lld clients, "
+	                      "model %s (%zu parameters)",
+	        a->cfg.listen, (long long)a->cfg.rounds,
+	        (long long)a->cfg.clients_per_round, a->model_name,
+	        a->num_params);
+	a->run_started = pfl_clock_sec();
+	while (!a->stop && a->rounds_done < (uint64_t)a->cfg.rounds) {
+		enum pfli_round_state st;
+		pthread_mutex_lock(&a->mtx);
+		pfli_round_tick(a, pfl_clock_ms());
+		st = a->round.state;
+		pthread_mutex_unlock(&a->mtx);
+		if (st == PFLI_R_FINALIZING) {
+			(void)pfli_round_finish(a);
+			continue;
+		}
+		pfl_sleep_ms(3);
+	}
+	rv = pfli_results_save_model(a, "model.safetensors");
+	if (rv != PFL_OK)
+		pfl_log(PFL_LOG_ERROR, "saving the model failed: %s",
+		        pfl_strerror(rv));
+	/* The server keeps answering (retry) until pfl_aggregator_free, so
+	 * that clients in the middle of a request are not left hanging. */
+	if (a->budget_spent)
+		pfl_log(PFL_LOG_INFO, "stopped at the privacy budget after %llu "
+		                      "rounds: epsilon %.4f (delta %g)",
+		        (unsigned long long)a->rounds_done, a->epsilon,
+		        a->cfg.delta);
+	else if (a->stop && a->rounds_done < (uint64_t)a->cfg.rounds)
+		return PFL_ERR_CLOSED;
+	return rv;
+}
+
+void
+pfl_aggregator_free(struct pfl_aggregator *a)
+{
+	if (a == NULL)
+		return;
+	pfl_server_close(a->server);
+	pfli_round_reset(&a->round);
+	pfli_clients_fini(&a->clients);
+	if (a->csv != NULL)
+		fclose(a->csv);
+	pfl_accountant_free(a->acct);
+	pfl_strategy_free(a->strategy);
+	pfl_model_free(a->eval_model);
+	pfl_dataset_fini(&a->test);
+	free(a->global);
+	pfl_replay_free(a->replay);
+	pfl_keyset_free(a->keys);
+	pfl_identity_free(a->id);
+	pfl_csprng_free(a->rng);
+	pfl_agg_config_fini(&a->cfg);
+	pthread_mutex_destroy(&a->mtx);
+	free(a);
+}

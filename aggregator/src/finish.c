@@ -1,0 +1,204 @@
+/*
+ * Finishing a round: the unmasked (or plain) sum becomes the next global
+ * model. Order matters for privacy: the accountant is charged, and the
+ * checkpoint holding that charge is on disk, before the model is released.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg_int.h"
+#include "privfl/clip.h"
+#include "privfl/clock.h"
+#include "privfl/hash.h"
+#include "privfl/log.h"
+#include "privfl/quant.h"
+
+/* The summed vector of the round's survivors, as floats. */
+static pfl_err
+round_sum(struct pfl_aggregator *a, float *sum, uint32_t *survivors)
+{
+	struct pfli_round *r = &a->round;
+	uint32_t *isum = NULL, *ids = NULL;
+	pfl_err rv;
+
+	if (r->sa == NULL) {
+		memcpy(sum, r->acc, (size_t)r->vector_len * sizeof(float));
+		*survivors = r->received;
+		return PFL_OK;
+	}
+	isum = malloc((size_t)r->vector_len * sizeof(uint32_t));
+	ids = malloc((size_t)r->n * sizeof(uint32_t));
+	if (isum == NULL || ids == NULL) {
+		rv = PFL_ERR_NOMEM;
+		goto out;
+	}
+	rv = pfl_sa_server_result(r->sa, isum, ids, survivors);
+	if (rv == PFL_OK)
+		pfl_quant_decode(isum, r->vector_len, r->quant_scale, sum);
+out:
+	free(isum);
+	free(ids);
+	return rv;
+}
+
+/*
+ * L2 sensitivity of one client's contribution to the released sum, in the
+ * units the noise is expressed in, including the worst case of stochastic
+ * rounding (at most one quantum per coordinate).
+ */
+static double
+sensitivity(const struct pfli_round *r, size_t p)
+{
+	if (r->sa == NULL || r->quant_scale <= 0)
+		return r->clip_norm;
+	return r->clip_norm + sqrt((double)p) / r->quant_scale;
+}
+
+/* Add central noise, and work out the realized noise multiplier. */
+static pfl_err
+privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
+        double *z_real, double *q)
+{
+	const struct pfl_agg_config *cfg = &a->cfg;
+	struct pfli_round *r = &a->round;
+	size_t p = a->num_params;
+	double z = cfg->noise_multiplier;
+
+	*q = r->q;
+	*z_real = 0;
+	switch (cfg->dp_mode) {
+	case PFL_DP_NONE:
+		return PFL_OK;
+	case PFL_DP_CENTRAL: {
+		double z_delta = z;
+		if (cfg->adaptive_clip) {
+			double sb = cfg->clip_count_stddev > 0
+			                    ? cfg->clip_count_stddev
+			                    : (double)cfg->clients_per_round / 20.0;
+			pfl_err rv = pfl_adaclip_update_noise(z, sb, &z_delta);
+			if (rv != PFL_OK)
+				return rv;
+			pfl_noise_gaussian_add(a->rng, &sum[p + 1], 1, sb);
+		}
+		pfl_noise_gaussian_add(a->rng, sum, p, z_delta * r->clip_norm);
+		*z_real = z * r->clip_norm / sensitivity(r, p);
+		return PFL_OK;
+	}
+	case PFL_DP_DISTRIBUTED: {
+		double total_q = sqrt((double)survivors) * r->client_noise_sigma;
+		*z_real = total_q / (r->clip_norm * r->quant_scale +
+		                            sqrt((double)p));
+		return PFL_OK;
+	}
+	case PFL_DP_LOCAL:
+		*q = 1.0;
+		*z_real = z * r->clip_norm / sensitivity(r, p);
+		return PFL_OK;
+	}
+	return PFL_ERR_CONFIG;
+}
+
+static void
+report_round(struct pfl_aggregator *a, uint32_t survivors, double z_real)
+{
+	struct pfli_round *r = &a->round;
+	struct pfl_round_report rep;
+	double acc = NAN, loss = NAN;
+	bool last = a->rounds_done >= (uint64_t)a->cfg.rounds;
+
+	if (a->have_test &&
+	        ((a->cfg.eval_every > 0 &&
+	                 a->rounds_done % (uint64_t)a->cfg.eval_every == 0) ||
+	                last)) {
+		pfl_err rv = pfli_evaluate(a, &acc, &loss);
+		if (rv != PFL_OK)
+			pfl_log(PFL_LOG_WARN, "evaluation failed: %s",
+			        pfl_strerror(rv));
+	}
+	memset(&rep, 0, sizeof(rep));
+	rep.round = r->number;
+	rep.accuracy = acc;
+	rep.loss = loss;
+	rep.train_loss = r->train_loss_n ? r->train_loss_sum / r->train_loss_n
+	                                : NAN;
+	rep.epsilon = a->epsilon;
+	rep.delta = a->cfg.dp_mode != PFL_DP_NONE ? a->cfg.delta : 0;
+	rep.selected = r->n;
+	rep.survived = survivors;
+	rep.bytes_up = r->bytes_up;
+	rep.bytes_down = r->bytes_down;
+	rep.seconds = (double)(pfl_clock_ms() - r->opened_ms) / 1000.0;
+	rep.clip_norm = r->clip_norm;
+	rep.noise_sigma = z_real;
+	a->last_round_seconds = rep.seconds;
+	a->est_run_ms = pfl_clock_ms() - r->running_since_ms;
+	pfli_results_round(a, &rep);
+}
+
+pfl_err
+pfli_round_finish(struct pfl_aggregator *a)
+{
+	struct pfli_round *r = &a->round;
+	const struct pfl_agg_config *cfg = &a->cfg;
+	size_t p = a->num_params;
+	uint32_t survivors = 0;
+	double z_real = 0, q = 0, den, below = 0;
+	float *sum;
+	pfl_err rv;
+
+	if ((sum = malloc((size_t)r->vector_len * sizeof(float))) == NULL)
+		return PFL_ERR_NOMEM;
+	if ((rv = round_sum(a, sum, &survivors)) != PFL_OK)
+		goto out;
+	if ((rv = privatize(a, sum, survivors, &z_real, &q)) != PFL_OK)
+		goto out;
+	den = cfg->dp_mode != PFL_DP_NONE ? (double)cfg->clients_per_round
+	                                  : (double)sum[p];
+	if (!(den > 0)) {
+		rv = PFL_ERR_STATE;
+		goto out;
+	}
+	if (cfg->adaptive_clip)
+		below = sum[p + 1];
+	for (size_t i = 0; i < p; i++)
+		sum[i] = (float)(sum[i] / den);
+	pthread_mutex_lock(&a->mtx);
+	if (cfg->dp_mode != PFL_DP_NONE) {
+		double order = 0;
+		rv = pfl_accountant_charge(a->acct, q, z_real, 1);
+		if (rv == PFL_OK)
+			rv = pfl_accountant_epsilon(a->acct, cfg->delta,
+			        &a->epsilon, &order);
+		if (rv != PFL_OK) {
+			pthread_mutex_unlock(&a->mtx);
+			pfl_log(PFL_LOG_ERROR, "accountant: %s", pfl_strerror(rv));
+			goto out;
+		}
+	}
+	pfl_strategy_apply(a->strategy, a->global, sum);
+	pfl_hash_params(a->global, p, a->model_hash);
+	if (cfg->adaptive_clip) {
+		struct pfl_adaclip ac = {a->clip_norm, cfg->clip_target_quantile,
+		        cfg->clip_lr, 0};
+		pfl_adaclip_update(&ac, below,
+		        cfg->dp_mode != PFL_DP_NONE ? (double)cfg->clients_per_round
+		                                    : (double)survivors);
+		a->clip_norm = ac.clip;
+	}
+	a->rounds_done++;
+	pthread_mutex_unlock(&a->mtx);
+	if ((rv = pfli_checkpoint_write(a)) != PFL_OK)
+		pfl_log(PFL_LOG_ERROR, "round %llu: checkpoint failed: %s",
+		        (unsigned long long)r->number, pfl_strerror(rv));
+	report_round(a, survivors, z_real);
+out:
+	free(sum);
+	pthread_mutex_lock(&a->mtx);
+	if (rv != PFL_OK)
+		pfl_log(PFL_LOG_WARN, "round %llu not released: %s",
+		        (unsigned long long)r->number, pfl_strerror(rv));
+	pfli_round_reset(r);
+	pthread_mutex_unlock(&a->mtx);
+	return rv;
+}

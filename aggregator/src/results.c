@@ -1,0 +1,122 @@
+/* What a run leaves behind: rounds.csv, model files, progress lines. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agg_int.h"
+#include "privfl/clock.h"
+#include "privfl/file.h"
+#include "privfl/log.h"
+#include "privfl/safetensors.h"
+
+#define CSV_HEADER                                                             \
+	"round,accuracy,loss,epsilon,delta,selected,survived,bytes_up,"       \
+	"bytes_down,seconds,train_loss,clip_norm,noise_multiplier,status\n"
+
+pfl_err
+pfli_results_open(struct pfl_aggregator *a)
+{
+	char path[4096];
+	bool fresh;
+	pfl_err rv;
+
+	if ((rv = pfl_file_mkdirs(a->cfg.out_dir, 0755)) != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "cannot create %s: %s", a->cfg.out_dir,
+		        pfl_strerror(rv));
+		return rv;
+	}
+	snprintf(path, sizeof(path), "%s/rounds.csv", a->cfg.out_dir);
+	fresh = a->rounds_done == 0 || access(path, F_OK) != 0;
+	if ((a->csv = fopen(path, fresh ? "w" : "a")) == NULL) {
+		pfl_log(PFL_LOG_ERROR, "cannot open %s: %s", path,
+		        strerror(errno));
+		return PFL_ERR_IO;
+	}
+	if (fresh)
+		fputs(CSV_HEADER, a->csv);
+	fflush(a->csv);
+	return PFL_OK;
+}
+
+static void
+fmt_duration(double s, char *out, size_t len)
+{
+	long t = (long)(s + 0.5);
+
+	if (t >= 3600)
+		snprintf(out, len, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+	else if (t >= 60)
+		snprintf(out, len, "%ldm%02lds", t / 60, t % 60);
+	else
+		snprintf(out, len, "%lds", t);
+}
+
+void
+pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
+{
+	double elapsed = pfl_clock_sec() - a->run_started;
+	double per = a->rounds_done > 0 ? elapsed / (double)a->rounds_done : 0;
+	double left = (double)((uint64_t)a->cfg.rounds - a->rounds_done) * per;
+	char eta[32], accs[32], eps[32];
+
+	if (a->csv != NULL) {
+		fprintf(a->csv,
+		        "%llu,%.6f,%.6f,%.6f,%.3g,%u,%u,%llu,%llu,%.3f,%.6f,%.6g,"
+		        "%.6g,%s\n",
+		        (unsigned long long)r->round, r->accuracy, r->loss,
+		        r->epsilon, r->delta, r->selected, r->survived,
+		        (unsigned long long)r->bytes_up,
+		        (unsigned long long)r->bytes_down, r->seconds,
+		        r->train_loss, r->clip_norm, r->noise_sigma,
+		        r->aborted ? "aborted" : "ok");
+		fflush(a->csv);
+	}
+	a->last = *r;
+	if (a->observer != NULL)
+		a->observer(a->observer_arg, r);
+	if (r->aborted)
+		return;
+	fmt_duration(left, eta, sizeof(eta));
+	if (isnan(r->accuracy))
+		snprintf(accs, sizeof(accs), "acc -");
+	else
+		snprintf(accs, sizeof(accs), "acc %.4f loss %.4f", r->accuracy,
+		        r->loss);
+	if (a->cfg.dp_mode != PFL_DP_NONE)
+		snprintf(eps, sizeof(eps), " eps %.3f", r->epsilon);
+	else
+		eps[0] = '\0';
+	pfl_log(PFL_LOG_INFO,
+	        "round %llu/%lld  %s%s  clients %u/%u  %.2fs  ETA %s",
+	        (unsigned long long)r->round, (long long)a->cfg.rounds, accs,
+	        eps, r->survived, r->selected, r->seconds, eta);
+}
+
+pfl_err
+pfli_evaluate(struct pfl_aggregator *a, double *acc, double *loss)
+{
+	memcpy(pfl_model_params(a->eval_model), a->global,
+	        a->num_params * sizeof(float));
+	return pfl_model_evaluate(a->eval_model, &a->test, NULL, 0, acc, loss);
+}
+
+pfl_err
+pfli_results_save_model(struct pfl_aggregator *a, const char *name)
+{
+	char path[4096], round[32], eps[64];
+	struct pfl_st_meta meta[4] = {
+	        {"format", "privfl"},
+	        {"model", a->model_name},
+	        {"round", round},
+	        {"epsilon", eps},
+	};
+
+	snprintf(path, sizeof(path), "%s/%s", a->cfg.out_dir, name);
+	snprintf(round, sizeof(round), "%llu",
+	        (unsigned long long)a->rounds_done);
+	snprintf(eps, sizeof(eps), "%.6f (delta %.3g)", a->epsilon,
+	        a->cfg.dp_mode != PFL_DP_NONE ? a->cfg.delta : 0);
+	return pfl_safetensors_save(&a->spec, a->global, meta, 4, path);
+}

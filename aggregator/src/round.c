@@ -1,0 +1,374 @@
+/*
+ * The round lifecycle, driven by the aggregator thread's tick:
+ * IDLE -> SELECTING (Poisson draws over check-ins) -> RUNNING (plans,
+ * secure-aggregation phases or plain updates, deadlines) -> FINALIZING
+ * (aggregate, noise, strategy, accounting, results) -> IDLE.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg_int.h"
+#include "privfl/clock.h"
+#include "privfl/hash.h"
+#include "privfl/log.h"
+#include "privfl/quant.h"
+
+#include <sodium.h>
+
+void
+pfli_round_reset(struct pfli_round *r)
+{
+	uint64_t number = r->number;
+
+	pfl_sa_server_free(r->sa);
+	free(r->members);
+	free(r->acc);
+	free(r->model_reply);
+	memset(r, 0, sizeof(*r));
+	r->number = number;
+	r->state = PFLI_R_IDLE;
+}
+
+static void
+abort_round(struct pfl_aggregator *a, const char *why)
+{
+	struct pfli_round *r = &a->round;
+	struct pfl_round_report rep;
+
+	pfl_log(PFL_LOG_WARN, "round %llu abandoned: %s; nothing released",
+	        (unsigned long long)r->number, why);
+	memset(&rep, 0, sizeof(rep));
+	rep.round = r->number;
+	rep.accuracy = NAN;
+	rep.loss = NAN;
+	rep.train_loss = NAN;
+	rep.epsilon = a->epsilon;
+	rep.delta = a->cfg.dp_mode != PFL_DP_NONE ? a->cfg.delta : 0;
+	rep.selected = r->n;
+	rep.survived = r->received;
+	rep.bytes_up = r->bytes_up;
+	rep.bytes_down = r->bytes_down;
+	rep.seconds = (double)(pfl_clock_ms() - r->opened_ms) / 1000.0;
+	rep.aborted = true;
+	pfli_results_round(a, &rep);
+	pfli_round_reset(r);
+}
+
+/* The effective noise multiplier planned per round (for the budget). */
+static double
+planned_sigma(const struct pfl_aggregator *a)
+{
+	return a->cfg.noise_multiplier;
+}
+
+static pfl_err
+open_round(struct pfl_aggregator *a, int64_t now, size_t available)
+{
+	struct pfli_round *r = &a->round;
+	const struct pfl_agg_config *cfg = &a->cfg;
+	double want = (double)cfg->clients_per_round * cfg->overselect;
+	double pool = (double)available;
+
+	if (cfg->population > 0 && (double)cfg->population > pool)
+		pool = (double)cfg->population;
+	if (cfg->population > 0 && (double)available > (double)cfg->population)
+		pool = (double)available;
+	pfli_round_reset(r);
+	r->number = a->rounds_done + 1;
+	r->epoch = ++a->epoch;
+	r->q = want / pool;
+	if (r->q > 1.0)
+		r->q = 1.0;
+	if (cfg->dp_mode != PFL_DP_NONE && cfg->epsilon_budget > 0) {
+		double eps = 0;
+		double q = cfg->dp_mode == PFL_DP_LOCAL ? 1.0 : r->q;
+		pfl_err rv = pfl_accountant_epsilon_if(a->acct, q,
+		        planned_sigma(a), 1, cfg->delta, &eps);
+		if (rv != PFL_OK || eps > cfg->epsilon_budget) {
+			pfl_log(PFL_LOG_WARN,
+			        "privacy budget: round %llu would bring epsilon "
+			        "to %.4f > budget %.4f; stopping",
+			        (unsigned long long)r->number, eps,
+			        cfg->epsilon_budget);
+			return PFL_ERR_BUDGET;
+		}
+	}
+	r->cap = (uint32_t)(want * 3 + 16);
+	if (r->cap > available + 1)
+		r->cap = (uint32_t)available + 1;
+	r->members = calloc(r->cap, sizeof(*r->members));
+	if (r->members == NULL)
+		return PFL_ERR_NOMEM;
+	r->state = PFLI_R_SELECTING;
+	r->expected_draws = (uint32_t)available;
+	r->opened_ms = now;
+	r->select_end_ms = now + cfg->selection_window_ms;
+	pfl_log(PFL_LOG_DEBUG,
+	        "round %llu: selecting, %zu clients available, q=%.4f",
+	        (unsigned long long)r->number, available, r->q);
+	return PFL_OK;
+}
+
+static pfl_err
+encode_model_reply(struct pfl_aggregator *a)
+{
+	struct pfli_round *r = &a->round;
+	struct pfl_buf out;
+	struct pfl_msg m;
+	uint8_t *le = NULL;
+	pfl_err rv;
+
+	if ((le = malloc(a->num_params * 4)) == NULL)
+		return PFL_ERR_NOMEM;
+	for (size_t i = 0; i < a->num_params; i++) {
+		uint32_t w;
+		memcpy(&w, &a->global[i], 4);
+		le[4 * i] = (uint8_t)w;
+		le[4 * i + 1] = (uint8_t)(w >> 8);
+		le[4 * i + 2] = (uint8_t)(w >> 16);
+		le[4 * i + 3] = (uint8_t)(w >> 24);
+	}
+	pfl_msg_init(&m, PFL_MSG_MODEL, a->cfg.federation_id, r->number, a->id);
+	snprintf(m.u.model.model, sizeof(m.u.model.model), "%s",
+	        a->model_name);
+	m.u.model.num_params = (uint32_t)a->num_params;
+	m.u.model.offset = 0;
+	m.u.model.params = le;
+	m.u.model.params_len = a->num_params * 4;
+	pfl_buf_init(&out, 0);
+	rv = pfl_msg_encode(&m, a->id, &out);
+	free(le);
+	if (rv != PFL_OK) {
+		pfl_buf_fini(&out);
+		return rv;
+	}
+	r->model_reply = out.data;
+	r->model_reply_len = out.len;
+	return PFL_OK;
+}
+
+/* Noise each client adds (see docs/PRIVACY.md), and the quantization. */
+static pfl_err
+plan_privacy(struct pfl_aggregator *a)
+{
+	struct pfli_round *r = &a->round;
+	const struct pfl_agg_config *cfg = &a->cfg;
+	double bound;
+
+	r->clip_norm = a->clip_norm;
+	r->client_noise_sigma = 0;
+	if (cfg->dp_mode == PFL_DP_LOCAL)
+		r->client_noise_sigma = cfg->noise_multiplier * r->clip_norm;
+	if (r->sa == NULL)
+		return PFL_OK;
+	bound = r->clip_norm > 1.0 ? r->clip_norm : 1.0;
+	if (cfg->dp_mode == PFL_DP_DISTRIBUTED) {
+		double total = cfg->noise_multiplier * r->clip_norm;
+		double scale = 0;
+		pfl_err rv;
+		/* first pass: scale without noise, to express the noise */
+		rv = pfl_quant_choose_scale(bound, r->n, total, &scale);
+		if (rv != PFL_OK)
+			return rv;
+		r->quant_scale = scale;
+		r->client_noise_sigma = total * scale /
+		                        sqrt((double)cfg->min_clients);
+		return PFL_OK;
+	}
+	if (cfg->dp_mode == PFL_DP_LOCAL)
+		return pfl_quant_choose_scale(bound, r->n,
+		        r->client_noise_sigma * sqrt((double)r->n),
+		        &r->quant_scale);
+	return pfl_quant_choose_scale(bound, r->n, 0, &r->quant_scale);
+}
+
+static pfl_err
+start_running(struct pfl_aggregator *a, int64_t now)
+{
+	struct pfli_round *r = &a->round;
+	const struct pfl_agg_config *cfg = &a->cfg;
+	uint32_t extra = cfg->adaptive_clip ? 2 : 1;
+	pfl_err rv;
+
+	r->vector_len = (uint32_t)a->num_params + extra;
+	if (cfg->secure_aggregation != 0) {
+		struct pfl_sa_params p;
+		uint8_t(*pks)[32] = NULL;
+		uint32_t k = 0, t = 0;
+
+		rv = pfl_sa_choose_params((enum pfl_sa_mode)cfg->secure_aggregation,
+		        r->n, cfg->sa_dropout, cfg->sa_corrupt, &k, &t);
+		if (rv != PFL_OK)
+			return rv;
+		if (cfg->sa_neighbours > 0 && cfg->secure_aggregation == 2)
+			k = (uint32_t)cfg->sa_neighbours < r->n - 1
+			            ? (uint32_t)cfg->sa_neighbours
+			            : r->n - 1;
+		if (cfg->sa_threshold > 0)
+			t = (uint32_t)cfg->sa_threshold;
+		if (t < (uint32_t)cfg->min_clients &&
+		        (uint32_t)cfg->min_clients <= k + 1)
+			t = (uint32_t)cfg->min_clients;
+		if (t > k + 1 || t < 2)
+			return PFL_ERR_CONFIG;
+		memset(&p, 0, sizeof(p));
+		p.mode = (enum pfl_sa_mode)cfg->secure_aggregation;
+		p.n = r->n;
+		p.t = t;
+		p.k = k;
+		p.dim = r->vector_len;
+		randombytes_buf(r->sa_seed, sizeof(r->sa_seed));
+		pfl_hash_round_ctx(cfg->federation_id, r->number, r->sa_seed,
+		        r->round_ctx);
+		memcpy(p.round_ctx, r->round_ctx, 32);
+		memcpy(p.graph_seed, r->sa_seed, 32);
+		if ((pks = malloc((size_t)r->n * 32)) == NULL)
+			return PFL_ERR_NOMEM;
+		for (uint32_t i = 0; i < r->n; i++)
+			memcpy(pks[i], r->members[i].pk, 32);
+		rv = pfl_sa_server_new(&p, (const uint8_t(*)[32])pks, &r->sa);
+		free(pks);
+		if (rv != PFL_OK)
+			return rv;
+		r->sa_t = t;
+		r->sa_k = k;
+		r->sa_phase = PFL_SA_ADVERTISE;
+		r->phase_deadline_ms =
+		        now + (int64_t)(cfg->phase_timeout_s * 1000.0);
+	} else {
+		r->acc = calloc(r->vector_len, sizeof(float));
+		if (r->acc == NULL)
+			return PFL_ERR_NOMEM;
+	}
+	if ((rv = plan_privacy(a)) != PFL_OK)
+		return rv;
+	if ((rv = encode_model_reply(a)) != PFL_OK)
+		return rv;
+	r->deadline_ms = now + (int64_t)(cfg->round_timeout_s * 1000.0);
+	r->running_since_ms = now;
+	r->state = PFLI_R_RUNNING;
+	pfl_log(PFL_LOG_DEBUG, "round %llu: %u selected of %u draws",
+	        (unsigned long long)r->number, r->n, r->draws);
+	return PFL_OK;
+}
+
+/* How many messages phase `phase` can still expect. */
+uint32_t
+pfli_round_expected(const struct pfli_round *r, int phase)
+{
+	if (phase == PFL_SA_ADVERTISE)
+		return r->n;
+	return pfl_sa_server_count(r->sa, (enum pfl_sa_phase)(phase - 1));
+}
+
+static void
+tick_secagg(struct pfl_aggregator *a, int64_t now)
+{
+	struct pfli_round *r = &a->round;
+	int p = r->sa_phase;
+	uint32_t got = pfl_sa_server_count(r->sa, (enum pfl_sa_phase)p);
+	uint32_t expect = pfli_round_expected(r, p);
+	int64_t deadline = p == PFL_SA_MASKED ? r->deadline_ms
+	                                      : r->phase_deadline_ms;
+	bool enough = got >= expect ||
+	              (p == PFL_SA_MASKED &&
+	                      got >= (uint32_t)a->cfg.clients_per_round);
+	pfl_err rv;
+
+	if (!enough && now < deadline)
+		return;
+	rv = pfl_sa_server_close(r->sa, (enum pfl_sa_phase)p);
+	if (rv != PFL_OK) {
+		char why[128];
+		snprintf(why, sizeof(why),
+		        "secure aggregation phase %d closed with %u of %u "
+		        "(threshold %u): %s",
+		        p, got, expect, r->sa_t, pfl_strerror(rv));
+		abort_round(a, why);
+		return;
+	}
+	r->sa_closed[p] = true;
+	if (p == PFL_SA_UNMASK) {
+		r->state = PFLI_R_FINALIZING;
+		return;
+	}
+	r->sa_phase = p + 1;
+	r->phase_deadline_ms =
+	        now + (int64_t)(a->cfg.phase_timeout_s * 1000.0);
+}
+
+static void
+tick_plain(struct pfl_aggregator *a, int64_t now)
+{
+	struct pfli_round *r = &a->round;
+
+	if (r->received >= (uint32_t)a->cfg.clients_per_round ||
+	        (r->received >= r->n && r->n > 0)) {
+		r->state = PFLI_R_FINALIZING;
+		return;
+	}
+	if (now < r->deadline_ms)
+		return;
+	if (r->received >= (uint32_t)a->cfg.min_clients) {
+		r->state = PFLI_R_FINALIZING;
+		return;
+	}
+	abort_round(a, "too few results before the deadline");
+}
+
+void
+pfli_round_tick(struct pfl_aggregator *a, int64_t now)
+{
+	struct pfli_round *r = &a->round;
+	const struct pfl_agg_config *cfg = &a->cfg;
+	int64_t window = 3 * cfg->checkin_interval_ms +
+	                 (int64_t)(a->last_round_seconds * 2000.0) + 2000;
+	size_t available;
+	pfl_err rv;
+
+	switch (r->state) {
+	case PFLI_R_IDLE:
+		available = pfli_clients_available(&a->clients, now - window);
+		if (available < (size_t)cfg->min_clients)
+			return;
+		if ((rv = open_round(a, now, available)) != PFL_OK) {
+			if (rv == PFL_ERR_BUDGET) {
+				a->budget_spent = true;
+				a->stop = 1;
+			}
+			else
+				pfl_log(PFL_LOG_ERROR, "cannot open a round: %s",
+				        pfl_strerror(rv));
+			pfli_round_reset(r);
+		}
+		return;
+	case PFLI_R_SELECTING:
+		/* Close early once every client seen lately has had its draw. */
+		if (now < r->select_end_ms &&
+		        (r->draws < r->expected_draws || r->draws == 0))
+			return;
+		if (r->n < (uint32_t)cfg->min_clients) {
+			pfl_log(PFL_LOG_DEBUG,
+			        "round %llu: only %u selected, sampling again",
+			        (unsigned long long)r->number, r->n);
+			pfli_round_reset(r);
+			return;
+		}
+		if ((rv = start_running(a, now)) != PFL_OK) {
+			char why[96];
+			snprintf(why, sizeof(why), "cannot start: %s",
+			        pfl_strerror(rv));
+			abort_round(a, why);
+		}
+		return;
+	case PFLI_R_RUNNING:
+		if (r->sa != NULL)
+			tick_secagg(a, now);
+		else
+			tick_plain(a, now);
+		return;
+	case PFLI_R_FINALIZING:
+		return;
+	}
+}

@@ -1,0 +1,453 @@
+/*
+ * The request handler: decode -> authenticate -> apply, one request at a
+ * time per worker thread. Decoding and signature checks run outside the
+ * aggregator lock; state changes run under it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg_int.h"
+#include "privfl/clock.h"
+#include "privfl/log.h"
+
+struct ctx {
+	struct pfl_aggregator *a;
+	const struct pfl_msg *req;
+	struct pfl_buf *reply;
+	int64_t now;
+};
+
+static void
+send_msg(struct ctx *c, struct pfl_msg *m)
+{
+	pfl_err rv = pfl_msg_encode(m, c->a->id, c->reply);
+
+	if (rv != PFL_OK)
+		pfl_log(PFL_LOG_ERROR, "encoding a %s reply failed: %s",
+		        pfl_msg_type_name(m->type), pfl_strerror(rv));
+}
+
+static void
+reply_error(struct ctx *c, pfl_err code, const char *text, uint32_t retry)
+{
+	struct pfl_msg m;
+
+	pfl_msg_init(&m, PFL_MSG_ERROR, c->a->cfg.federation_id,
+	        c->a->round.number, c->a->id);
+	m.u.error.code = (uint32_t)code;
+	snprintf(m.u.error.text, sizeof(m.u.error.text), "%s", text);
+	m.u.error.retry_after_ms = retry;
+	send_msg(c, &m);
+}
+
+static void
+reply_retry(struct ctx *c, uint32_t ms, const char *reason)
+{
+	struct pfl_msg m;
+
+	pfl_msg_init(&m, PFL_MSG_RETRY, c->a->cfg.federation_id,
+	        c->a->round.number, c->a->id);
+	m.u.retry.retry_after_ms = ms;
+	snprintf(m.u.retry.reason, sizeof(m.u.retry.reason), "%s", reason);
+	send_msg(c, &m);
+}
+
+static void
+reply_ack(struct ctx *c)
+{
+	struct pfl_msg m;
+
+	pfl_msg_init(&m, PFL_MSG_ACK, c->a->cfg.federation_id,
+	        c->a->round.number, c->a->id);
+	m.u.ack.code = 0;
+	send_msg(c, &m);
+}
+
+/*
+ * When a client with nothing to do should come back: about when the next
+ * selection window opens (the running round's expected end), jittered.
+ */
+static uint32_t
+idle_retry(struct pfl_aggregator *a, int64_t now)
+{
+	const struct pfli_round *r = &a->round;
+	int64_t base = a->cfg.checkin_interval_ms;
+	int64_t wait = base;
+
+	if (r->state == PFLI_R_SELECTING) {
+		wait = a->est_run_ms + (r->select_end_ms - now) / 4;
+	} else if (r->state == PFLI_R_RUNNING ||
+	           r->state == PFLI_R_FINALIZING) {
+		wait = a->est_run_ms - (now - r->running_since_ms);
+	}
+	if (wait < base)
+		wait = base;
+	if (wait > 60000)
+		wait = 60000;
+	wait += (int64_t)(pfl_csprng_uniform(a->rng) * (double)base);
+	return (uint32_t)wait;
+}
+
+static void
+fill_plan(struct pfl_aggregator *a, uint32_t idx, struct pfl_msg_plan *p,
+        int64_t now)
+{
+	const struct pfli_round *r = &a->round;
+	const struct pfl_agg_config *cfg = &a->cfg;
+	int64_t left = r->deadline_ms - now;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->task, sizeof(p->task), "train");
+	snprintf(p->model, sizeof(p->model), "%s", a->model_name);
+	p->num_params = (uint32_t)a->num_params;
+	memcpy(p->model_hash, a->model_hash, 32);
+	p->epochs = (uint32_t)cfg->local_epochs;
+	p->batch = (uint32_t)cfg->batch;
+	p->lr = cfg->lr;
+	p->momentum = cfg->momentum;
+	p->weight_decay = cfg->weight_decay;
+	p->prox_mu = cfg->prox_mu;
+	if (cfg->strategy == PFL_STRAT_FEDPROX && p->prox_mu == 0)
+		p->prox_mu = 0.01;
+	p->clip_norm = r->clip_norm;
+	p->weight_cap = cfg->weight_cap;
+	/* Masked sums need bounded inputs: weights become min(n, cap)/cap. */
+	if (r->sa != NULL && cfg->dp_mode == PFL_DP_NONE && p->weight_cap == 0)
+		p->weight_cap = PFLI_SA_WEIGHT_CAP;
+	p->dp_mode = (uint8_t)cfg->dp_mode;
+	p->noise_sigma = r->client_noise_sigma;
+	p->quant_scale = r->quant_scale;
+	p->adaptive_clip = cfg->adaptive_clip;
+	p->sa_mode = (uint8_t)cfg->secure_aggregation;
+	if (r->sa != NULL) {
+		p->sa_id = idx + 1;
+		p->sa_n = r->n;
+		p->sa_t = r->sa_t;
+		p->sa_k = r->sa_k;
+		memcpy(p->sa_seed, r->sa_seed, 32);
+	}
+	p->vector_len = r->vector_len;
+	p->deadline_ms = left > 0 ? (uint32_t)left : 0;
+}
+
+static void
+on_checkin(struct ctx *c, struct pfli_client *cl)
+{
+	struct pfl_aggregator *a = c->a;
+	struct pfli_round *r = &a->round;
+	struct pfl_msg m;
+
+	if (r->state == PFLI_R_SELECTING && cl->rolled_round != r->epoch) {
+		cl->rolled_round = r->epoch;
+		cl->member = -1;
+		r->draws++;
+		if (r->n < r->cap && pfl_csprng_uniform(a->rng) < r->q) {
+			struct pfli_member *mb = &r->members[r->n];
+			memset(mb, 0, sizeof(*mb));
+			memcpy(mb->pk, cl->pk, 32);
+			cl->member = (int32_t)r->n++;
+		}
+	}
+	if (r->state == PFLI_R_SELECTING) {
+		if (cl->rolled_round == r->epoch && cl->member >= 0) {
+			/* Poll quickly: the window may close early. */
+			int64_t left = r->select_end_ms - c->now;
+			int64_t poll = a->cfg.checkin_interval_ms / 2;
+			if (poll < 10)
+				poll = 10;
+			if (left < poll)
+				poll = left > 0 ? left : 1;
+			reply_retry(c, (uint32_t)poll,
+			        "selected; the plan follows at round start");
+		} else {
+			reply_retry(c, idle_retry(a, c->now), "not selected");
+		}
+		return;
+	}
+	if (r->state == PFLI_R_RUNNING && cl->rolled_round == r->epoch &&
+	        cl->member >= 0) {
+		struct pfli_member *mb = &r->members[cl->member];
+		if (mb->sent_update || (mb->sa_done & (1u << PFL_SA_MASKED))) {
+			reply_retry(c, idle_retry(a, c->now),
+			        "result received; waiting for the next round");
+			return;
+		}
+		mb->got_plan = true;
+		pfl_msg_init(&m, PFL_MSG_PLAN, a->cfg.federation_id, r->number,
+		        a->id);
+		fill_plan(a, (uint32_t)cl->member, &m.u.plan, c->now);
+		send_msg(c, &m);
+		return;
+	}
+	reply_retry(c, idle_retry(a, c->now),
+	        r->state == PFLI_R_IDLE ? "no round open" : "round in progress");
+}
+
+/* The member record of the sender in the current running round, or NULL. */
+static struct pfli_member *
+member_of(struct ctx *c, struct pfli_client *cl, uint32_t *idx)
+{
+	struct pfli_round *r = &c->a->round;
+
+	if (r->state != PFLI_R_RUNNING || c->req->round != r->number ||
+	        cl->rolled_round != r->epoch || cl->member < 0) {
+		reply_error(c, PFL_ERR_STATE, "not a member of the running round",
+		        idle_retry(c->a, c->now));
+		return NULL;
+	}
+	*idx = (uint32_t)cl->member;
+	return &r->members[cl->member];
+}
+
+static void
+on_get_model(struct ctx *c, struct pfli_client *cl)
+{
+	struct pfli_round *r = &c->a->round;
+	struct pfli_member *mb;
+	uint32_t idx;
+	pfl_err rv;
+
+	if ((mb = member_of(c, cl, &idx)) == NULL)
+		return;
+	if (r->model_reply == NULL) {
+		reply_error(c, PFL_ERR_STATE, "model not ready", 100);
+		return;
+	}
+	mb->got_model = true;
+	rv = pfl_buf_append(c->reply, r->model_reply, r->model_reply_len);
+	if (rv != PFL_OK)
+		pfl_log(PFL_LOG_ERROR, "model reply: %s", pfl_strerror(rv));
+	r->bytes_down += r->model_reply_len;
+}
+
+static bool
+read_floats(const uint8_t *p, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t w = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+		             (uint32_t)p[4 * i + 2] << 16 |
+		             (uint32_t)p[4 * i + 3] << 24;
+		memcpy(&out[i], &w, 4);
+		if (!isfinite(out[i]))
+			return false;
+	}
+	return true;
+}
+
+static void
+on_update(struct ctx *c, struct pfli_client *cl, const float *v)
+{
+	struct pfli_round *r = &c->a->round;
+	const struct pfl_msg_update *u = &c->req->u.update;
+	struct pfli_member *mb;
+	uint32_t idx;
+
+	if ((mb = member_of(c, cl, &idx)) == NULL)
+		return;
+	if (r->sa != NULL) {
+		reply_error(c, PFL_ERR_STATE,
+		        "plain updates are refused: secure aggregation is on", 0);
+		return;
+	}
+	if (mb->sent_update) {
+		reply_ack(c);
+		return;
+	}
+	if (v == NULL) {
+		reply_error(c, PFL_ERR_PROTO, "update has the wrong length or "
+		                              "non-finite values", 0);
+		return;
+	}
+	for (uint32_t i = 0; i < r->vector_len; i++)
+		r->acc[i] += v[i];
+	mb->sent_update = true;
+	mb->train_loss = u->train_loss;
+	if (isfinite(u->train_loss)) {
+		r->train_loss_sum += u->train_loss;
+		r->train_loss_n++;
+	}
+	r->received++;
+	r->bytes_up += c->req->u.update.data_len;
+	reply_ack(c);
+}
+
+static void
+on_sa_submit(struct ctx *c, struct pfli_client *cl)
+{
+	struct pfli_round *r = &c->a->round;
+	const struct pfl_msg_sa *s = &c->req->u.sa;
+	struct pfli_member *mb;
+	uint32_t idx;
+	pfl_err rv;
+
+	if ((mb = member_of(c, cl, &idx)) == NULL)
+		return;
+	if (r->sa == NULL || s->phase >= PFL_SA_PHASES) {
+		reply_error(c, PFL_ERR_STATE, "secure aggregation is off", 0);
+		return;
+	}
+	if (s->phase != r->sa_phase || r->sa_closed[s->phase]) {
+		reply_error(c, PFL_ERR_STATE, "that phase is not open", 0);
+		return;
+	}
+	if (mb->sa_done & (1u << s->phase)) {
+		reply_ack(c);
+		return;
+	}
+	rv = pfl_sa_server_recv(r->sa, (enum pfl_sa_phase)s->phase, idx + 1,
+	        s->payload, s->payload_len);
+	if (rv != PFL_OK) {
+		char fp[PFL_FINGERPRINT_LEN];
+		pfl_key_fingerprint(cl->pk, fp);
+		pfl_log(PFL_LOG_WARN,
+		        "round %llu: secagg phase %d message from %s refused: %s",
+		        (unsigned long long)r->number, s->phase, fp,
+		        pfl_strerror(rv));
+		reply_error(c, rv, "secure aggregation message refused", 0);
+		return;
+	}
+	mb->sa_done |= (uint8_t)(1u << s->phase);
+	if (s->phase == PFL_SA_MASKED)
+		r->received++;
+	r->bytes_up += s->payload_len;
+	reply_ack(c);
+}
+
+static void
+on_sa_fetch(struct ctx *c, struct pfli_client *cl)
+{
+	struct pfli_round *r = &c->a->round;
+	const struct pfl_msg_sa *s = &c->req->u.sa;
+	struct pfl_buf out;
+	struct pfl_msg m;
+	struct pfli_member *mb;
+	uint32_t idx;
+	pfl_err rv;
+
+	if ((mb = member_of(c, cl, &idx)) == NULL)
+		return;
+	if (r->sa == NULL || s->phase >= PFL_SA_PHASES) {
+		reply_error(c, PFL_ERR_STATE, "secure aggregation is off", 0);
+		return;
+	}
+	if (!r->sa_closed[s->phase]) {
+		reply_retry(c, 20, "phase still open");
+		return;
+	}
+	pfl_buf_init(&out, 0);
+	rv = pfl_sa_server_output(r->sa, (enum pfl_sa_phase)s->phase, idx + 1,
+	        &out);
+	if (rv != PFL_OK) {
+		reply_error(c, rv, "no output for this client", 0);
+		pfl_buf_fini(&out);
+		return;
+	}
+	pfl_msg_init(&m, PFL_MSG_SA_DATA, c->a->cfg.federation_id, r->number,
+	        c->a->id);
+	m.u.sa.phase = s->phase;
+	m.u.sa.payload = out.data;
+	m.u.sa.payload_len = out.len;
+	send_msg(c, &m);
+	r->bytes_down += out.len;
+	pfl_buf_fini(&out);
+}
+
+static bool
+authorized(struct pfl_aggregator *a, const struct pfl_msg *m)
+{
+	char fp[PFL_FINGERPRINT_LEN];
+
+	if (a->keys == NULL || pfl_keyset_is_enrolled(a->keys, m->sender))
+		return true;
+	pfl_key_fingerprint(m->sender, fp);
+	if (a->refusals_logged < 100 || (a->refusals_logged % 1000) == 0)
+		pfl_log(PFL_LOG_WARN, "refused %s: key %s", fp,
+		        pfl_keyset_is_revoked(a->keys, m->sender)
+		                ? "is revoked"
+		                : "is not enrolled");
+	a->refusals_logged++;
+	return false;
+}
+
+void
+pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
+{
+	struct pfl_aggregator *a = arg;
+	struct pfl_msg m;
+	struct ctx c = {a, &m, reply, pfl_clock_ms()};
+	struct pfli_client *cl;
+	float *vec = NULL;
+	pfl_err rv;
+
+	if ((rv = pfl_msg_decode(req, len, &a->limits, &m)) != PFL_OK) {
+		pfl_log(PFL_LOG_DEBUG, "malformed request (%zu bytes): %s", len,
+		        pfl_strerror(rv));
+		reply_error(&c, rv, "malformed message", 0);
+		return;
+	}
+	if (pfl_msg_verify(&m) != PFL_OK) {
+		reply_error(&c, PFL_ERR_CRYPTO, "bad signature", 0);
+		return;
+	}
+	if (strcmp(m.fed, a->cfg.federation_id) != 0) {
+		reply_error(&c, PFL_ERR_AUTH, "wrong federation", 0);
+		return;
+	}
+	if (!authorized(a, &m)) {
+		reply_error(&c, PFL_ERR_AUTH, "client key not enrolled", 0);
+		return;
+	}
+	if (pfl_replay_check(a->replay, m.sender, m.nonce, m.time_ms,
+	            (uint64_t)(pfl_clock_wall() * 1000.0)) != PFL_OK) {
+		reply_error(&c, PFL_ERR_AUTH, "replayed or stale message", 0);
+		return;
+	}
+	/* Convert a plain update outside the lock. */
+	if (m.type == PFL_MSG_UPDATE && m.u.update.data_len % 4 == 0) {
+		size_t n = m.u.update.data_len / 4;
+		if (n > 0 && n <= (size_t)a->limits.max_vector_bytes / 4 &&
+		        (vec = malloc(n * sizeof(float))) != NULL &&
+		        !read_floats(m.u.update.data, n, vec)) {
+			free(vec);
+			vec = NULL;
+		}
+	}
+	pthread_mutex_lock(&a->mtx);
+	if ((cl = pfli_clients_get(&a->clients, m.sender, true)) == NULL) {
+		pthread_mutex_unlock(&a->mtx);
+		free(vec);
+		reply_error(&c, PFL_ERR_NOMEM, "server busy", 1000);
+		return;
+	}
+	cl->last_seen_ms = c.now;
+	switch (m.type) {
+	case PFL_MSG_CHECKIN:
+		on_checkin(&c, cl);
+		break;
+	case PFL_MSG_GET_MODEL:
+		on_get_model(&c, cl);
+		break;
+	case PFL_MSG_UPDATE:
+		if (vec != NULL &&
+		        m.u.update.data_len / 4 != a->round.vector_len) {
+			free(vec);
+			vec = NULL;
+		}
+		on_update(&c, cl, vec);
+		break;
+	case PFL_MSG_SA_SUBMIT:
+		on_sa_submit(&c, cl);
+		break;
+	case PFL_MSG_SA_FETCH:
+		on_sa_fetch(&c, cl);
+		break;
+	default:
+		reply_error(&c, PFL_ERR_PROTO, "unexpected message type", 0);
+		break;
+	}
+	a->total_up += len;
+	a->total_down += reply->len;
+	pthread_mutex_unlock(&a->mtx);
+	free(vec);
+}

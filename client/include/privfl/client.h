@@ -1,0 +1,139 @@
+/*
+ * privfl — the client: takes part in a federation from a device.
+ *
+ * A pfl_client holds one participant's protocol state (identity, current
+ * plan, secure-aggregation keys). It owns no socket and no model: each
+ * pfl_client_step borrows a connection (struct pfl_conn) and a trainer, so
+ * that the daemon (one client, one connection) and the simulator (thousands
+ * of clients sharing a few worker threads, connections and models) run the
+ * very same code. Local data never leaves the client; only the clipped,
+ * noised, quantized and masked update is sent.
+ *
+ * Embedding: supply a struct pfl_trainer whose train callback runs your
+ * own training step (see docs/EMBEDDING.md), or use the built-in trainer
+ * (pfl_trainer_model_init) over a struct pfl_dataset.
+ *
+ * Thread-safety: a pfl_client is used by one thread at a time; different
+ * clients may step concurrently. A trainer is used by one thread at a time.
+ */
+#ifndef PRIVFL_CLIENT_H
+#define PRIVFL_CLIENT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "privfl/config.h"
+#include "privfl/dataset.h"
+#include "privfl/err.h"
+#include "privfl/identity.h"
+#include "privfl/msg.h"
+#include "privfl/transport.h"
+
+/* The client's local data: samples idx[0..n) of ds (idx NULL = all). */
+struct pfl_client_data {
+	const struct pfl_dataset *ds;
+	const uint32_t *idx;
+	size_t n;
+	void *user; /* for a custom trainer */
+};
+
+/* What the aggregator asks for in one round. */
+struct pfl_task {
+	uint64_t round;
+	const struct pfl_msg_plan *plan;
+	uint64_t seed; /* local shuffling/augmentation seed */
+};
+
+/*
+ * Train from global (num_params floats) on data; write the local model to
+ * local (num_params floats), the number of examples used and the mean
+ * training loss. Return PFL_OK or an error (the round is then skipped).
+ */
+typedef pfl_err (*pfl_train_fn)(void *arg, const struct pfl_client_data *data,
+        const struct pfl_task *task, const float *global, float *local,
+        uint32_t *num_examples, double *train_loss);
+
+struct pfl_trainer {
+	pfl_train_fn train;
+	void *arg;
+};
+
+/* The built-in trainer: privfl's own engine (model/) on pfl_dataset. */
+pfl_err pfl_trainer_model_init(struct pfl_trainer *t) PFL_WUR;
+void pfl_trainer_model_fini(struct pfl_trainer *t);
+
+/* Faults injected by the simulator (all zero for a real client). */
+struct pfl_client_faults {
+	double dropout;       /* P(vanish in a round) */
+	int dropout_phase;    /* pfl_sa_phase where it vanishes; -1: before
+	                         sending its update */
+	double straggler;     /* P(being slow in a round) */
+	int64_t straggler_ms; /* how slow */
+};
+
+struct pfl_client_opts {
+	const char *federation_id;
+	const uint8_t *server_key;   /* pinned aggregator key; NULL = any */
+	struct pfl_wire_limits limits;
+	uint64_t seed;               /* local training seed */
+	int64_t backoff_min_ms;      /* after an error */
+	int64_t backoff_max_ms;
+	struct pfl_client_faults faults;
+};
+
+struct pfl_client;
+
+/* id and data are borrowed and must outlive the client. */
+pfl_err pfl_client_new(const struct pfl_client_opts *o,
+        const struct pfl_identity *id, const struct pfl_client_data *data,
+        struct pfl_client **out) PFL_WUR;
+void pfl_client_free(struct pfl_client *c);
+
+/*
+ * One exchange with the aggregator over conn (plus local training when the
+ * plan calls for it). *wait_ms is set to how long to wait before the next
+ * step. Errors from the network are handled inside (back-off); the return
+ * value is PFL_OK unless the client cannot go on (PFL_ERR_NOMEM, ...).
+ */
+pfl_err pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
+        const struct pfl_trainer *tr, int64_t *wait_ms) PFL_WUR;
+
+/* Step until *stop becomes non-zero (daemon loop). */
+pfl_err pfl_client_run(struct pfl_client *c, struct pfl_conn *conn,
+        const struct pfl_trainer *tr, volatile sig_atomic_t *stop) PFL_WUR;
+
+/* Rounds whose result this client delivered. */
+uint64_t pfl_client_rounds_done(const struct pfl_client *c);
+/* True while the client holds a plan (between selection and result). */
+bool pfl_client_is_busy(const struct pfl_client *c);
+
+/* The daemon's settings (privfl-client), described by the table below. */
+struct pfl_client_config {
+	char *server;
+	char *federation_id;
+	char *identity_dir;
+	char *server_key;
+	char *tls_ca_file;
+	char *tls_server_name;
+	char *data;
+	int64_t shard;
+	int64_t shards;
+	char *csv_label;
+	int64_t max_message_mb;
+	int64_t request_timeout_ms;
+	int64_t backoff_min_ms;
+	int64_t backoff_max_ms;
+	int64_t seed;
+	int64_t max_rounds;
+	char *log_level;
+};
+
+extern const struct pfl_cfg_entry pfl_client_config_table[];
+extern const size_t pfl_client_config_table_len;
+pfl_err pfl_client_config_init(struct pfl_client_config *c, char *err,
+        size_t errlen) PFL_WUR;
+void pfl_client_config_fini(struct pfl_client_config *c);
+
+#endif

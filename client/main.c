@@ -1,0 +1,217 @@
+/* privfl-client: the on-device daemon (see docs/CLIENT.md). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "privfl/client.h"
+#include "privfl/clock.h"
+#include "privfl/log.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: privfl-client [--config FILE] [--SETTING VALUE "
+	           "...]\n\nTakes part in a federation with local data that "
+	           "never leaves this machine.\n\nsettings:\n");
+	pfl_cfg_print_help(pfl_client_config_table,
+	        pfl_client_config_table_len, f);
+	fprintf(f, "\nexit status: 0 stopped (SIGTERM/SIGINT or max_rounds), "
+	           "1 error, 2 usage\n");
+}
+
+static pfl_err
+load_data(const struct pfl_client_config *cfg, struct pfl_dataset *ds,
+        uint32_t **idx, size_t *n)
+{
+	const char *d = cfg->data;
+	size_t len = strlen(d);
+	pfl_err rv;
+
+	if (len > 4 && strcmp(d + len - 4, ".csv") == 0) {
+		pfl_log(PFL_LOG_ERROR, "CSV data: see docs/CLIENT.md");
+		return PFL_ERR_CONFIG;
+	}
+	rv = pfl_dataset_load_fmnist(strcmp(d, "fashion-mnist") == 0 ? NULL : d,
+	        true, ds);
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "data %s: %s", d, pfl_strerror(rv));
+		return rv;
+	}
+	if ((*idx = malloc(ds->n / (size_t)cfg->shards * 4 + 4)) == NULL)
+		return PFL_ERR_NOMEM;
+	*n = 0;
+	for (size_t i = (size_t)cfg->shard; i < ds->n; i += (size_t)cfg->shards)
+		(*idx)[(*n)++] = (uint32_t)i;
+	pfl_log(PFL_LOG_INFO, "local data: %zu examples (shard %lld of %lld)",
+	        *n, (long long)cfg->shard, (long long)cfg->shards);
+	return PFL_OK;
+}
+
+static pfl_err
+run(const struct pfl_client_config *cfg)
+{
+	struct pfl_identity *id = NULL;
+	struct pfl_dataset ds;
+	struct pfl_client_data data;
+	struct pfl_client_opts o;
+	struct pfl_transport_opts to;
+	struct pfl_client *c = NULL;
+	struct pfl_conn *conn = NULL;
+	struct pfl_trainer tr = {0};
+	uint8_t server_pk[32];
+	uint32_t *idx = NULL;
+	size_t n = 0;
+	char fp[PFL_FINGERPRINT_LEN];
+	pfl_err rv;
+
+	memset(&ds, 0, sizeof(ds));
+	memset(&o, 0, sizeof(o));
+	memset(&to, 0, sizeof(to));
+	if (cfg->identity_dir[0] != '\0')
+		rv = pfl_identity_load(cfg->identity_dir, &id);
+	else
+		rv = pfl_identity_generate(&id);
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "identity %s: %s", cfg->identity_dir,
+		        pfl_strerror(rv));
+		goto out;
+	}
+	pfl_key_fingerprint(pfl_identity_public(id), fp);
+	pfl_log(PFL_LOG_INFO, "client key %s", fp);
+	if (cfg->server_key[0] != '\0') {
+		if ((rv = pfl_pubkey_load(cfg->server_key, server_pk)) != PFL_OK) {
+			pfl_log(PFL_LOG_ERROR, "server_key %s: %s",
+			        cfg->server_key, pfl_strerror(rv));
+			goto out;
+		}
+		o.server_key = server_pk;
+	}
+	if (cfg->shard >= cfg->shards) {
+		pfl_log(PFL_LOG_ERROR, "shard must be below shards");
+		rv = PFL_ERR_CONFIG;
+		goto out;
+	}
+	if ((rv = load_data(cfg, &ds, &idx, &n)) != PFL_OK)
+		goto out;
+	data.ds = &ds;
+	data.idx = idx;
+	data.n = n;
+	data.user = NULL;
+	o.federation_id = cfg->federation_id;
+	o.limits.max_msg_bytes = (size_t)cfg->max_message_mb << 20;
+	o.limits.max_vector_bytes = o.limits.max_msg_bytes;
+	o.limits.max_payload_bytes = o.limits.max_msg_bytes;
+	o.seed = cfg->seed ? (uint64_t)cfg->seed : randombytes_random();
+	o.backoff_min_ms = cfg->backoff_min_ms;
+	o.backoff_max_ms = cfg->backoff_max_ms;
+	o.faults.dropout_phase = -1;
+	to.max_msg_bytes = o.limits.max_msg_bytes;
+	to.timeout_ms = (int)cfg->request_timeout_ms;
+	if (cfg->tls_ca_file[0] != '\0')
+		to.tls_ca_file = cfg->tls_ca_file;
+	if (cfg->tls_server_name[0] != '\0')
+		to.tls_server_name = cfg->tls_server_name;
+	if ((rv = pfl_conn_open(cfg->server, &to, &conn)) != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "cannot reach %s: %s", cfg->server,
+		        pfl_strerror(rv));
+		goto out;
+	}
+	if ((rv = pfl_client_new(&o, id, &data, &c)) != PFL_OK)
+		goto out;
+	if ((rv = pfl_trainer_model_init(&tr)) != PFL_OK)
+		goto out;
+	pfl_log(PFL_LOG_INFO, "joining %s at %s", cfg->federation_id,
+	        cfg->server);
+	while (!stop_flag) {
+		int64_t wait = 0;
+		uint64_t before = pfl_client_rounds_done(c);
+		if ((rv = pfl_client_step(c, conn, &tr, &wait)) != PFL_OK)
+			break;
+		if (pfl_client_rounds_done(c) != before)
+			pfl_log(PFL_LOG_INFO, "update delivered (%llu so far)",
+			        (unsigned long long)pfl_client_rounds_done(c));
+		if (cfg->max_rounds > 0 && !pfl_client_is_busy(c) &&
+		        pfl_client_rounds_done(c) >= (uint64_t)cfg->max_rounds)
+			break;
+		while (wait > 0 && !stop_flag) {
+			int64_t s = wait < 200 ? wait : 200;
+			pfl_sleep_ms(s);
+			wait -= s;
+		}
+	}
+	pfl_log(PFL_LOG_INFO, "stopping after %llu updates",
+	        (unsigned long long)(c ? pfl_client_rounds_done(c) : 0));
+out:
+	pfl_client_free(c);
+	pfl_trainer_model_fini(&tr);
+	pfl_conn_close(conn);
+	pfl_dataset_fini(&ds);
+	free(idx);
+	pfl_identity_free(id);
+	return rv;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pfl_client_config cfg;
+	char err[PFL_CFG_ERRLEN] = "";
+	int first = 1, lvl;
+	pfl_err rv;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--config-markdown")) {
+		pfl_cfg_print_markdown(pfl_client_config_table,
+		        pfl_client_config_table_len, "privfl-client", stdout);
+		return 0;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	if (pfl_client_config_init(&cfg, err, sizeof(err)) != PFL_OK)
+		goto out_usage;
+	if (argc > 2 && !strcmp(argv[1], "--config")) {
+		if (pfl_cfg_load_file(pfl_client_config_table,
+		            pfl_client_config_table_len, &cfg, argv[2], err,
+		            sizeof(err)) != PFL_OK)
+			goto out_usage;
+		first = 3;
+	}
+	if (pfl_cfg_parse_args(pfl_client_config_table,
+	            pfl_client_config_table_len, &cfg, argc, argv, first, err,
+	            sizeof(err)) != PFL_OK ||
+	        pfl_cfg_validate(pfl_client_config_table,
+	                pfl_client_config_table_len, &cfg, err,
+	                sizeof(err)) != PFL_OK)
+		goto out_usage;
+	if ((lvl = pfl_log_level_parse(cfg.log_level)) < 0) {
+		snprintf(err, sizeof(err), "log_level: unknown '%s'",
+		        cfg.log_level);
+		goto out_usage;
+	}
+	pfl_log_set_level(lvl);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	rv = run(&cfg);
+	pfl_client_config_fini(&cfg);
+	return rv == PFL_OK ? 0 : 1;
+out_usage:
+	fprintf(stderr, "privfl-client: %s\n(try --help)\n", err);
+	pfl_client_config_fini(&cfg);
+	return 2;
+}

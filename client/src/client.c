@@ -1,0 +1,642 @@
+/*
+ * The client's protocol state machine. Each step is one request/reply
+ * exchange (plus local work): check in -> plan -> model -> [secure
+ * aggregation phases | plain update] -> check in.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_int.h"
+#include "privfl/clock.h"
+#include "privfl/hash.h"
+#include "privfl/log.h"
+#include "privfl/rng.h"
+#include "privfl/secagg.h"
+
+enum cstate {
+	CS_CHECKIN,
+	CS_MODEL,
+	CS_TRAIN,    /* plain mode: train and send the update */
+	CS_SA_START, /* secagg: submit AdvertiseKeys */
+	CS_SA_FETCH, /* secagg: fetch phase sa_phase's output, submit next */
+	CS_DELAYED,  /* straggler: send the prepared message after a wait */
+};
+
+struct pfl_client {
+	struct pfl_client_opts o;
+	char fed[PFL_FED_ID_MAX + 1];
+	uint8_t server_key[32];
+	bool pinned;
+	const struct pfl_identity *id;
+	const struct pfl_client_data *data;
+	struct pfl_csprng *rng;
+	struct pfl_rng frng;
+	enum cstate st;
+	int sa_phase;
+	uint64_t round;
+	struct pfl_msg_plan plan;
+	float *global;
+	float *local;
+	float *vec;
+	uint32_t *qvec;
+	size_t cap;
+	struct pfl_sa_client *sa;
+	bool drop;
+	int drop_phase;
+	bool straggle;
+	int64_t backoff_ms;
+	uint64_t rounds_done;
+	uint32_t num_examples;
+	double train_loss;
+	enum pfl_msg_type delayed_type; /* the prepared message to send */
+	int delayed_phase;
+	struct pfl_buf delayed_payload;
+	struct pfl_buf req;
+	struct pfl_buf rep;
+};
+
+
+pfl_err
+pfl_client_new(const struct pfl_client_opts *o, const struct pfl_identity *id,
+        const struct pfl_client_data *data, struct pfl_client **out)
+{
+	struct pfl_client *c;
+
+	if (o->federation_id == NULL ||
+	        strlen(o->federation_id) > PFL_FED_ID_MAX)
+		return PFL_ERR_INVAL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return PFL_ERR_NOMEM;
+	c->o = *o;
+	snprintf(c->fed, sizeof(c->fed), "%s", o->federation_id);
+	c->o.federation_id = c->fed;
+	if (o->server_key != NULL) {
+		memcpy(c->server_key, o->server_key, 32);
+		c->pinned = true;
+	}
+	c->o.server_key = NULL;
+	if (c->o.backoff_min_ms <= 0)
+		c->o.backoff_min_ms = 100;
+	if (c->o.backoff_max_ms < c->o.backoff_min_ms)
+		c->o.backoff_max_ms = 60000;
+	c->id = id;
+	c->data = data;
+	pfl_rng_seed(&c->frng, o->seed ^ 0x5eedf00dULL);
+	pfl_buf_init(&c->req, 0);
+	pfl_buf_init(&c->rep, o->limits.max_msg_bytes);
+	pfl_buf_init(&c->delayed_payload, 0);
+	c->st = CS_CHECKIN;
+	*out = c;
+	return PFL_OK;
+}
+
+static void
+release_round(struct pfl_client *c)
+{
+	pfl_sa_client_free(c->sa);
+	c->sa = NULL;
+	c->st = CS_CHECKIN;
+	c->drop = c->straggle = false;
+	pfl_buf_fini(&c->delayed_payload);
+	pfl_buf_fini(&c->req);
+	pfl_buf_fini(&c->rep);
+	pfl_buf_init(&c->rep, c->o.limits.max_msg_bytes);
+	pfl_csprng_free(c->rng);
+	c->rng = NULL;
+	/* A client holds a model only while it takes part in a round. */
+	free(c->global);
+	free(c->local);
+	free(c->vec);
+	free(c->qvec);
+	c->global = c->local = c->vec = NULL;
+	c->qvec = NULL;
+	c->cap = 0;
+}
+
+void
+pfl_client_free(struct pfl_client *c)
+{
+	if (c == NULL)
+		return;
+	release_round(c);
+	pfl_buf_fini(&c->req);
+	pfl_buf_fini(&c->rep);
+	free(c);
+}
+
+uint64_t
+pfl_client_rounds_done(const struct pfl_client *c)
+{
+	return c->rounds_done;
+}
+
+bool
+pfl_client_is_busy(const struct pfl_client *c)
+{
+	return c->st != CS_CHECKIN;
+}
+
+static int64_t
+jitter(struct pfl_client *c, int64_t ms)
+{
+	return ms + (int64_t)(pfl_rng_uniform(&c->frng) * (double)ms * 0.2);
+}
+
+static int64_t
+backoff(struct pfl_client *c)
+{
+	int64_t b = c->backoff_ms ? c->backoff_ms * 2 : c->o.backoff_min_ms;
+
+	if (b > c->o.backoff_max_ms)
+		b = c->o.backoff_max_ms;
+	c->backoff_ms = b;
+	return b / 2 + (int64_t)(pfl_rng_uniform(&c->frng) * (double)b);
+}
+
+/*
+ * Send m, receive and authenticate the reply into *r (which points into
+ * c->rep). Network failures return the error; the caller backs off.
+ */
+static pfl_err
+call(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *m,
+        struct pfl_msg *r)
+{
+	pfl_err rv;
+
+	pfl_buf_clear(&c->req);
+	pfl_buf_clear(&c->rep);
+	if ((rv = pfl_msg_encode(m, c->id, &c->req)) != PFL_OK)
+		return rv;
+	if ((rv = pfl_conn_call(conn, c->req.data, c->req.len, &c->rep)) !=
+	        PFL_OK)
+		return rv;
+	if ((rv = pfl_msg_decode(c->rep.data, c->rep.len, &c->o.limits, r)) !=
+	        PFL_OK) {
+		pfl_log(PFL_LOG_WARN, "malformed reply from the aggregator: %s",
+		        pfl_strerror(rv));
+		return rv;
+	}
+	if ((rv = pfl_msg_verify(r)) != PFL_OK ||
+	        (c->pinned && memcmp(r->sender, c->server_key, 32) != 0)) {
+		pfl_log(PFL_LOG_WARN, "reply not signed by the aggregator's key");
+		return PFL_ERR_CRYPTO;
+	}
+	if (strcmp(r->fed, c->fed) != 0)
+		return PFL_ERR_AUTH;
+	c->backoff_ms = 0;
+	return PFL_OK;
+}
+
+static bool
+plan_is_sane(const struct pfl_client *c, const struct pfl_msg_plan *p)
+{
+	size_t maxp = c->o.limits.max_vector_bytes / 4;
+
+	if (strcmp(p->task, "train") != 0 || p->num_params == 0 ||
+	        p->num_params > maxp || p->epochs == 0 || p->batch == 0)
+		return false;
+	if (p->vector_len != p->num_params + 1 + (p->adaptive_clip ? 1u : 0u))
+		return false;
+	if (p->dp_mode > 3 || p->sa_mode > 2 || !isfinite(p->lr) ||
+	        !isfinite(p->clip_norm) || !isfinite(p->noise_sigma) ||
+	        !isfinite(p->quant_scale) || p->quant_scale < 0)
+		return false;
+	if (p->sa_mode != 0 &&
+	        (p->sa_id == 0 || p->sa_id > p->sa_n || p->sa_t < 2 ||
+	                p->sa_t > p->sa_n || p->quant_scale <= 0))
+		return false;
+	return true;
+}
+
+static pfl_err
+ensure_buffers(struct pfl_client *c, size_t np)
+{
+	if (np <= c->cap)
+		return PFL_OK;
+	free(c->global);
+	free(c->local);
+	free(c->vec);
+	free(c->qvec);
+	c->global = malloc(np * sizeof(float));
+	c->local = malloc(np * sizeof(float));
+	c->vec = calloc(np + 2, sizeof(float));
+	c->qvec = calloc(np + 2, sizeof(uint32_t));
+	if (!c->global || !c->local || !c->vec || !c->qvec) {
+		c->cap = 0;
+		return PFL_ERR_NOMEM;
+	}
+	c->cap = np;
+	return PFL_OK;
+}
+
+static void
+roll_faults(struct pfl_client *c)
+{
+	const struct pfl_client_faults *f = &c->o.faults;
+
+	c->drop = f->dropout > 0 && pfl_rng_uniform(&c->frng) < f->dropout;
+	c->drop_phase = f->dropout_phase;
+	c->straggle = f->straggler > 0 &&
+	              pfl_rng_uniform(&c->frng) < f->straggler;
+}
+
+static pfl_err
+accept_plan(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
+{
+	const struct pfl_msg_plan *p = &r->u.plan;
+	pfl_err rv;
+
+	if (!plan_is_sane(c, p)) {
+		pfl_log(PFL_LOG_WARN, "round %llu: plan refused (inconsistent)",
+		        (unsigned long long)r->round);
+		*wait = backoff(c);
+		return PFL_OK;
+	}
+	if ((rv = ensure_buffers(c, p->num_params)) != PFL_OK)
+		return rv;
+	if (c->rng == NULL && (rv = pfl_csprng_new(NULL, &c->rng)) != PFL_OK)
+		return rv;
+	c->plan = *p;
+	c->round = r->round;
+	roll_faults(c);
+	if (p->sa_mode != 0) {
+		struct pfl_sa_params sp;
+		memset(&sp, 0, sizeof(sp));
+		sp.mode = (enum pfl_sa_mode)p->sa_mode;
+		sp.n = p->sa_n;
+		sp.t = p->sa_t;
+		sp.k = p->sa_k;
+		sp.dim = p->vector_len;
+		pfl_hash_round_ctx(c->fed, r->round, p->sa_seed, sp.round_ctx);
+		memcpy(sp.graph_seed, p->sa_seed, 32);
+		rv = pfl_sa_client_new(&sp, p->sa_id, c->id, NULL, &c->sa);
+		if (rv != PFL_OK) {
+			pfl_log(PFL_LOG_WARN, "round %llu: secagg setup: %s",
+			        (unsigned long long)r->round, pfl_strerror(rv));
+			release_round(c);
+			*wait = backoff(c);
+			return PFL_OK;
+		}
+	}
+	c->st = CS_MODEL;
+	*wait = 0;
+	return PFL_OK;
+}
+
+static pfl_err
+do_checkin(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
+{
+	struct pfl_msg m, r;
+	pfl_err rv;
+
+	pfl_msg_init(&m, PFL_MSG_CHECKIN, c->fed, 0, c->id);
+	m.u.checkin.capabilities = 1;
+	snprintf(m.u.checkin.software, sizeof(m.u.checkin.software),
+	        "privfl/0.1");
+	if ((rv = call(c, conn, &m, &r)) != PFL_OK) {
+		*wait = backoff(c);
+		return rv == PFL_ERR_NOMEM ? rv : PFL_OK;
+	}
+	switch (r.type) {
+	case PFL_MSG_PLAN:
+		return accept_plan(c, &r, wait);
+	case PFL_MSG_RETRY:
+		*wait = jitter(c, r.u.retry.retry_after_ms);
+		return PFL_OK;
+	case PFL_MSG_ERROR:
+		pfl_log(PFL_LOG_WARN, "check-in refused: %s", r.u.error.text);
+		*wait = r.u.error.retry_after_ms ? r.u.error.retry_after_ms
+		                                 : backoff(c);
+		return PFL_OK;
+	default:
+		*wait = backoff(c);
+		return PFL_OK;
+	}
+}
+
+/* The aggregator refused a step: this round is over for us. */
+static void
+give_up(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
+{
+	if (r != NULL && r->type == PFL_MSG_ERROR)
+		pfl_log(PFL_LOG_DEBUG, "round %llu: %s",
+		        (unsigned long long)c->round, r->u.error.text);
+	release_round(c);
+	*wait = jitter(c, 20);
+}
+
+static pfl_err
+read_model(struct pfl_client *c, const struct pfl_msg_model *m)
+{
+	uint8_t h[PFL_HASH_BYTES];
+	size_t np = c->plan.num_params;
+
+	if (m->num_params != np || m->offset != 0 || m->params_len != np * 4)
+		return PFL_ERR_PROTO;
+	for (size_t i = 0; i < np; i++) {
+		const uint8_t *b = m->params + 4 * i;
+		uint32_t w = (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+		             (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+		memcpy(&c->global[i], &w, 4);
+	}
+	pfl_hash_params(c->global, np, h);
+	if (memcmp(h, c->plan.model_hash, PFL_HASH_BYTES) != 0)
+		return PFL_ERR_CRYPTO;
+	return PFL_OK;
+}
+
+static pfl_err
+do_model(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
+{
+	struct pfl_msg m, r;
+	pfl_err rv;
+
+	pfl_msg_init(&m, PFL_MSG_GET_MODEL, c->fed, c->round, c->id);
+	if ((rv = call(c, conn, &m, &r)) != PFL_OK) {
+		*wait = backoff(c);
+		return rv == PFL_ERR_NOMEM ? rv : PFL_OK;
+	}
+	if (r.type != PFL_MSG_MODEL || r.round != c->round) {
+		give_up(c, &r, wait);
+		return PFL_OK;
+	}
+	if ((rv = read_model(c, &r.u.model)) != PFL_OK) {
+		pfl_log(PFL_LOG_WARN, "round %llu: model refused: %s",
+		        (unsigned long long)c->round, pfl_strerror(rv));
+		give_up(c, NULL, wait);
+		return PFL_OK;
+	}
+	c->st = c->plan.sa_mode != 0 ? CS_SA_START : CS_TRAIN;
+	*wait = 0;
+	return PFL_OK;
+}
+
+/* Train locally and run the update pipeline into c->vec / c->qvec. */
+static pfl_err
+train_update(struct pfl_client *c, const struct pfl_trainer *tr)
+{
+	struct pfl_task task = {c->round, &c->plan,
+	        c->o.seed * 1000003ULL + c->round};
+	pfl_err rv;
+
+	rv = tr->train(tr->arg, c->data, &task, c->global, c->local,
+	        &c->num_examples, &c->train_loss);
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_WARN, "round %llu: local training failed: %s",
+		        (unsigned long long)c->round, pfl_strerror(rv));
+		return rv;
+	}
+	return pfli_pipeline(&c->plan, c->global, c->local, c->num_examples,
+	        c->rng, c->vec, c->qvec);
+}
+
+/* Send m and expect an ACK; the round ends on refusal. */
+static pfl_err
+send_expect_ack(struct pfl_client *c, struct pfl_conn *conn,
+        const struct pfl_msg *m, int64_t *wait, bool *acked)
+{
+	struct pfl_msg r;
+	pfl_err rv;
+
+	*acked = false;
+	if ((rv = call(c, conn, m, &r)) != PFL_OK) {
+		*wait = backoff(c);
+		return rv == PFL_ERR_NOMEM ? rv : PFL_OK;
+	}
+	if (r.type != PFL_MSG_ACK) {
+		give_up(c, &r, wait);
+		return PFL_OK;
+	}
+	*acked = true;
+	*wait = 0;
+	return PFL_OK;
+}
+
+static void
+le_floats(const float *v, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t w;
+		memcpy(&w, &v[i], 4);
+		out[4 * i] = (uint8_t)w;
+		out[4 * i + 1] = (uint8_t)(w >> 8);
+		out[4 * i + 2] = (uint8_t)(w >> 16);
+		out[4 * i + 3] = (uint8_t)(w >> 24);
+	}
+}
+
+/* Prepare the plain update (payload: the float vector, little-endian). */
+static pfl_err
+prepare_update(struct pfl_client *c)
+{
+	size_t n = c->plan.vector_len;
+	pfl_err rv;
+
+	pfl_buf_clear(&c->delayed_payload);
+	if ((rv = pfl_buf_reserve(&c->delayed_payload, n * 4)) != PFL_OK)
+		return rv;
+	le_floats(c->vec, n, c->delayed_payload.data);
+	c->delayed_payload.len = n * 4;
+	c->delayed_type = PFL_MSG_UPDATE;
+	c->delayed_phase = -1;
+	return PFL_OK;
+}
+
+static void
+prepare_sa(struct pfl_client *c, int phase)
+{
+	c->delayed_type = PFL_MSG_SA_SUBMIT;
+	c->delayed_phase = phase;
+}
+
+/* The prepared message, with a fresh nonce and time for every (re)send. */
+static void
+build_prepared(struct pfl_client *c, struct pfl_msg *m)
+{
+	pfl_msg_init(m, c->delayed_type, c->fed, c->round, c->id);
+	if (c->delayed_type == PFL_MSG_UPDATE) {
+		m->u.update.num_examples = c->num_examples;
+		/* Only without DP: a loss is a statistic of the local data. */
+		m->u.update.train_loss = c->plan.dp_mode == 0 ? c->train_loss
+		                                              : NAN;
+		m->u.update.weight = c->vec[c->plan.num_params];
+		m->u.update.data = c->delayed_payload.data;
+		m->u.update.data_len = c->delayed_payload.len;
+		return;
+	}
+	m->u.sa.phase = (uint8_t)c->delayed_phase;
+	m->u.sa.payload = c->delayed_payload.data;
+	m->u.sa.payload_len = c->delayed_payload.len;
+}
+
+/* Send the prepared message; on ACK move on. */
+static pfl_err
+send_prepared(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
+{
+	int phase = c->delayed_phase;
+	struct pfl_msg m;
+	bool acked;
+	pfl_err rv;
+
+	build_prepared(c, &m);
+	rv = send_expect_ack(c, conn, &m, wait, &acked);
+	if (rv != PFL_OK || !acked) {
+		if (rv == PFL_OK && c->st == CS_CHECKIN)
+			return PFL_OK; /* refused: round over */
+		c->st = CS_DELAYED; /* network: send again after back-off */
+		return rv;
+	}
+	if (phase < 0 || phase == PFL_SA_MASKED)
+		c->rounds_done++;
+	if (phase < 0 || phase == PFL_SA_UNMASK) {
+		release_round(c);
+		*wait = jitter(c, 20);
+		return PFL_OK;
+	}
+	c->st = CS_SA_FETCH;
+	c->sa_phase = phase;
+	return PFL_OK;
+}
+
+static pfl_err
+do_train(struct pfl_client *c, struct pfl_conn *conn,
+        const struct pfl_trainer *tr, int64_t *wait)
+{
+	pfl_err rv;
+
+	if (c->drop) {
+		give_up(c, NULL, wait);
+		return PFL_OK;
+	}
+	if (train_update(c, tr) != PFL_OK ||
+	        (rv = prepare_update(c)) != PFL_OK) {
+		give_up(c, NULL, wait);
+		return PFL_OK;
+	}
+	if (c->straggle) {
+		c->st = CS_DELAYED;
+		*wait = c->o.faults.straggler_ms;
+		return PFL_OK;
+	}
+	return send_prepared(c, conn, wait);
+}
+
+/* Compute this client's message for `phase` from the server's input. */
+static pfl_err
+sa_compute(struct pfl_client *c, const struct pfl_trainer *tr, int phase,
+        const uint8_t *in, size_t inlen)
+{
+	pfl_err rv;
+
+	if (phase == PFL_SA_MASKED) {
+		if ((rv = train_update(c, tr)) != PFL_OK)
+			return rv;
+		pfl_sa_client_set_input(c->sa, c->qvec);
+	}
+	pfl_buf_clear(&c->delayed_payload);
+	rv = pfl_sa_client_step(c->sa, (enum pfl_sa_phase)phase, in, inlen,
+	        &c->delayed_payload);
+	if (rv != PFL_OK)
+		pfl_log(PFL_LOG_WARN, "round %llu: secagg phase %d: %s",
+		        (unsigned long long)c->round, phase, pfl_strerror(rv));
+	return rv;
+}
+
+static bool
+drops_at(const struct pfl_client *c, int phase)
+{
+	int at = c->drop_phase < 0 ? PFL_SA_MASKED : c->drop_phase;
+
+	return c->drop && at == phase;
+}
+
+static pfl_err
+do_sa_start(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
+{
+	if (drops_at(c, PFL_SA_ADVERTISE) ||
+	        sa_compute(c, NULL, PFL_SA_ADVERTISE, NULL, 0) != PFL_OK) {
+		give_up(c, NULL, wait);
+		return PFL_OK;
+	}
+	prepare_sa(c, PFL_SA_ADVERTISE);
+	return send_prepared(c, conn, wait);
+}
+
+static pfl_err
+do_sa_fetch(struct pfl_client *c, struct pfl_conn *conn,
+        const struct pfl_trainer *tr, int64_t *wait)
+{
+	int next = c->sa_phase + 1;
+	struct pfl_msg m, r;
+	pfl_err rv;
+
+	if (drops_at(c, next)) {
+		give_up(c, NULL, wait);
+		return PFL_OK;
+	}
+	pfl_msg_init(&m, PFL_MSG_SA_FETCH, c->fed, c->round, c->id);
+	m.u.sa.phase = (uint8_t)c->sa_phase;
+	if ((rv = call(c, conn, &m, &r)) != PFL_OK) {
+		*wait = backoff(c);
+		return rv == PFL_ERR_NOMEM ? rv : PFL_OK;
+	}
+	if (r.type == PFL_MSG_RETRY) {
+		*wait = r.u.retry.retry_after_ms;
+		return PFL_OK;
+	}
+	if (r.type != PFL_MSG_SA_DATA || r.round != c->round ||
+	        r.u.sa.phase != c->sa_phase ||
+	        sa_compute(c, tr, next, r.u.sa.payload, r.u.sa.payload_len) !=
+	                PFL_OK) {
+		give_up(c, &r, wait);
+		return PFL_OK;
+	}
+	prepare_sa(c, next);
+	if (next == PFL_SA_MASKED && c->straggle) {
+		c->st = CS_DELAYED;
+		*wait = c->o.faults.straggler_ms;
+		return PFL_OK;
+	}
+	return send_prepared(c, conn, wait);
+}
+
+pfl_err
+pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
+        const struct pfl_trainer *tr, int64_t *wait_ms)
+{
+	*wait_ms = 0;
+	switch (c->st) {
+	case CS_CHECKIN:
+		return do_checkin(c, conn, wait_ms);
+	case CS_MODEL:
+		return do_model(c, conn, wait_ms);
+	case CS_TRAIN:
+		return do_train(c, conn, tr, wait_ms);
+	case CS_SA_START:
+		return do_sa_start(c, conn, wait_ms);
+	case CS_SA_FETCH:
+		return do_sa_fetch(c, conn, tr, wait_ms);
+	case CS_DELAYED:
+		return send_prepared(c, conn, wait_ms);
+	}
+	return PFL_ERR_STATE;
+}
+
+pfl_err
+pfl_client_run(struct pfl_client *c, struct pfl_conn *conn,
+        const struct pfl_trainer *tr, volatile sig_atomic_t *stop)
+{
+	while (!*stop) {
+		int64_t wait = 0;
+		pfl_err rv = pfl_client_step(c, conn, tr, &wait);
+		if (rv != PFL_OK)
+			return rv;
+		while (wait > 0 && !*stop) {
+			int64_t slice = wait < 200 ? wait : 200;
+			pfl_sleep_ms(slice);
+			wait -= slice;
+		}
+	}
+	return PFL_OK;
+}

@@ -1,0 +1,83 @@
+/* The built-in trainer: privfl's own engine over a pfl_dataset. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "privfl/client.h"
+#include "privfl/model.h"
+
+struct model_trainer {
+	struct pfl_model *m;
+	struct pfl_model_spec spec;
+};
+
+static pfl_err
+train(void *arg, const struct pfl_client_data *d, const struct pfl_task *task,
+        const float *global, float *local, uint32_t *num_examples,
+        double *train_loss)
+{
+	struct model_trainer *t = arg;
+	const struct pfl_msg_plan *p = task->plan;
+	struct pfl_model_spec spec;
+	struct pfl_train_opts o;
+	struct pfl_train_stats st;
+	size_t np;
+	pfl_err rv;
+
+	memset(&spec, 0, sizeof(spec));
+	rv = pfl_model_spec_parse(p->model, d->ds->c, d->ds->h, d->ds->w,
+	        d->ds->classes, &spec);
+	if (rv != PFL_OK)
+		return rv;
+	if (t->m == NULL || memcmp(&spec, &t->spec, sizeof(spec)) != 0) {
+		pfl_model_free(t->m);
+		t->m = NULL;
+		if ((rv = pfl_model_new(&spec, &t->m)) != PFL_OK)
+			return rv;
+		t->spec = spec;
+	}
+	np = pfl_model_num_params(t->m);
+	if (np != p->num_params)
+		return PFL_ERR_PROTO;
+	memcpy(pfl_model_params(t->m), global, np * sizeof(float));
+	memset(&o, 0, sizeof(o));
+	o.epochs = (int)p->epochs;
+	o.batch = (int)p->batch;
+	o.lr = (float)p->lr;
+	o.momentum = (float)p->momentum;
+	o.weight_decay = (float)p->weight_decay;
+	o.prox_mu = (float)p->prox_mu;
+	o.prox_ref = p->prox_mu > 0 ? global : NULL;
+	o.seed = task->seed;
+	rv = pfl_model_train(t->m, d->ds, d->idx, d->n, &o, &st);
+	if (rv != PFL_OK)
+		return rv;
+	memcpy(local, pfl_model_params(t->m), np * sizeof(float));
+	*num_examples = (uint32_t)(d->idx ? d->n : d->ds->n);
+	*train_loss = st.loss;
+	return PFL_OK;
+}
+
+pfl_err
+pfl_trainer_model_init(struct pfl_trainer *t)
+{
+	struct model_trainer *mt = calloc(1, sizeof(*mt));
+
+	if (mt == NULL)
+		return PFL_ERR_NOMEM;
+	t->train = train;
+	t->arg = mt;
+	return PFL_OK;
+}
+
+void
+pfl_trainer_model_fini(struct pfl_trainer *t)
+{
+	struct model_trainer *mt;
+
+	if (t == NULL || t->arg == NULL)
+		return;
+	mt = t->arg;
+	pfl_model_free(mt->m);
+	free(mt);
+	t->arg = NULL;
+}

@@ -1,0 +1,65 @@
+/*
+ * privfl — the simulator: one real aggregator and many real clients on one
+ * machine, over nng inproc:// (threads) or tcp:// (processes).
+ *
+ * Virtual clients are pfl_client objects stepped by a small pool of worker
+ * threads (one connection and one training model per worker), so memory
+ * stays bounded with thousands of clients: they share the read-only dataset
+ * and hold a model only while they take part in a round.
+ */
+#ifndef PRIVFL_SIM_H
+#define PRIVFL_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "privfl/aggregator.h"
+#include "privfl/config.h"
+#include "privfl/err.h"
+
+struct pfl_sim_config {
+	struct pfl_agg_config agg; /* the federation (aggregator settings) */
+	char *dataset;
+	int64_t clients;
+	char *partition;
+	double dropout;
+	char *dropout_phase;
+	char *straggler;
+	int64_t threads;
+	bool processes;
+	int64_t port;
+	char *out;
+};
+
+extern const struct pfl_cfg_entry pfl_sim_config_table[];
+extern const size_t pfl_sim_config_table_len;
+
+pfl_err pfl_sim_config_init(struct pfl_sim_config *c, char *err,
+        size_t errlen) PFL_WUR;
+/* Set a simulator key, else an aggregator key (with '-' as '_'). */
+pfl_err pfl_sim_config_set(struct pfl_sim_config *c, const char *key,
+        const char *value, char *err, size_t errlen) PFL_WUR;
+pfl_err pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path,
+        char *err, size_t errlen) PFL_WUR;
+pfl_err pfl_sim_config_parse_args(struct pfl_sim_config *c, int argc,
+        char **argv, int first, char *err, size_t errlen) PFL_WUR;
+/* Check the simulator's own options (faults, client counts). */
+pfl_err pfl_sim_config_check(const struct pfl_sim_config *c, char *err,
+        size_t errlen) PFL_WUR;
+void pfl_sim_config_fini(struct pfl_sim_config *c);
+
+struct pfl_sim_result {
+	uint64_t rounds;
+	double accuracy;
+	double loss;
+	double epsilon;
+	double delta;
+	double seconds;
+	uint64_t aborted_rounds;
+};
+
+/* Run the whole simulation; results also go to out/rounds.csv. */
+pfl_err pfl_sim_run(const struct pfl_sim_config *c,
+        struct pfl_sim_result *res) PFL_WUR;
+
+#endif

@@ -1,0 +1,162 @@
+/* Data, partitions, identities and faults of the virtual clients. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "privfl/log.h"
+#include "sim_int.h"
+
+pfl_err
+pfli_sim_load(const struct pfl_sim_config *c, struct pfli_sim *s)
+{
+	enum pfl_partition_kind kind;
+	double param = 0;
+	pfl_err rv;
+
+	rv = pfl_partition_parse(c->partition, &kind, &param);
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "partition '%s' is not iid, "
+		                       "dirichlet:A, shards:K or quantity:A",
+		        c->partition);
+		return rv;
+	}
+	rv = pfl_dataset_load_fmnist(
+	        strcmp(c->dataset, "fashion-mnist") == 0 ? NULL : c->dataset,
+	        true, &s->train);
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "dataset %s: %s", c->dataset,
+		        pfl_strerror(rv));
+		return rv;
+	}
+	s->n = (uint32_t)c->clients;
+	rv = pfl_partition_make(s->train.y, s->train.n, s->train.classes, s->n,
+	        kind, param, (uint64_t)c->agg.seed, &s->part);
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "partition %s over %u clients: %s",
+		        c->partition, s->n, pfl_strerror(rv));
+		return rv;
+	}
+	s->ids = calloc(s->n, sizeof(*s->ids));
+	s->data = calloc(s->n, sizeof(*s->data));
+	s->clients = calloc(s->n, sizeof(*s->clients));
+	if (!s->ids || !s->data || !s->clients)
+		return PFL_ERR_NOMEM;
+	pfl_log(PFL_LOG_INFO, "%u clients, %zu training examples, partition %s",
+	        s->n, s->train.n, c->partition);
+	return PFL_OK;
+}
+
+void
+pfli_sim_unload(struct pfli_sim *s)
+{
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (s->clients)
+			pfl_client_free(s->clients[i]);
+		if (s->ids)
+			pfl_identity_free(s->ids[i]);
+	}
+	free(s->clients);
+	free(s->ids);
+	free(s->data);
+	pfl_partition_fini(&s->part);
+	pfl_dataset_fini(&s->train);
+	memset(s, 0, sizeof(*s));
+}
+
+static const char *const phases[] = {"advertise", "share", "masked",
+        "unmask"};
+
+/* "PHASE:P" -> phase index and P; false when malformed. */
+static bool
+parse_phase(const char *spec, int *phase, double *p)
+{
+	const char *colon = strchr(spec, ':');
+	char *end;
+
+	if (colon == NULL)
+		return false;
+	for (int i = 0; i < 4; i++) {
+		size_t l = strlen(phases[i]);
+		if ((size_t)(colon - spec) == l && !strncmp(spec, phases[i], l)) {
+			*phase = i == 3 ? 4 : i;
+			*p = strtod(colon + 1, &end);
+			return *end == '\0' && *p >= 0 && *p <= 1;
+		}
+	}
+	return false;
+}
+
+static bool
+parse_straggler(const char *spec, double *p, double *seconds)
+{
+	char *end;
+
+	*p = strtod(spec, &end);
+	if (*end != ':' || *p < 0 || *p > 1)
+		return false;
+	*seconds = strtod(end + 1, &end);
+	return *end == '\0' && *seconds >= 0 && *seconds <= 3600;
+}
+
+pfl_err
+pfl_sim_config_check(const struct pfl_sim_config *c, char *err, size_t errlen)
+{
+	int phase;
+	double p, s;
+
+	if (c->dropout_phase && *c->dropout_phase &&
+	        !parse_phase(c->dropout_phase, &phase, &p)) {
+		snprintf(err, errlen, "dropout_phase: '%s' is not "
+		                      "advertise|share|masked|unmask:P",
+		        c->dropout_phase);
+		return PFL_ERR_CONFIG;
+	}
+	if (c->straggler && *c->straggler &&
+	        !parse_straggler(c->straggler, &p, &s)) {
+		snprintf(err, errlen, "straggler: '%s' is not P:SECONDS",
+		        c->straggler);
+		return PFL_ERR_CONFIG;
+	}
+	if (c->clients < c->agg.clients_per_round) {
+		snprintf(err, errlen, "clients (%lld) < per_round (%lld)",
+		        (long long)c->clients,
+		        (long long)c->agg.clients_per_round);
+		return PFL_ERR_CONFIG;
+	}
+	return PFL_OK;
+}
+
+void
+pfli_sim_faults(const struct pfl_sim_config *c, struct pfl_client_faults *f)
+{
+	int phase;
+	double p, s;
+
+	memset(f, 0, sizeof(*f));
+	f->dropout = c->dropout;
+	f->dropout_phase = -1;
+	if (c->dropout_phase && *c->dropout_phase &&
+	        parse_phase(c->dropout_phase, &phase, &p)) {
+		f->dropout = p;
+		f->dropout_phase = phase;
+	}
+	if (c->straggler && *c->straggler &&
+	        parse_straggler(c->straggler, &p, &s)) {
+		f->straggler = p;
+		f->straggler_ms = (int64_t)(s * 1000.0);
+	}
+}
+
+void
+pfli_sim_client_seed(const struct pfl_sim_config *c, uint32_t i,
+        uint8_t seed[32])
+{
+	uint8_t in[16];
+
+	memcpy(in, &c->agg.seed, 8);
+	memcpy(in + 8, &i, 4);
+	memcpy(in + 12, "simc", 4);
+	crypto_generichash(seed, 32, in, sizeof(in), NULL, 0);
+}

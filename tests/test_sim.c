@@ -1,0 +1,172 @@
+/*
+ * End to end in one process: the real aggregator and real clients over
+ * inproc://, on Fashion-MNIST, with and without secure aggregation, with
+ * dropouts and stragglers. Small models and few rounds keep it quick; the
+ * accuracy bars are far above chance (0.1) so a broken pipeline fails.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "privfl/log.h"
+#include "privfl/sim.h"
+
+static char outdir[256];
+
+static void
+sim(const char *const *kv, struct pfl_sim_result *res, pfl_err want)
+{
+	struct pfl_sim_config c;
+	char err[PFL_CFG_ERRLEN] = "";
+	static const char *const base[] = {"model", "logreg", "clients", "20",
+	        "per_round", "5", "rounds", "3", "batch", "32", "lr", "0.05",
+	        "seed", "1", "eval_every", "1", NULL};
+
+	assert_int_equal(pfl_sim_config_init(&c, err, sizeof(err)), PFL_OK);
+	for (int i = 0; base[i]; i += 2)
+		assert_int_equal(pfl_sim_config_set(&c, base[i], base[i + 1],
+		                         err, sizeof(err)),
+		        PFL_OK);
+	for (int i = 0; kv && kv[i]; i += 2) {
+		if (pfl_sim_config_set(&c, kv[i], kv[i + 1], err,
+		            sizeof(err)) != PFL_OK)
+			fail_msg("%s", err);
+	}
+	assert_int_equal(pfl_sim_config_set(&c, "out", outdir, err,
+	                         sizeof(err)),
+	        PFL_OK);
+	assert_int_equal(pfl_agg_config_check(&c.agg, err, sizeof(err)),
+	        PFL_OK);
+	assert_int_equal(pfl_sim_config_check(&c, err, sizeof(err)), PFL_OK);
+	assert_int_equal(pfl_sim_run(&c, res), want);
+	pfl_sim_config_fini(&c);
+}
+
+static int
+csv_rows(void)
+{
+	char path[300], line[512];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/rounds.csv", outdir);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) == NULL ||
+	        strncmp(line, "round,accuracy,loss,epsilon,delta,selected,"
+	                      "survived,bytes_up,bytes_down,seconds",
+	                57) != 0) {
+		fclose(f);
+		return -2;
+	}
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, ",ok") != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void
+test_plain_fedavg(void **state)
+{
+	struct pfl_sim_result r;
+	char path[300];
+
+	(void)state;
+	sim(NULL, &r, PFL_OK);
+	assert_int_equal(r.rounds, 3);
+	assert_true(r.accuracy > 0.6);
+	assert_int_equal(csv_rows(), 3);
+	snprintf(path, sizeof(path), "%s/model.safetensors", outdir);
+	assert_int_equal(access(path, R_OK), 0);
+}
+
+static void
+test_secagg_plus_with_dropouts(void **state)
+{
+	static const char *const kv[] = {"secagg", "secagg+", "dropout_phase",
+	        "masked:0.2", NULL};
+	struct pfl_sim_result r;
+
+	(void)state;
+	sim(kv, &r, PFL_OK);
+	assert_int_equal(r.rounds, 3);
+	assert_true(r.accuracy > 0.6);
+}
+
+static void
+test_full_secagg_distributed_dp(void **state)
+{
+	static const char *const kv[] = {"secagg", "secagg", "dp",
+	        "distributed", "clip_norm", "1.0", "noise_multiplier", "0.5",
+	        "min_clients", "3", NULL};
+	struct pfl_sim_result r;
+
+	(void)state;
+	sim(kv, &r, PFL_OK);
+	assert_int_equal(r.rounds, 3);
+	assert_true(r.epsilon > 0);
+	assert_true(r.accuracy > 0.3);
+}
+
+static void
+test_stragglers_and_dropouts_plain(void **state)
+{
+	static const char *const kv[] = {"dropout", "0.2", "straggler",
+	        "0.3:0.5", "round_timeout_s", "2", NULL};
+	struct pfl_sim_result r;
+
+	(void)state;
+	sim(kv, &r, PFL_OK);
+	assert_int_equal(r.rounds, 3);
+	assert_true(r.accuracy > 0.6);
+}
+
+static void
+test_budget_stops_the_run(void **state)
+{
+	static const char *const kv[] = {"dp", "central", "clip_norm", "1.0",
+	        "noise_multiplier", "0.8", "epsilon_budget", "0.5", "rounds",
+	        "50", NULL};
+	struct pfl_sim_result r;
+
+	(void)state;
+	sim(kv, &r, PFL_OK);
+	assert_true(r.rounds < 50);
+	assert_true(r.epsilon <= 0.5);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (sodium_init() < 0)
+		return -1;
+	pfl_log_set_level(PFL_LOG_WARN);
+	snprintf(outdir, sizeof(outdir), "/tmp/privfl-test-sim-%ld",
+	        (long)getpid());
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_plain_fedavg),
+	        cmocka_unit_test(test_secagg_plus_with_dropouts),
+	        cmocka_unit_test(test_full_secagg_distributed_dp),
+	        cmocka_unit_test(test_stragglers_and_dropouts_plain),
+	        cmocka_unit_test(test_budget_stops_the_run),
+	};
+
+	return cmocka_run_group_tests_name("sim", tests, setup, NULL);
+}
