@@ -1,10 +1,13 @@
 /* Tests of the training engine: kernels, layer gradients, known answers,
  * training behaviour and determinism. */
-#include <cmocka.h>
-#include <setjmp.h>
+
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
 
 #include <math.h>
 #include <stdio.h>
