@@ -156,6 +156,21 @@ report_err(const char *what, pfl_err err)
 	return 1;
 }
 
+/* x rounded up to 6 significant digits (so that %.6g prints >= x). */
+static double
+round_up6(double x)
+{
+	double p = pow(10.0, floor(log10(x)) - 5), r = ceil(x / p) * p;
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%.6g", r);
+	while (strtod(buf, NULL) < x) {
+		r += p;
+		snprintf(buf, sizeof(buf), "%.6g", r);
+	}
+	return strtod(buf, NULL);
+}
+
 /* Smallest sigma (to 1e-4 relative) whose epsilon is <= target. */
 static int
 solve_sigma(const struct acct_opts *o)
@@ -189,7 +204,12 @@ solve_sigma(const struct acct_opts *o)
 		else
 			lo = mid;
 	}
-	printf("sigma=%.6g epsilon=%.6g order=%g\n", hi, e, ord);
+	/* print hi rounded UP to 6 digits, and the epsilon of that value */
+	hi = round_up6(hi);
+	if ((err = plan_epsilon(o->method, o->q, hi, o->steps, o->delta, &e,
+	                        &ord)) != PFL_OK)
+		return report_err("epsilon", err);
+	printf("sigma=%.6g epsilon=%.17g order=%.10g\n", hi, e, ord);
 	return 0;
 }
 
@@ -209,7 +229,7 @@ solve_steps(const struct acct_opts *o)
 			break;
 		lo = hi, e = eh, ord = oh;
 		if (hi >= PFL_ACCT_MAX_STEPS / 2) {
-			printf("steps=%llu epsilon=%.6g order=%g\n",
+			printf("steps=%llu epsilon=%.17g order=%.10g\n",
 			       (unsigned long long)lo, e, ord);
 			return 0;
 		}
@@ -225,8 +245,8 @@ solve_steps(const struct acct_opts *o)
 		else
 			hi = mid;
 	}
-	printf("steps=%llu epsilon=%.6g order=%g\n", (unsigned long long)lo, e,
-	       ord);
+	printf("steps=%llu epsilon=%.17g order=%.10g\n", (unsigned long long)lo,
+	       e, ord);
 	return 0;
 }
 
@@ -297,7 +317,7 @@ batch_row(const struct acct_opts *o, char *line, const int col[4], size_t ncols,
 	for (size_t i = 0; i < n; i++)
 		if (pfl_buf_printf(out, "%s,", f[i]) != PFL_OK)
 			return -1;
-	return pfl_buf_printf(out, "%.17g,%.17g\n", e, ord) == PFL_OK ? 0 : -1;
+	return pfl_buf_printf(out, "%.17g,%.10g\n", e, ord) == PFL_OK ? 0 : -1;
 }
 
 static int
@@ -382,6 +402,15 @@ pfl_cmd_accountant(int argc, char **argv)
 		acct_usage(stderr);
 		return 2;
 	}
+	if (!(o.q >= 0.0 && o.q <= 1.0) || !(o.delta > 0.0 && o.delta < 1.0) ||
+	    (o.have_sigma && !(o.sigma >= PFL_ACCT_MIN_SIGMA &&
+	                       o.sigma <= PFL_ACCT_MAX_SIGMA))) {
+		fprintf(stderr,
+		        "privfl accountant: need 0 <= q <= 1, "
+		        "0 < delta < 1, %g <= sigma <= %g\n",
+		        PFL_ACCT_MIN_SIGMA, PFL_ACCT_MAX_SIGMA);
+		return 2;
+	}
 	if (o.solve != NULL && !(o.target > 0.0)) {
 		fprintf(stderr, "privfl accountant: --target-epsilon must be "
 		                "> 0\n");
@@ -394,6 +423,6 @@ pfl_cmd_accountant(int argc, char **argv)
 	if ((err = plan_epsilon(o.method, o.q, o.sigma, o.steps, o.delta, &e,
 	                        &ord)) != PFL_OK)
 		return report_err("epsilon", err);
-	printf("epsilon=%.17g order=%g\n", e, ord);
+	printf("epsilon=%.17g order=%.10g\n", e, ord);
 	return 0;
 }

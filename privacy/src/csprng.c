@@ -35,7 +35,7 @@ pfl_csprng_new(const uint8_t *seed, struct pfl_csprng **out)
 	else
 		randombytes_buf(r->key, sizeof(r->key));
 	memset(r->nonce, 0, sizeof(r->nonce));
-	memcpy(r->nonce, "pfl-dpnoise", 11);
+	memcpy(r->nonce, "pfl-dpns", 8); /* then a 4-byte counter */
 	r->block = 0;
 	r->pos = CSPRNG_BUF;
 	*out = r;
@@ -55,7 +55,7 @@ refill(struct pfl_csprng *r)
 
 	if (r->block > UINT32_MAX - nblocks) {
 		/* 256 GiB under this nonce: move to the next one */
-		sodium_increment(r->nonce + 11, 1);
+		sodium_increment(r->nonce + 8, 4);
 		r->block = 0;
 	}
 	memset(r->buf, 0, sizeof(r->buf));
@@ -72,9 +72,10 @@ pfl_csprng_u64(struct pfl_csprng *r)
 
 	if (r->pos + 8 > CSPRNG_BUF)
 		refill(r);
+	/* consumed bytes stay in guarded memory until the next refill or
+	 * pfl_csprng_free overwrites them */
 	for (int i = 7; i >= 0; i--)
 		v = (v << 8) | r->buf[r->pos + (size_t)i];
-	sodium_memzero(r->buf + r->pos, 8);
 	r->pos += 8;
 	return v;
 }

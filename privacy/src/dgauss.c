@@ -74,6 +74,8 @@ rand_u128_below(struct pfl_csprng *r, u128 n)
 static int
 bern_frac(struct pfl_csprng *r, u128 a, u128 b)
 {
+	if ((b >> 64) == 0)
+		return pfl_csprng_below(r, (uint64_t)b) < a;
 	return rand_u128_below(r, b) < a;
 }
 
