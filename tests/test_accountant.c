@@ -114,6 +114,29 @@ test_epsilon_vectors(void **state)
 	free(v);
 }
 
+/* A broad grid (q 0.001..1, sigma 0.7..3, steps 1..5000, delta 1e-5 and
+ * 1e-8) against mpmath: within 1e-5 relative and never below. */
+static void
+test_epsilon_grid(void **state)
+{
+	size_t n;
+	double *v = read_csv("epsilon_grid.csv", 6, &n);
+
+	(void)state;
+	assert_true(n >= 100);
+	for (size_t i = 0; i < n; i++) {
+		double *r = &v[i * 6], order, e;
+		e = plan_eps(PFL_ACCT_RDP, r[0], r[1], (uint64_t)r[2], r[3],
+		             &order);
+		if (fabs(e - r[4]) > 1e-5 * r[4] || e < r[4])
+			fail_msg("q=%g sigma=%g T=%g delta=%g: eps %.17g vs "
+			         "%.17g",
+			         r[0], r[1], r[2], r[3], e, r[4]);
+		assert_true(order == r[5]);
+	}
+	free(v);
+}
+
 /* TFF DP tutorial: 120 of 3383 clients, z = 1.2, 100 rounds, delta 1e-5. */
 static void
 test_tff_tutorial(void **state)
@@ -558,6 +581,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_rdp_vectors),
 	        cmocka_unit_test(test_epsilon_vectors),
+	        cmocka_unit_test(test_epsilon_grid),
 	        cmocka_unit_test(test_tff_tutorial),
 	        cmocka_unit_test(test_closed_forms),
 	        cmocka_unit_test(test_q1_plain_gaussian),

@@ -213,6 +213,7 @@ pfl_rdp_to_epsilon(const double *orders, const double *rdp, size_t n,
 			e = r + log1p(-1.0 / a) - log(delta * a) / (a - 1.0);
 		else
 			e = INFINITY;
+		e += e * 1e-12; /* covers rounding in this conversion */
 		if (e < best || isnan(best_order)) {
 			best = e;
 			best_order = a;
