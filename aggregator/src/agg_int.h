@@ -136,7 +136,37 @@ struct pfl_aggregator {
 	uint64_t total_up;
 	uint64_t total_down;
 	uint32_t refusals_logged;
+	/* operability: read by http.c, written by results.c (under mtx) */
+	struct pfl_round_report *history; /* every round reported */
+	size_t nhistory;
+	size_t caphistory;
+	uint64_t checkins;      /* check-in requests served */
+	uint64_t aborted_rounds;
+	void *http;             /* http.c's state */
+	FILE *audit;            /* audit.c's append-only log */
+	uint8_t audit_prev[32]; /* hash of the last audit line */
+	uint64_t audit_last_round;
+	struct pfl_buf pending_audit; /* this round's line, also checkpointed */
 };
+
+/*
+ * Operability (http.c, audit.c). The HTTP server serves /metrics
+ * (Prometheus text), /status (JSON) and / (a self-refreshing page with
+ * plots) on cfg.http_listen; its handlers take a->mtx to read state.
+ */
+pfl_err pfli_http_open(struct pfl_aggregator *a);
+void pfli_http_close(struct pfl_aggregator *a);
+/* Open OUT/audit.log, verify its chain, remember the last hash/round. */
+pfl_err pfli_audit_open(struct pfl_aggregator *a);
+void pfli_audit_close(struct pfl_aggregator *a);
+/* The JSON object (no newline, no chain fields) describing a round. */
+pfl_err pfli_audit_format(struct pfl_aggregator *a,
+        const struct pfl_round_report *rep, const uint8_t (*selected)[32],
+        uint32_t nselected, const uint8_t (*survived)[32], uint32_t nsurvived,
+        struct pfl_buf *line);
+/* Append one line: adds "prev" (hash of the previous line), writes, fsyncs. */
+pfl_err pfli_audit_append(struct pfl_aggregator *a, const char *json,
+        size_t len);
 
 /* clients.c */
 pfl_err pfli_clients_init(struct pfli_clients *t, size_t cap);

@@ -150,6 +150,7 @@ pfl_aggregator_new(const struct pfl_agg_config *cfg,
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return PFL_ERR_NOMEM;
 	pthread_mutex_init(&a->mtx, NULL);
+	pfl_buf_init(&a->pending_audit, 0);
 	if ((rv = copy_config(&a->cfg, cfg)) != PFL_OK)
 		goto fail;
 	a->clip_norm = cfg->clip_norm;
@@ -235,6 +236,24 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 
 	if ((rv = pfli_results_open(a)) != PFL_OK)
 		return rv;
+	if ((rv = pfli_audit_open(a)) != PFL_OK)
+		return rv;
+	/* A crash between checkpoint and audit append: repair the log. */
+	if (a->rounds_done > a->audit_last_round && a->pending_audit.len > 0) {
+		pfl_log(PFL_LOG_WARN, "audit log ends at round %llu, checkpoint "
+		                      "at %llu: appending the saved line",
+		        (unsigned long long)a->audit_last_round,
+		        (unsigned long long)a->rounds_done);
+		rv = pfli_audit_append(a, (const char *)a->pending_audit.data,
+		        a->pending_audit.len);
+		if (rv != PFL_OK)
+			return rv;
+	}
+	if ((rv = pfli_http_open(a)) != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "http_listen %s: %s", a->cfg.http_listen,
+		        pfl_strerror(rv));
+		return rv;
+	}
 	if ((rv = serve_open(a)) != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "cannot listen on %s: %s", a->cfg.listen,
 		        pfl_strerror(rv));
@@ -293,6 +312,10 @@ pfl_aggregator_free(struct pfl_aggregator *a)
 	pfl_keyset_free(a->keys);
 	pfl_identity_free(a->id);
 	pfl_csprng_free(a->rng);
+	pfli_http_close(a);
+	pfli_audit_close(a);
+	free(a->history);
+	pfl_buf_fini(&a->pending_audit);
 	pfl_agg_config_fini(&a->cfg);
 	pthread_mutex_destroy(&a->mtx);
 	free(a);

@@ -21,7 +21,14 @@
 
 #define MAGIC "PFLCKPT1"
 
-enum { SEC_META = 1, SEC_MODEL = 2, SEC_STRATEGY = 3, SEC_ACCOUNTANT = 4 };
+enum {
+	SEC_META = 1,
+	SEC_MODEL = 2,
+	SEC_STRATEGY = 3,
+	SEC_ACCOUNTANT = 4,
+	SEC_AUDIT = 5, /* the round's audit line, appended after the write */
+	SEC__MAX = 6,
+};
 
 struct meta {
 	uint64_t rounds_done;
@@ -99,6 +106,9 @@ pfli_checkpoint_write(struct pfl_aggregator *a)
 		rv = pfl_accountant_save(a->acct, &sub);
 	if (rv == PFL_OK)
 		rv = put_section(&b, SEC_ACCOUNTANT, sub.data, sub.len);
+	if (rv == PFL_OK)
+		rv = put_section(&b, SEC_AUDIT, a->pending_audit.data,
+		        a->pending_audit.len);
 	if (rv == PFL_OK) {
 		pfl_hash(b.data, b.len, h);
 		rv = pfl_buf_append(&b, h, sizeof(h));
@@ -118,8 +128,8 @@ pfli_checkpoint_write(struct pfl_aggregator *a)
 static pfl_err
 apply(struct pfl_aggregator *a, const uint8_t *buf, size_t len)
 {
-	const uint8_t *sec[5] = {0};
-	size_t seclen[5] = {0};
+	const uint8_t *sec[SEC__MAX] = {0};
+	size_t seclen[SEC__MAX] = {0};
 	uint8_t h[PFL_HASH_BYTES];
 	struct pfl_accountant *acct = NULL;
 	struct meta m;
@@ -142,7 +152,7 @@ apply(struct pfl_aggregator *a, const uint8_t *buf, size_t len)
 		off += 12;
 		if (l > len - off)
 			return PFL_ERR_FORMAT;
-		if (tag >= 1 && tag <= 4) {
+		if (tag >= 1 && tag < SEC__MAX) {
 			sec[tag] = buf + off;
 			seclen[tag] = (size_t)l;
 		}
@@ -167,6 +177,13 @@ apply(struct pfl_aggregator *a, const uint8_t *buf, size_t len)
 	if (rv != PFL_OK) {
 		pfl_accountant_free(acct);
 		return PFL_ERR_FORMAT;
+	}
+	pfl_buf_clear(&a->pending_audit);
+	if (sec[SEC_AUDIT] != NULL && seclen[SEC_AUDIT] > 0 &&
+	        pfl_buf_append(&a->pending_audit, sec[SEC_AUDIT],
+	                seclen[SEC_AUDIT]) != PFL_OK) {
+		pfl_accountant_free(acct);
+		return PFL_ERR_NOMEM;
 	}
 	memcpy(a->global, sec[SEC_MODEL], a->num_params * sizeof(float));
 	pfl_accountant_free(a->acct);

@@ -14,17 +14,25 @@
 #include "privfl/log.h"
 #include "privfl/quant.h"
 
-/* The summed vector of the round's survivors, as floats. */
+/*
+ * The summed vector of the round's survivors, as floats; their keys go to
+ * surv (room for r->n keys).
+ */
 static pfl_err
-round_sum(struct pfl_aggregator *a, float *sum, uint32_t *survivors)
+round_sum(struct pfl_aggregator *a, float *sum, uint32_t *survivors,
+        uint8_t (*surv)[32])
 {
 	struct pfli_round *r = &a->round;
 	uint32_t *isum = NULL, *ids = NULL;
 	pfl_err rv;
 
 	if (r->sa == NULL) {
+		uint32_t k = 0;
 		memcpy(sum, r->acc, (size_t)r->vector_len * sizeof(float));
-		*survivors = r->received;
+		for (uint32_t i = 0; i < r->n; i++)
+			if (r->members[i].sent_update)
+				memcpy(surv[k++], r->members[i].pk, 32);
+		*survivors = k;
 		return PFL_OK;
 	}
 	isum = malloc((size_t)r->vector_len * sizeof(uint32_t));
@@ -34,8 +42,12 @@ round_sum(struct pfl_aggregator *a, float *sum, uint32_t *survivors)
 		goto out;
 	}
 	rv = pfl_sa_server_result(r->sa, isum, ids, survivors);
-	if (rv == PFL_OK)
+	if (rv == PFL_OK) {
 		pfl_quant_decode(isum, r->vector_len, r->quant_scale, sum);
+		for (uint32_t i = 0; i < *survivors; i++)
+			if (ids[i] >= 1 && ids[i] <= r->n)
+				memcpy(surv[i], r->members[ids[i] - 1].pk, 32);
+	}
 out:
 	free(isum);
 	free(ids);
@@ -100,7 +112,8 @@ privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
 }
 
 static void
-report_round(struct pfl_aggregator *a, uint32_t survivors, double z_real)
+make_report(struct pfl_aggregator *a, uint32_t survivors, double z_real,
+        struct pfl_round_report *out)
 {
 	struct pfli_round *r = &a->round;
 	struct pfl_round_report rep;
@@ -133,7 +146,47 @@ report_round(struct pfl_aggregator *a, uint32_t survivors, double z_real)
 	rep.noise_sigma = z_real;
 	a->last_round_seconds = rep.seconds;
 	a->est_run_ms = pfl_clock_ms() - r->running_since_ms;
-	pfli_results_round(a, &rep);
+	*out = rep;
+}
+
+/*
+ * Make the round durable, then public: checkpoint (with the accountant's
+ * charge and the pending audit line), audit line, results.
+ */
+static void
+publish(struct pfl_aggregator *a, const struct pfl_round_report *rep,
+        const uint8_t (*surv)[32], uint32_t nsurv)
+{
+	struct pfli_round *r = &a->round;
+	uint8_t(*sel)[32] = malloc((size_t)r->n * 32 + 32);
+	pfl_err rv;
+
+	pfl_buf_clear(&a->pending_audit);
+	if (sel != NULL) {
+		for (uint32_t i = 0; i < r->n; i++)
+			memcpy(sel[i], r->members[i].pk, 32);
+		rv = pfli_audit_format(a, rep, (const uint8_t(*)[32])sel, r->n,
+		        surv, nsurv, &a->pending_audit);
+		if (rv != PFL_OK)
+			pfl_log(PFL_LOG_ERROR, "audit line: %s", pfl_strerror(rv));
+	}
+	free(sel);
+	if ((rv = pfli_checkpoint_write(a)) != PFL_OK)
+		pfl_log(PFL_LOG_ERROR, "round %llu: checkpoint failed: %s",
+		        (unsigned long long)r->number, pfl_strerror(rv));
+	if (a->pending_audit.len > 0) {
+		rv = pfli_audit_append(a, (const char *)a->pending_audit.data,
+		        a->pending_audit.len);
+		if (rv != PFL_OK)
+			pfl_log(PFL_LOG_ERROR, "audit log: %s", pfl_strerror(rv));
+	}
+	if (a->cfg.save_every_round) {
+		char name[64];
+		snprintf(name, sizeof(name), "model-%06llu.safetensors",
+		        (unsigned long long)a->rounds_done);
+		(void)pfli_results_save_model(a, name);
+	}
+	pfli_results_round(a, rep);
 }
 
 pfl_err
@@ -144,12 +197,18 @@ pfli_round_finish(struct pfl_aggregator *a)
 	size_t p = a->num_params;
 	uint32_t survivors = 0;
 	double z_real = 0, q = 0, den, below = 0;
+	uint8_t(*surv)[32] = NULL;
+	struct pfl_round_report rep;
 	float *sum;
 	pfl_err rv;
 
-	if ((sum = malloc((size_t)r->vector_len * sizeof(float))) == NULL)
-		return PFL_ERR_NOMEM;
-	if ((rv = round_sum(a, sum, &survivors)) != PFL_OK)
+	sum = malloc((size_t)r->vector_len * sizeof(float));
+	surv = malloc((size_t)r->n * 32 + 32);
+	if (sum == NULL || surv == NULL) {
+		rv = PFL_ERR_NOMEM;
+		goto out;
+	}
+	if ((rv = round_sum(a, sum, &survivors, surv)) != PFL_OK)
 		goto out;
 	if ((rv = privatize(a, sum, survivors, &z_real, &q)) != PFL_OK)
 		goto out;
@@ -188,12 +247,11 @@ pfli_round_finish(struct pfl_aggregator *a)
 	}
 	a->rounds_done++;
 	pthread_mutex_unlock(&a->mtx);
-	if ((rv = pfli_checkpoint_write(a)) != PFL_OK)
-		pfl_log(PFL_LOG_ERROR, "round %llu: checkpoint failed: %s",
-		        (unsigned long long)r->number, pfl_strerror(rv));
-	report_round(a, survivors, z_real);
+	make_report(a, survivors, z_real, &rep);
+	publish(a, &rep, (const uint8_t(*)[32])surv, survivors);
 out:
 	free(sum);
+	free(surv);
 	pthread_mutex_lock(&a->mtx);
 	if (rv != PFL_OK)
 		pfl_log(PFL_LOG_WARN, "round %llu not released: %s",

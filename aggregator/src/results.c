@@ -1,5 +1,6 @@
 /* What a run leaves behind: rounds.csv, model files, progress lines. */
 #include <errno.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,7 +74,22 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 		        r->aborted ? "aborted" : "ok");
 		fflush(a->csv);
 	}
+	pthread_mutex_lock(&a->mtx);
 	a->last = *r;
+	if (r->aborted)
+		a->aborted_rounds++;
+	if (a->nhistory == a->caphistory) {
+		size_t cap = a->caphistory ? a->caphistory * 2 : 64;
+		struct pfl_round_report *h =
+		        realloc(a->history, cap * sizeof(*h));
+		if (h != NULL) {
+			a->history = h;
+			a->caphistory = cap;
+		}
+	}
+	if (a->nhistory < a->caphistory)
+		a->history[a->nhistory++] = *r;
+	pthread_mutex_unlock(&a->mtx);
 	if (a->observer != NULL)
 		a->observer(a->observer_arg, r);
 	if (r->aborted)

@@ -423,6 +423,7 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 	cl->last_seen_ms = c.now;
 	switch (m.type) {
 	case PFL_MSG_CHECKIN:
+		a->checkins++;
 		on_checkin(&c, cl);
 		break;
 	case PFL_MSG_GET_MODEL:
