@@ -387,10 +387,10 @@ parse_meta(struct jp *j, struct pfl_st_file *f)
 			return PFL_ERR_TOOBIG;
 		if ((err = jstring(j, &f->meta_keys[f->nmeta])) != PFL_OK)
 			return err;
+		f->nmeta++; /* owns the key from here on */
 		if (!eat(j, ':'))
 			return PFL_ERR_FORMAT;
-		err = jstring(j, &f->meta_values[f->nmeta]);
-		f->nmeta++; /* the key is owned either way */
+		err = jstring(j, &f->meta_values[f->nmeta - 1]);
 		if (err != PFL_OK)
 			return err;
 	} while (eat(j, ','));
