@@ -163,14 +163,18 @@ pfl_accountant_epsilon(const struct pfl_accountant *a, double delta,
 
 	if (a == NULL || eps == NULL || !(delta > 0.0 && delta < 1.0))
 		return PFL_ERR_INVAL;
-	if (a->method == PFL_ACCT_PLD)
-		err = pld_eps(a, NULL, delta, &e);
-	else if (a->n == 0) {
+	if (a->n == 0) {
 		e = 0.0;
 		err = PFL_OK;
 	} else
 		err = pfl_rdp_to_epsilon(pfl_rdp_orders(), a->rdp,
 		                         PFL_RDP_N_ORDERS, delta, &e, &o);
+	if (err == PFL_OK && a->method == PFL_ACCT_PLD) {
+		double p;
+		err = pld_eps(a, NULL, delta, &p);
+		e = fmin(e, p); /* both are upper bounds */
+		o = NAN;
+	}
 	if (err != PFL_OK)
 		return err;
 	*eps = e;
@@ -184,8 +188,9 @@ pfl_accountant_epsilon_if(const struct pfl_accountant *a, double q,
                           double sigma, uint64_t steps, double delta,
                           double *eps)
 {
-	double rdp[PFL_RDP_N_ORDERS];
+	double rdp[PFL_RDP_N_ORDERS], e, p;
 	struct pfl_charge extra = {q, sigma, steps};
+	pfl_err err;
 
 	if (a == NULL || eps == NULL || !charge_valid(q, sigma) ||
 	    !(delta > 0.0 && delta < 1.0))
@@ -194,11 +199,16 @@ pfl_accountant_epsilon_if(const struct pfl_accountant *a, double q,
 		return PFL_ERR_TOOBIG;
 	if (steps == 0 || q == 0.0)
 		return pfl_accountant_epsilon(a, delta, eps, NULL);
-	if (a->method == PFL_ACCT_PLD)
-		return pld_eps(a, &extra, delta, eps);
 	rdp_add(a->rdp, q, sigma, steps, rdp);
-	return pfl_rdp_to_epsilon(pfl_rdp_orders(), rdp, PFL_RDP_N_ORDERS,
-	                          delta, eps, NULL);
+	err = pfl_rdp_to_epsilon(pfl_rdp_orders(), rdp, PFL_RDP_N_ORDERS, delta,
+	                         &e, NULL);
+	if (err == PFL_OK && a->method == PFL_ACCT_PLD) {
+		err = pld_eps(a, &extra, delta, &p);
+		e = fmin(e, p); /* both are upper bounds */
+	}
+	if (err == PFL_OK)
+		*eps = e;
+	return err;
 }
 
 static void

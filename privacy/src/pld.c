@@ -27,6 +27,8 @@
 #include "privfl/accountant.h"
 
 #define PLD_DEFAULT_H  1e-4
+#define PLD_MIN_H      1e-6
+#define PLD_BIAS       0.02  /* default h keeps steps * h below this */
 #define PLD_TAIL       1e-15 /* Chernoff tail bound per side */
 #define PLD_STEP_Z     9.0   /* per-step truncation at 9 sigma */
 #define PLD_SLACK      1e-12 /* floating-point allowance on delta */
@@ -411,14 +413,14 @@ pfl_err
 pfl_pld_epsilon(const double *q, const double *sigma, const uint64_t *steps,
                 size_t n, double delta, double interval, double *eps)
 {
-	double h = interval > 0 ? interval : PLD_DEFAULT_H, *fq, *fs;
+	double h = interval, *fq, *fs, total = 0.0;
 	uint64_t *ft;
 	size_t used = 0;
 	pfl_err err = PFL_ERR_NOMEM;
 
 	if ((n > 0 && (q == NULL || sigma == NULL || steps == NULL)) ||
-	    eps == NULL || !(delta > 0.0 && delta < 1.0) || !(h > 0) ||
-	    !isfinite(h) || n > PFL_ACCT_MAX_CHARGES)
+	    eps == NULL || !(delta > 0.0 && delta < 1.0) || !(interval >= 0) ||
+	    !isfinite(interval) || n > PFL_ACCT_MAX_CHARGES)
 		return PFL_ERR_INVAL;
 	for (size_t c = 0; c < n; c++)
 		if (!(q[c] >= 0.0 && q[c] <= 1.0) ||
@@ -437,6 +439,13 @@ pfl_pld_epsilon(const double *q, const double *sigma, const uint64_t *steps,
 				ft[used++] = steps[c];
 			}
 		}
+		for (size_t c = 0; c < used; c++)
+			total += (double)ft[c];
+		/* rounding each step's loss up by < h biases the sum by up to
+		 * steps * h: by default pick h so that this stays small */
+		if (!(interval > 0))
+			h = fmax(PLD_MIN_H,
+			         fmin(PLD_DEFAULT_H, PLD_BIAS / total));
 		if (used == 0) {
 			*eps = 0.0;
 			err = PFL_OK;

@@ -12,8 +12,9 @@
  * of Google's dp_accounting (1.1..10.9 step 0.1, 11..63, 128, 256, 512,
  * 1024), converted by Canonne-Kamath-Steinke 2020 Prop. 12.
  * PFL_ACCT_PLD: privacy loss distribution with pessimistic (rounded-up)
- * discretization, composed by FFT; a proven upper bound up to an explicit
- * 1e-12 slack on delta (docs/PRIVACY.md).
+ * discretization, composed by FFT (pfl_pld_epsilon); the accountant
+ * reports the smaller of the PLD and RDP epsilons, both upper bounds
+ * (docs/PRIVACY.md).
  *
  * Thread-safety: an accountant is plain state; one thread at a time per
  * object. The free functions are pure and thread-safe.
@@ -137,8 +138,9 @@ pfl_err pfl_rdp_to_epsilon(const double *orders, const double *rdp, size_t n,
 /*
  * Epsilon at delta of the composition of charges (q[i], sigma[i],
  * steps[i]), i < n, by the PLD method: both adjacencies (add and remove),
- * losses rounded up to a grid of width `interval` (0: 1e-4; doubled
- * automatically while the grid would exceed 2^20 points), composed by FFT
+ * losses rounded up to a grid of width `interval` (0: the default,
+ * min(1e-4, max(1e-6, 0.02 / total steps)); doubled automatically while
+ * the grid would exceed 2^20 points), composed by FFT
  * (see pld.c for the argument that this is an upper bound). Charges with
  * q == 0 or steps == 0 are ignored. Cost: one discretization and FFT per
  * charge; about 0.1-0.3 s for typical parameters.
