@@ -275,6 +275,60 @@ test_compose_and_if(void **state)
 	assert_true(e_all < e_before);
 }
 
+/*
+ * The budget stop: rounds run while the next one fits, the first that
+ * would exceed the budget is refused and nothing is charged for it; fewer
+ * survivors (smaller realized noise) exhaust the budget sooner.
+ */
+static int
+rounds_within(double budget, double sigma_realized)
+{
+	struct pfl_accountant *a;
+	double e = -1, before;
+	int rounds = 0;
+	pfl_err err;
+
+	assert_int_equal(pfl_accountant_new(PFL_ACCT_RDP, &a), PFL_OK);
+	for (;;) {
+		err = pfl_accountant_check_budget(a, 0.05, sigma_realized, 1,
+		                                  1e-5, budget, &e);
+		if (err == PFL_ERR_BUDGET)
+			break;
+		assert_int_equal(err, PFL_OK);
+		assert_true(e <= budget);
+		assert_int_equal(
+		        pfl_accountant_charge(a, 0.05, sigma_realized, 1),
+		        PFL_OK);
+		rounds++;
+	}
+	assert_true(e > budget);
+	assert_int_equal(pfl_accountant_epsilon(a, 1e-5, &before, NULL),
+	                 PFL_OK);
+	assert_true(before <= budget);
+	assert_int_equal(pfl_accountant_steps(a), (uint64_t)rounds);
+	pfl_accountant_free(a);
+	return rounds;
+}
+
+static void
+test_budget_stop(void **state)
+{
+	double e = 7;
+	struct pfl_accountant *a;
+	int planned = rounds_within(3.0, 1.0);
+	int fewer = rounds_within(3.0, 1.0 * sqrt(0.7)); /* 70% survived */
+
+	(void)state;
+	assert_true(planned > 10);
+	assert_true(fewer < planned);
+	assert_int_equal(pfl_accountant_new(PFL_ACCT_RDP, &a), PFL_OK);
+	assert_int_equal(
+	        pfl_accountant_check_budget(a, 0.05, 1.0, 1, 1e-5, 0.0, &e),
+	        PFL_ERR_INVAL);
+	assert_true(e == 7);
+	pfl_accountant_free(a);
+}
+
 static void
 test_invalid(void **state)
 {
@@ -595,6 +649,7 @@ main(void)
 	        cmocka_unit_test(test_q1_plain_gaussian),
 	        cmocka_unit_test(test_monotone),
 	        cmocka_unit_test(test_compose_and_if),
+	        cmocka_unit_test(test_budget_stop),
 	        cmocka_unit_test(test_invalid),
 	        cmocka_unit_test(test_save_load),
 	        cmocka_unit_test(test_load_rejects_bad_values),

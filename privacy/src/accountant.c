@@ -211,6 +211,23 @@ pfl_accountant_epsilon_if(const struct pfl_accountant *a, double q,
 	return err;
 }
 
+pfl_err
+pfl_accountant_check_budget(const struct pfl_accountant *a, double q,
+                            double sigma, uint64_t steps, double delta,
+                            double budget, double *eps)
+{
+	double e;
+	pfl_err err;
+
+	if (eps == NULL || !(budget > 0.0))
+		return PFL_ERR_INVAL;
+	err = pfl_accountant_epsilon_if(a, q, sigma, steps, delta, &e);
+	if (err != PFL_OK)
+		return err;
+	*eps = e;
+	return e <= budget ? PFL_OK : PFL_ERR_BUDGET;
+}
+
 static void
 put_u32(uint8_t *p, uint32_t v)
 {

@@ -91,6 +91,18 @@ pfl_err pfl_accountant_epsilon_if(const struct pfl_accountant *a, double q,
                                   double *eps) PFL_WUR;
 
 /*
+ * The budget check before a round: the epsilon after a hypothetical charge
+ * (q, sigma, steps), compared with budget (same delta).
+ * @param[out] eps  that epsilon (written on PFL_OK and PFL_ERR_BUDGET)
+ * @return PFL_OK if eps <= budget, PFL_ERR_BUDGET if the round would
+ *         exceed it (refuse the round), or the errors of
+ *         pfl_accountant_epsilon_if; budget must be > 0 (PFL_ERR_INVAL)
+ */
+pfl_err pfl_accountant_check_budget(const struct pfl_accountant *a, double q,
+                                    double sigma, uint64_t steps, double delta,
+                                    double budget, double *eps) PFL_WUR;
+
+/*
  * Serialize the method and the list of charges (with a BLAKE2b checksum)
  * for a checkpoint, appended to out (caller-initialized).
  * @return PFL_OK, PFL_ERR_NOMEM, PFL_ERR_TOOBIG (out->max reached)
