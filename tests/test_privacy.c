@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "privfl/clip.h"
+#include "privfl/dpsgd.h"
 #include "privfl/noise.h"
 #include "privfl/quant.h"
 
@@ -422,6 +423,41 @@ test_quant_no_wrap(void **state)
 	pfl_csprng_free(r);
 }
 
+/* DP-SGD: per-example clipping by hand, and the noise's stddev. */
+static void
+test_dpsgd(void **state)
+{
+	enum { N = 4000 };
+	struct pfl_csprng *r = rng(seed1);
+	float g[3 * 2] = {3, 4, 0.3f, 0.4f, 0, -10};
+	float out[2], *many = calloc(N, sizeof(float)), *o = malloc(N * 4);
+	double m2 = 0;
+
+	(void)state;
+	assert_non_null(many);
+	assert_non_null(o);
+	assert_int_equal(pfl_dpsgd_aggregate(r, g, 3, 2, 1.0, 0.0, out),
+	                 PFL_OK);
+	/* (0.6, 0.8) + (0.3, 0.4) + (0, -1), over 3 */
+	assert_true(fabs(out[0] - 0.9 / 3) < 1e-6);
+	assert_true(fabs(out[1] - 0.2 / 3) < 1e-6);
+	/* one zero gradient, C = 2, z = 1.5: noise stddev z C = 3 */
+	assert_int_equal(pfl_dpsgd_aggregate(r, many, 1, N, 2.0, 1.5, o),
+	                 PFL_OK);
+	for (int i = 0; i < N; i++)
+		m2 += (double)o[i] * o[i] / N;
+	assert_true(fabs(sqrt(m2) / 3.0 - 1) < 0.05);
+	assert_int_equal(pfl_dpsgd_aggregate(r, g, 0, 2, 1.0, 1.0, out),
+	                 PFL_ERR_INVAL);
+	assert_int_equal(pfl_dpsgd_aggregate(r, g, 3, 2, 0.0, 1.0, out),
+	                 PFL_ERR_INVAL);
+	assert_int_equal(pfl_dpsgd_aggregate(r, g, 3, 2, 1.0, NAN, out),
+	                 PFL_ERR_INVAL);
+	free(many);
+	free(o);
+	pfl_csprng_free(r);
+}
+
 int
 main(void)
 {
@@ -436,6 +472,7 @@ main(void)
 	        cmocka_unit_test(test_quant_scale),
 	        cmocka_unit_test(test_quant_roundtrip),
 	        cmocka_unit_test(test_quant_no_wrap),
+	        cmocka_unit_test(test_dpsgd),
 	};
 
 	if (sodium_init() < 0)
