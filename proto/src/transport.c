@@ -432,17 +432,22 @@ pfl_server_close(struct pfl_server *s)
 	nng_mtx_lock(s->mu);
 	s->closing = true;
 	nng_mtx_unlock(s->mu);
-	/* stop the aios first: workers see ECANCELED or the flag and exit */
+	/*
+	 * Stop the aios first: nng marks a stopped aio so that every later
+	 * operation on it fails at once, so each worker finishes its current
+	 * request and exits. Only then close the socket: closing it while a
+	 * worker is inside nng_ctx_send crashes nng 1.5.2.
+	 */
 	for (int i = 0; i < s->nworkers; i++)
 		if (s->workers[i].aio != NULL)
 			nng_aio_stop(s->workers[i].aio);
+	for (int i = 0; i < s->nworkers; i++)
+		if (s->workers[i].thr != NULL)
+			nng_thread_destroy(s->workers[i].thr);
 	nng_close(s->sock);
 	for (int i = 0; i < s->nworkers; i++) {
-		struct worker *w = &s->workers[i];
-		if (w->thr != NULL)
-			nng_thread_destroy(w->thr);
-		nng_aio_free(w->aio);
-		pfl_buf_fini(&w->reply);
+		nng_aio_free(s->workers[i].aio);
+		pfl_buf_fini(&s->workers[i].reply);
 	}
 	nng_mtx_free(s->mu);
 	free(s->workers);
