@@ -394,7 +394,7 @@ test_no_server(void **state)
 	(void)state;
 
 	pfl_buf_init(&r, 0);
-	/* dialing out is not an error: the socket retries in the background */
+	/* not an error: the socket keeps dialing in the background */
 	assert_int_equal(pfl_conn_open("tcp://127.0.0.1:1", &o, &c), PFL_OK);
 	assert_int_equal(pfl_conn_call(c, (const uint8_t *)"x", 1, &r),
 	                 PFL_ERR_TIMEOUT);

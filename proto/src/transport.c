@@ -169,7 +169,11 @@ conn_dial(struct pfl_conn *c, const char *url,
 	nng_dialer_set_ms(c->dialer, NNG_OPT_RECONNMAXT, 5000);
 	if (is_tls(url) && (e = dialer_tls(c->dialer, url, o)) != PFL_OK)
 		return e;
-	/* A first, synchronous attempt: reports TLS failures clearly. */
+	if (!is_tls(url)) {
+		rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK);
+		return err_from_nng(rv, "dial", url);
+	}
+	/* TLS: a first, synchronous attempt reports handshake failures. */
 	rv = nng_dialer_start(c->dialer, 0);
 	if (rv == 0)
 		return PFL_OK;

@@ -52,10 +52,12 @@ struct pfl_server;
 
 /*
  * One REQ socket dialing url; one request at a time; reconnects by itself
- * (100 ms doubling to 5 s). The first connection attempt is made at once:
- * a TLS failure there (untrusted certificate, name mismatch) is reported
- * as PFL_ERR_CRYPTO with the reason logged; an unreachable server is not an
- * error (the socket keeps trying in the background).
+ * (100 ms doubling to 5 s). An unreachable server is not an error: the
+ * socket keeps trying in the background and calls time out meanwhile. For
+ * tls+tcp the first attempt is made at once, so that a TLS failure
+ * (untrusted certificate, name mismatch) is reported here as
+ * PFL_ERR_CRYPTO with the reason logged; that attempt may block up to the
+ * system's TCP connect timeout when the host drops packets.
  * Not thread-safe: one thread uses a conn at a time; different conns are
  * independent.
  * @param o  NULL = defaults
