@@ -858,6 +858,88 @@ test_semantic_rejections(void **state)
 	pfl_buf_fini(&buf);
 }
 
+/* ---- known answers: the exact bytes of version 1 (tests/vectors/proto) ----
+ */
+
+static size_t
+read_hex_vector(const char *name, uint8_t *out, size_t cap)
+{
+	char path[512], hex[8192];
+	const char *dir = getenv("PFL_SOURCE_DIR");
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/vectors/proto/%s",
+	         dir ? dir : ".", name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(hex, sizeof(hex), f));
+	fclose(f);
+	hex[strcspn(hex, "\r\n")] = '\0';
+	assert_int_equal(
+	        sodium_hex2bin(out, cap, hex, strlen(hex), NULL, &n, NULL), 0);
+	return n;
+}
+
+static void
+kat_check(const char *name, const struct pfl_msg *m,
+          const struct pfl_identity *id)
+{
+	uint8_t want[4096], tbs[14 + 64];
+	size_t n = read_hex_vector(name, want, sizeof(want)), sig_off;
+	struct pfl_buf buf;
+	struct pfl_msg b;
+
+	pfl_buf_init(&buf, 0);
+	assert_int_equal(pfl_msg_encode(m, id, &buf), PFL_OK);
+	assert_int_equal(buf.len, n);
+	assert_memory_equal(buf.data, want, n);
+	assert_int_equal(pfl_msg_decode(want, n, NULL, &b), PFL_OK);
+	assert_int_equal(pfl_msg_verify(&b), PFL_OK);
+	/* the signature construction, recomputed from its specification */
+	sig_off = n - 4 - 2 - 64;
+	assert_memory_equal(want + sig_off, "\xa3sig\xc4\x40", 6);
+	assert_int_equal(b.signed_len, sig_off);
+	memcpy(tbs, "privfl-msg-v1", 14);
+	crypto_generichash(tbs + 14, 64, want, sig_off, NULL, 0);
+	assert_int_equal(crypto_sign_verify_detached(want + n - 64, tbs,
+	                                             sizeof(tbs),
+	                                             pfl_identity_public(id)),
+	                 0);
+	pfl_buf_fini(&buf);
+}
+
+static void
+test_known_answers(void **state)
+{
+	uint8_t seed[32];
+	float v[3] = {1.0f, -2.5f, 0.125f};
+	struct pfl_identity *id = NULL;
+	struct pfl_msg m;
+	(void)state;
+
+	for (int i = 0; i < 32; i++)
+		seed[i] = (uint8_t)(100 + i);
+	assert_int_equal(pfl_identity_from_seed(seed, &id), PFL_OK);
+	pfl_msg_init(&m, PFL_MSG_ACK, "demo", 7, id);
+	for (int i = 0; i < 16; i++)
+		m.nonce[i] = (uint8_t)i;
+	m.time_ms = 1700000000000ull;
+	kat_check("ack-v1.hex", &m, id);
+
+	pfl_msg_init(&m, PFL_MSG_UPDATE, "demo", 7, id);
+	for (int i = 0; i < 16; i++)
+		m.nonce[i] = (uint8_t)i;
+	m.time_ms = 1700000000000ull;
+	m.u.update.num_examples = 600;
+	m.u.update.train_loss = 0.5;
+	m.u.update.weight = 600;
+	m.u.update.data = (const uint8_t *)v;
+	m.u.update.data_len = sizeof(v);
+	kat_check("update-v1.hex", &m, id);
+	pfl_identity_free(id);
+}
+
 int
 main(void)
 {
@@ -878,6 +960,7 @@ main(void)
 	        cmocka_unit_test(test_forged_sender),
 	        cmocka_unit_test(test_limits),
 	        cmocka_unit_test(test_semantic_rejections),
+	        cmocka_unit_test(test_known_answers),
 	};
 	return cmocka_run_group_tests_name("msg", tests, group_setup,
 	                                   group_teardown);
