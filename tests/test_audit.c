@@ -4,11 +4,13 @@
  * reordered line is detected; a torn last line is repaired on open; a
  * broken chain makes the aggregator refuse to start.
  */
-#include <cmocka.h>
-#include <setjmp.h>
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
 
 #include <math.h>
 #include <stdio.h>
