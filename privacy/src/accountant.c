@@ -118,12 +118,38 @@ pfl_accountant_charge(struct pfl_accountant *a, double q, double sigma,
 	return PFL_OK;
 }
 
-/* PLD over the charges plus an optional extra one (steps 0: none). */
+/*
+ * sigma rounded DOWN to 3 significant digits: less noise is a
+ * conservative charge, and it lets PLD merge the many slightly different
+ * sigmas of distributed rounds (one FFT per distinct pair).
+ */
+static double
+sigma_down3(double s)
+{
+	double p = pow(10.0, floor(log10(s)) - 2), r = floor(s / p) * p;
+
+	return r > s ? s : r; /* guard against rounding up */
+}
+
+static int
+charge_cmp(const void *x, const void *y)
+{
+	const struct pfl_charge *a = x, *b = y;
+
+	if (a->q != b->q)
+		return a->q < b->q ? -1 : 1;
+	if (a->sigma != b->sigma)
+		return a->sigma < b->sigma ? -1 : 1;
+	return 0;
+}
+
+/* PLD over the charges plus an optional extra one. */
 static pfl_err
 pld_eps(const struct pfl_accountant *a, const struct pfl_charge *extra,
         double delta, double *eps)
 {
-	size_t n = a->n + (extra != NULL ? 1 : 0);
+	size_t n = a->n + (extra != NULL ? 1 : 0), m = 0;
+	struct pfl_charge *c;
 	double *q, *s;
 	uint64_t *t;
 	pfl_err err = PFL_ERR_NOMEM;
@@ -132,22 +158,32 @@ pld_eps(const struct pfl_accountant *a, const struct pfl_charge *extra,
 		*eps = 0.0;
 		return PFL_OK;
 	}
+	c = malloc(n * sizeof(*c));
 	q = malloc(n * sizeof(*q));
 	s = malloc(n * sizeof(*s));
 	t = malloc(n * sizeof(*t));
-	if (q != NULL && s != NULL && t != NULL) {
-		for (size_t i = 0; i < a->n; i++) {
-			q[i] = a->ch[i].q;
-			s[i] = a->ch[i].sigma;
-			t[i] = a->ch[i].steps;
+	if (c != NULL && q != NULL && s != NULL && t != NULL) {
+		for (size_t i = 0; i < a->n; i++)
+			c[i] = a->ch[i];
+		if (extra != NULL)
+			c[n - 1] = *extra;
+		for (size_t i = 0; i < n; i++)
+			c[i].sigma = fmax(sigma_down3(c[i].sigma),
+			                  PFL_ACCT_MIN_SIGMA);
+		qsort(c, n, sizeof(*c), charge_cmp);
+		for (size_t i = 0; i < n; i++) {
+			if (m > 0 && q[m - 1] == c[i].q &&
+			    s[m - 1] == c[i].sigma) {
+				t[m - 1] += c[i].steps;
+				continue;
+			}
+			q[m] = c[i].q;
+			s[m] = c[i].sigma;
+			t[m++] = c[i].steps;
 		}
-		if (extra != NULL) {
-			q[n - 1] = extra->q;
-			s[n - 1] = extra->sigma;
-			t[n - 1] = extra->steps;
-		}
-		err = pfl_pld_epsilon(q, s, t, n, delta, 0.0, eps);
+		err = pfl_pld_epsilon(q, s, t, m, delta, 0.0, eps);
 	}
+	free(c);
 	free(q);
 	free(s);
 	free(t);
