@@ -419,6 +419,46 @@ test_no_server(void **state)
 	pfl_buf_fini(&r);
 }
 
+/* Beyond max_conns a new connection is refused until one closes. */
+static void
+test_max_conns(void **state)
+{
+	struct pfl_transport_opts o = {.timeout_ms = 5000, .max_conns = 3};
+	struct pfl_transport_opts quick = {.timeout_ms = 300};
+	struct pfl_transport_opts patient = {.timeout_ms = 20000};
+	struct pfl_server *s = NULL;
+	struct pfl_conn *c[3] = {0}, *extra = NULL;
+	struct pfl_buf r;
+	char url[64];
+	(void)state;
+
+	assert_int_equal(
+	        pfl_server_open("tcp://127.0.0.1:0", &o, echo, NULL, &s),
+	        PFL_OK);
+	tcp_url(url, sizeof(url), "tcp", pfl_server_port(s));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pfl_conn_open(url, &o, &c[i]), PFL_OK);
+		call_ok(c[i], "in");
+	}
+	pfl_buf_init(&r, 0);
+	assert_int_equal(pfl_conn_open(url, &quick, &extra), PFL_OK);
+	assert_int_not_equal(pfl_conn_call(extra, (const uint8_t *)"x", 1, &r),
+	                     PFL_OK);
+	pfl_conn_close(extra);
+	/* the three admitted ones are undisturbed */
+	for (int i = 0; i < 3; i++)
+		call_ok(c[i], "still in");
+	/* one leaves: a waiting client gets in on its next attempt */
+	pfl_conn_close(c[0]);
+	assert_int_equal(pfl_conn_open(url, &patient, &extra), PFL_OK);
+	call_ok(extra, "my turn");
+	pfl_conn_close(extra);
+	pfl_conn_close(c[1]);
+	pfl_conn_close(c[2]);
+	pfl_buf_fini(&r);
+	pfl_server_close(s);
+}
+
 static int
 group_teardown(void **state)
 {
@@ -440,6 +480,7 @@ main(void)
 	        cmocka_unit_test(test_oversize_dropped),
 	        cmocka_unit_test(test_garbage_and_disconnects),
 	        cmocka_unit_test(test_no_server),
+	        cmocka_unit_test(test_max_conns),
 	};
 	if (getenv("PFL_TEST_FILTER") != NULL)
 		cmocka_set_test_filter(getenv("PFL_TEST_FILTER"));

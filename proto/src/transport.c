@@ -40,6 +40,10 @@ struct pfl_server {
 	nng_mtx *mu;
 	bool closing;
 	struct worker *workers;
+	int max_conns;
+	uint64_t accepted; /* connections let in, ever */
+	uint64_t refused;  /* connections closed at once, ever */
+	uint64_t removed;  /* connections gone (let in or refused), ever */
 };
 
 static pfl_err
@@ -333,6 +337,40 @@ worker_main(void *arg)
 	}
 }
 
+/*
+ * Connection cap. nng reports REM_POST also for the connections refused in
+ * ADD_PRE, so the open count is accepted - removed + refused: exact once
+ * the refused ones are reaped, and never below the truth before that.
+ */
+static void
+pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct pfl_server *s = arg;
+	bool refuse = false;
+	uint64_t refused = 0;
+
+	nng_mtx_lock(s->mu);
+	if (ev == NNG_PIPE_EV_REM_POST) {
+		s->removed++;
+	} else if (s->accepted + s->refused - s->removed >=
+	           (uint64_t)s->max_conns) {
+		refuse = true;
+		refused = ++s->refused;
+	} else {
+		s->accepted++;
+	}
+	nng_mtx_unlock(s->mu);
+	if (refuse) {
+		nng_pipe_close(p);
+		if (refused == 1 || refused % 1000 == 0)
+			pfl_log(PFL_LOG_WARN,
+			        "server: %d connections open, refused a new "
+			        "one "
+			        "(%llu refused so far)",
+			        s->max_conns, (unsigned long long)refused);
+	}
+}
+
 static pfl_err
 server_listen(struct pfl_server *s, const char *url,
               const struct pfl_transport_opts *o)
@@ -407,6 +445,15 @@ pfl_server_open(const char *url, const struct pfl_transport_opts *o,
 		return err_from_nng(rv, "listen", url);
 	}
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->max_msg);
+	s->max_conns = o && o->max_conns > 0 ? o->max_conns : 0;
+	if (s->max_conns > 0 &&
+	    ((rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, pipe_event,
+	                           s)) != 0 ||
+	     (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_event,
+	                           s)) != 0)) {
+		pfl_server_close(s);
+		return err_from_nng(rv, "listen", url);
+	}
 	if ((e = server_listen(s, url, o)) != PFL_OK ||
 	    (e = server_start_workers(s)) != PFL_OK) {
 		pfl_server_close(s);

@@ -42,7 +42,10 @@ struct pfl_transport_opts {
 	                                  host of the URL) */
 	const char *tls_cert_key_file; /* server, tls+tcp: PEM with certificate
 	                                  (chain) and unencrypted key */
-	int workers; /* server: requests served concurrently; <= 0: default */
+	int workers;   /* server: requests served concurrently; <= 0: default */
+	int max_conns; /* server: connections open at once; beyond it a new
+	                  one is closed at once (its client retries later);
+	                  <= 0: unlimited */
 };
 
 struct pfl_conn;
