@@ -2,3 +2,10 @@
 # status page in a browser, kill -9 recovery.
 pfl_add_test(test_audit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_audit.c
 	DEPS pfl_aggregator TIMEOUT 60)
+add_test(NAME http_status COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/http_check.sh
+	${PROJECT_BINARY_DIR})
+set_tests_properties(http_status PROPERTIES TIMEOUT 180 LABELS integration)
+# Needs /usr/bin/chromium (Debian package chromium); fails without it.
+add_test(NAME browser_status
+	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/browser_status.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(browser_status PROPERTIES TIMEOUT 240 LABELS integration)

@@ -270,6 +270,8 @@ status_round(struct pfl_buf *b, const struct pfl_round_report *r)
 	if (rv == PFL_OK)
 		rv = jnum(b, "accuracy", r->accuracy);
 	if (rv == PFL_OK)
+		rv = pfl_buf_append(b, ",", 1);
+	if (rv == PFL_OK)
 		rv = jnum(b, "loss", r->loss);
 	if (rv == PFL_OK)
 		rv = pfl_buf_append(b, ",", 1);
