@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "privfl/accountant.h"
 #include "privfl/clip.h"
 #include "privfl/dpsgd.h"
 #include "privfl/noise.h"
@@ -342,9 +343,14 @@ test_quant_scale(void **state)
 			worst2 = n * (b * 2 * s + 1) +
 			         PFL_QUANT_TAIL * noise * 2 * s;
 			assert_true(worst < 2147483647.0);
-			assert_true(worst2 + 1 > 2147483647.0 || s == 0x1.0p40);
+			assert_true(noise * s <= 0x1.0p24);
+			assert_true(worst2 + 1 > 2147483647.0 ||
+			            noise * 2 * s > 0x1.0p24 || s == 0x1.0p40);
 		}
 	}
+	/* two clients with noise: capped by the noise, not by the range */
+	assert_int_equal(pfl_quant_choose_scale(1.0, 2, 1.0, &s), PFL_OK);
+	assert_true(s == 0x1.0p24);
 	assert_int_equal(pfl_quant_choose_scale(0.0, 10, 0, &s), PFL_ERR_INVAL);
 	assert_int_equal(pfl_quant_choose_scale(1.0, 0, 0, &s), PFL_ERR_INVAL);
 	assert_int_equal(pfl_quant_choose_scale(1.0, 10, -1, &s),
@@ -423,6 +429,63 @@ test_quant_no_wrap(void **state)
 	pfl_csprng_free(r);
 }
 
+/*
+ * The distributed pipeline end to end: M clients planned, K survive; each
+ * clips, quantizes and adds its discrete Gaussian share for z with
+ * min_survivors = M; the decoded sum carries noise of stddev
+ * z S sqrt(K / M), and pfl_ddg_effective_sigma charges exactly that
+ * (up to the rounding slack in the sensitivity).
+ */
+static void
+test_distributed_pipeline(void **state)
+{
+	enum { D = 3000, M = 10, K = 7 };
+	struct pfl_csprng *r = rng(seed1);
+	const double S = 1.5, z = 1.0;
+	float *x = malloc(D * sizeof(float)), *out = malloc(D * sizeof(float));
+	uint32_t *enc = malloc(D * sizeof(uint32_t));
+	uint32_t *sum = calloc(D, sizeof(uint32_t));
+	double scale, s2, m2 = 0, l2, z_eff, want;
+
+	(void)state;
+	assert_non_null(x);
+	assert_non_null(out);
+	assert_non_null(enc);
+	assert_non_null(sum);
+	/* total noise if all M survive; the bound covers K <= M too */
+	assert_int_equal(pfl_quant_choose_scale(S, M, z * S, &scale), PFL_OK);
+	s2 = (z * S * scale) * (z * S * scale) / M;
+	for (int c = 0; c < K; c++) {
+		for (int i = 0; i < D; i++)
+			x[i] = 0.0f; /* updates cancel out of the noise check */
+		x[c] = 10.0f;        /* one big coordinate, clipped to S */
+		pfl_clip_l2(x, D, S);
+		pfl_quant_encode(r, x, D, scale, enc);
+		assert_int_equal(pfl_noise_dgauss_add(r, enc, D, s2), PFL_OK);
+		for (int i = 0; i < D; i++)
+			sum[i] += enc[i];
+	}
+	pfl_quant_decode(sum, D, scale, out);
+	for (int i = K; i < D; i++)
+		m2 += (double)out[i] * out[i] / (D - K);
+	want = z * S * sqrt((double)K / M);
+	assert_true(fabs(sqrt(m2) / want - 1) < 0.05);
+	for (int c = 0; c < K; c++)
+		assert_true(fabs(out[c] - S) < 6 * want);
+	/* what the aggregator charges: sensitivity S*scale + sqrt(D) */
+	l2 = S * scale + sqrt((double)D);
+	assert_int_equal(
+	        pfl_ddg_effective_sigma(s2, K, D, l2, sqrt(D) * l2, &z_eff),
+	        PFL_OK);
+	assert_true(z_eff <= want / S);
+	assert_true(z_eff > 0.99 * want / S);
+	free(x);
+	free(out);
+	free(enc);
+	free(sum);
+	pfl_csprng_free(r);
+}
+
 /* DP-SGD: per-example clipping by hand, and the noise's stddev. */
 static void
 test_dpsgd(void **state)
@@ -472,6 +535,7 @@ main(void)
 	        cmocka_unit_test(test_quant_scale),
 	        cmocka_unit_test(test_quant_roundtrip),
 	        cmocka_unit_test(test_quant_no_wrap),
+	        cmocka_unit_test(test_distributed_pipeline),
 	        cmocka_unit_test(test_dpsgd),
 	};
 

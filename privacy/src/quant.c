@@ -3,9 +3,10 @@
 
 #include "privfl/quant.h"
 
-#define QUANT_MIN_EXP (-32)
-#define QUANT_MAX_EXP 40
-#define INT32_LIM     2147483647.0
+#define QUANT_MIN_EXP   (-32)
+#define QUANT_MAX_EXP   40
+#define INT32_LIM       2147483647.0
+#define QUANT_MAX_NOISE 0x1.0p24 /* total noise stddev, quantized units */
 
 pfl_err
 pfl_quant_choose_scale(double bound, uint32_t n_clients, double noise_stddev,
@@ -18,7 +19,7 @@ pfl_quant_choose_scale(double bound, uint32_t n_clients, double noise_stddev,
 		double s = ldexp(1.0, e);
 		double worst = (double)n_clients * (bound * s + 1.0) +
 		               PFL_QUANT_TAIL * noise_stddev * s + 1.0;
-		if (worst <= INT32_LIM) {
+		if (worst <= INT32_LIM && noise_stddev * s <= QUANT_MAX_NOISE) {
 			*scale = s;
 			return PFL_OK;
 		}

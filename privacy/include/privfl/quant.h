@@ -30,7 +30,12 @@
  *   n_clients * (bound * scale + 1) + t * noise_stddev * scale
  *       + 1 <= 2^31 - 1
  * (the +1 per client is stochastic rounding; the last +1 the rounding
- * of the noise variance up in the sampler).
+ * of the noise variance up in the sampler), and with
+ * noise_stddev * scale <= 2^24: steps finer than that are pointless under
+ * the noise, and it keeps each client's share (variance
+ * (noise_stddev * scale)^2 / min_survivors) within pfl_dgauss_sample's
+ * range of 2^48. In distributed mode pass the largest total noise the
+ * round can carry: z S sqrt(n_clients / min_survivors).
  * @param noise_stddev  total noise stddev in update units (0 = no noise)
  * @param[out] scale    written on success
  * @return PFL_OK, PFL_ERR_INVAL (bound <= 0, n_clients == 0, negative or
