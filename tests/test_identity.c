@@ -8,6 +8,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,50 @@ test_pubkey_parse(void **state)
 	pfl_identity_free(id);
 }
 
+struct signer {
+	struct pfl_identity *id;
+	int ok;
+};
+
+static void *
+sign_many(void *arg)
+{
+	struct signer *s = arg;
+	uint8_t msg[8], sig[PFL_SIG_BYTES];
+
+	for (uint32_t i = 0; i < 300; i++) {
+		memcpy(msg, &i, sizeof(i));
+		memcpy(msg + 4, &s, sizeof(i));
+		if (pfl_identity_sign(s->id, msg, sizeof(msg), sig) == PFL_OK &&
+		    pfl_sig_verify(pfl_identity_public(s->id), msg, sizeof(msg),
+		                   sig) == PFL_OK)
+			s->ok++;
+	}
+	return NULL;
+}
+
+/* Several threads sign with one identity at once (shared key window). */
+static void
+test_concurrent_signing(void **state)
+{
+	struct pfl_identity *id = NULL;
+	struct signer s[4];
+	pthread_t t[4];
+	(void)state;
+
+	assert_int_equal(pfl_identity_generate(&id), PFL_OK);
+	for (int i = 0; i < 4; i++) {
+		s[i] = (struct signer){id, 0};
+		assert_int_equal(pthread_create(&t[i], NULL, sign_many, &s[i]),
+		                 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(s[i].ok, 300);
+	}
+	pfl_identity_free(id);
+}
+
 int
 main(void)
 {
@@ -363,6 +408,7 @@ main(void)
 	        cmocka_unit_test(test_pub_mismatch),
 	        cmocka_unit_test(test_bad_key_files),
 	        cmocka_unit_test(test_pubkey_parse),
+	        cmocka_unit_test(test_concurrent_signing),
 	};
 	return cmocka_run_group_tests_name("identity", tests, group_setup,
 	                                   group_teardown);

@@ -1,6 +1,6 @@
 # Identities and the allow-list (crypto/ identity part).
 pfl_add_test(test_identity SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_identity.c
-	DEPS pfl_crypto PkgConfig::SODIUM)
+	DEPS pfl_crypto PkgConfig::SODIUM Threads::Threads)
 pfl_add_test(test_keyset SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_keyset.c
 	DEPS pfl_crypto PkgConfig::SODIUM)
 
