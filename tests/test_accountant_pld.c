@@ -178,7 +178,7 @@ test_pld_vs_rdp(void **state)
 static void
 test_pld_merges_sigmas(void **state)
 {
-	enum { R = 20 };
+	enum { R = 8 };
 	struct pfl_accountant *a;
 	double q[R], s[R], e_acct, e_raw;
 	uint64_t t[R];
