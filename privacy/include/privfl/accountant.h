@@ -14,7 +14,8 @@
  * PFL_ACCT_PLD: privacy loss distribution with pessimistic (rounded-up)
  * discretization, composed by FFT (pfl_pld_epsilon); the accountant
  * reports the smaller of the PLD and RDP epsilons, both upper bounds
- * (docs/PRIVACY.md).
+ * (docs/PRIVACY.md); for PLD it rounds each sigma down to 3 significant
+ * digits (conservative) so that near-equal charges share one FFT.
  *
  * Thread-safety: an accountant is plain state; one thread at a time per
  * object. The free functions are pure and thread-safe.
