@@ -9,3 +9,8 @@ set_tests_properties(http_status PROPERTIES TIMEOUT 180 LABELS integration)
 add_test(NAME browser_status
 	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/browser_status.sh ${PROJECT_BINARY_DIR})
 set_tests_properties(browser_status PROPERTIES TIMEOUT 240 LABELS integration)
+# kill -9 of the aggregator during training, finishing, checkpoint writing
+# and at random; then a corrupt newest checkpoint (about 25 s).
+add_test(NAME kill9 COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/kill9.sh
+	${PROJECT_BINARY_DIR})
+set_tests_properties(kill9 PROPERTIES TIMEOUT 600 LABELS integration)
