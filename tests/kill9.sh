@@ -54,6 +54,11 @@ fail() {
 	tail -n 60 "$dir/agg.log"
 	exit 1
 }
+san_check() { # sanitizer reports of any aggregator run so far
+	if grep -q "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$dir/agg.log"; then
+		fail "sanitizer report in the aggregator log"
+	fi
+}
 start_agg "$rounds"
 for i in 1 2 3; do
 	"$build/client/privfl-client" --server "$url" --identity-dir "$dir/c$i" \
@@ -168,6 +173,7 @@ echo "note: $stale stale checkpoint temp file(s) left by the kills"
 newest=$(ls "$out/checkpoints" | grep -E '^ckpt-[0-9]{8}\.bin$' | sort | tail -1)
 [ "$newest" = "$(printf 'ckpt-%08d.bin' "$rounds")" ] ||
 	fail "newest checkpoint is $newest, expected round $rounds"
+san_check
 # The newest checkpoint is valid: a restart resumes from it with nothing
 # left to do.
 : >"$dir/agg.log"
@@ -176,6 +182,7 @@ wait "$agg" || fail "restart on a finished run exited with an error"
 agg=
 grep -q "resumed from .*$newest: $rounds rounds done" "$dir/agg.log" ||
 	fail "restart did not resume from $newest"
+san_check
 echo "ok: restart resumes from $newest with $rounds rounds done"
 
 # Corrupt the newest checkpoint: the aggregator must fall back to the one
@@ -200,6 +207,7 @@ grep -q "checkpoint .*$newest is unusable" "$dir/agg.log" ||
 	fail "the corrupt checkpoint was not reported"
 grep -q "resumed from .*$prev: $((rounds - 1)) rounds done" "$dir/agg.log" ||
 	fail "did not fall back to $prev"
+san_check
 echo "ok: corrupt $newest skipped, resumed from $prev, round $rounds redone"
 # The redone round is a second, chained line for the same round number.
 check_audit $((rounds + 1))
