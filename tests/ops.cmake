@@ -14,3 +14,7 @@ set_tests_properties(browser_status PROPERTIES TIMEOUT 240 LABELS integration)
 add_test(NAME kill9 COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/kill9.sh
 	${PROJECT_BINARY_DIR})
 set_tests_properties(kill9 PROPERTIES TIMEOUT 600 LABELS integration)
+# make install into a temporary prefix; a program builds with pkg-config.
+add_test(NAME install_check
+	COMMAND ${PROJECT_SOURCE_DIR}/dist/check-install.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(install_check PROPERTIES TIMEOUT 120 LABELS integration)

@@ -1,0 +1,51 @@
+# `cmake --install` / `make install`: the four programs, libprivfl.a (every
+# module's objects in one archive) with the public headers and privfl.pc,
+# the man pages, systemd units and example configs.
+include(GNUInstallDirs)
+
+set(PFL_INSTALL_MODULES sim aggregator client proto model privacy crypto common)
+set(PFL_INSTALL_OBJECTS)
+foreach(m ${PFL_INSTALL_MODULES})
+	if(TARGET pfl_${m})
+		list(APPEND PFL_INSTALL_OBJECTS $<TARGET_OBJECTS:pfl_${m}>)
+		install(DIRECTORY ${PROJECT_SOURCE_DIR}/${m}/include/privfl
+			DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+			FILES_MATCHING PATTERN "*.h")
+	endif()
+endforeach()
+add_library(privfl_all STATIC ${PFL_INSTALL_OBJECTS})
+set_target_properties(privfl_all PROPERTIES OUTPUT_NAME privfl
+	LINKER_LANGUAGE C)
+install(TARGETS privfl_all ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+
+foreach(p privfl privfl-aggregator privfl-client privfl-sim)
+	if(TARGET ${p})
+		install(TARGETS ${p} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+	endif()
+endforeach()
+
+# pkg-config: libsodium and msgpack have .pc files; nng (CMake package
+# only), zlib and the C library parts are listed in Libs.
+set(PFL_PC_EXTRA_LIBS "-lnng -lz -lm -pthread")
+# Relocatable: prefix is found from the .pc file's own directory.
+file(RELATIVE_PATH PFL_PC_TO_PREFIX
+	"/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+configure_file(${PROJECT_SOURCE_DIR}/dist/privfl.pc.in
+	${PROJECT_BINARY_DIR}/privfl.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/privfl.pc
+	DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+file(GLOB PFL_MAN1 ${PROJECT_SOURCE_DIR}/docs/man/*.1)
+install(FILES ${PFL_MAN1} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+
+foreach(u privfl-client privfl-aggregator)
+	configure_file(${PROJECT_SOURCE_DIR}/dist/${u}.service.in
+		${PROJECT_BINARY_DIR}/dist/${u}.service @ONLY)
+	install(FILES ${PROJECT_BINARY_DIR}/dist/${u}.service
+		DESTINATION lib/systemd/system)
+endforeach()
+install(FILES ${PROJECT_SOURCE_DIR}/dist/client.conf
+	${PROJECT_SOURCE_DIR}/dist/aggregator.conf
+	DESTINATION ${CMAKE_INSTALL_DATADIR}/privfl/examples)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/OPERATIONS.md
+	DESTINATION ${CMAKE_INSTALL_DOCDIR} OPTIONAL)
