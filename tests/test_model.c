@@ -57,14 +57,15 @@ test_gemm(void **state)
 	(void)state;
 	pfl_rng_seed(&r, 42);
 	for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++)
-		for (int mode = 0; mode < 3; mode++)
+		for (int mode = 0; mode < 5; mode++)
 			for (int acc = 0; acc < 2; acc++) {
 				size_t M = sizes[t][0], N = sizes[t][1],
 				       K = sizes[t][2];
-				size_t lda = (mode == 1 ? M : K) + 3;
-				size_t ldb = (mode == 2 ? K : N) + 1;
-				size_t rows_a = mode == 1 ? K : M;
-				size_t rows_b = mode == 2 ? N : K;
+				int nm = mode >= 2 ? 2 : mode; /* naive mode */
+				size_t lda = (nm == 1 ? M : K) + 3;
+				size_t ldb = (nm == 2 ? K : N) + 1;
+				size_t rows_a = nm == 1 ? K : M;
+				size_t rows_b = nm == 2 ? N : K;
 				float *A = malloc((rows_a * lda + 1) * 4);
 				float *B = malloc((rows_b * ldb + 1) * 4);
 				float *C = malloc(M * (N + 2) * 4);
@@ -73,7 +74,7 @@ test_gemm(void **state)
 				fill_rand(&r, A, rows_a * lda + 1, 1.0f);
 				fill_rand(&r, B, rows_b * ldb + 1, 1.0f);
 				fill_rand(&r, C, M * ldc, 1.0f);
-				naive(mode, M, N, K, A, lda, B, ldb, ref);
+				naive(nm, M, N, K, A, lda, B, ldb, ref);
 				if (acc)
 					for (size_t i = 0; i < M; i++)
 						for (size_t j = 0; j < N; j++)

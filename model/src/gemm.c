@@ -202,8 +202,8 @@ kern_nt(size_t kc, const float *A, size_t lda, const float *B, size_t ldb,
 }
 
 PFL_MULTIVERSION void
-pfli_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
-             const float *B, size_t ldb, bool acc, float *C, size_t ldc)
+pfli_gemm_nt_dot(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                 const float *B, size_t ldb, bool acc, float *C, size_t ldc)
 {
 	if (M == 0 || N == 0)
 		return;
@@ -223,4 +223,58 @@ pfli_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
 				        min_sz(MT, M - ic), min_sz(NT, N - jc),
 				        ac);
 	}
+}
+
+/*
+ * nt through the outer-product kernel: each 16-row strip of B is copied,
+ * transposed, into a [kc][16] panel (zero-padded), once per K block.
+ */
+PFL_MULTIVERSION void
+pfli_gemm_nt_pack(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                  const float *B, size_t ldb, bool acc, float *C, size_t ldc)
+{
+	float bpack[KC * NR];
+
+	if (M == 0 || N == 0)
+		return;
+	if (K == 0) {
+		if (!acc)
+			zero_c(M, N, C, ldc);
+		return;
+	}
+	for (size_t pc = 0; pc < K; pc += KC) {
+		size_t kc = min_sz(KC, K - pc);
+		bool ac = acc || pc > 0;
+		for (size_t jc = 0; jc < N; jc += NR) {
+			size_t nr = min_sz(NR, N - jc);
+			for (size_t j = 0; j < NR; j++) {
+				const float *br = B + (jc + j) * ldb + pc;
+				if (j < nr)
+					for (size_t k = 0; k < kc; k++)
+						bpack[k * NR + j] = br[k];
+				else
+					for (size_t k = 0; k < kc; k++)
+						bpack[k * NR + j] = 0.0f;
+			}
+			for (size_t ic = 0; ic < M; ic += MR)
+				kern_6x16(kc, A + ic * lda + pc, lda, 1, bpack,
+				          NR, C + ic * ldc + jc, ldc,
+				          min_sz(MR, M - ic), nr, ac);
+		}
+	}
+}
+
+/*
+ * Dot products lose to the packed outer-product kernel when K is short
+ * (horizontal sums, tails) and M gives the panel enough reuse; measured
+ * best-of-200 on the CNN's and MLP's shapes (docs/MODEL.md).
+ */
+void
+pfli_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
+             const float *B, size_t ldb, bool acc, float *C, size_t ldc)
+{
+	if (K < 256 && M >= 32)
+		pfli_gemm_nt_pack(M, N, K, A, lda, B, ldb, acc, C, ldc);
+	else
+		pfli_gemm_nt_dot(M, N, K, A, lda, B, ldb, acc, C, ldc);
 }

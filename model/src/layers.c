@@ -169,6 +169,17 @@ pfli_conv_bwd(size_t B, int ci, int co, int h, int w, const float *x,
 	}
 }
 
+/* First maximum in window order (a NaN only wins when it comes first). */
+static inline float
+max4(float a, float b, float c, float d)
+{
+	float m = a;
+
+	m = b > m ? b : m;
+	m = c > m ? c : m;
+	return d > m ? d : m;
+}
+
 void
 pfli_pool_fwd(size_t B, int c, int h, int w, const float *x, float *y)
 {
@@ -181,9 +192,9 @@ pfli_pool_fwd(size_t B, int c, int h, int w, const float *x, float *y)
 			const float *r0 = xp + (size_t)(2 * oy) * w;
 			const float *r1 = r0 + w;
 			for (int ox = 0; ox < ow; ox++) {
-				float a = fmaxf(r0[2 * ox], r0[2 * ox + 1]);
-				float b = fmaxf(r1[2 * ox], r1[2 * ox + 1]);
-				yp[oy * ow + ox] = fmaxf(a, b);
+				yp[oy * ow + ox] =
+				        max4(r0[2 * ox], r0[2 * ox + 1],
+				             r1[2 * ox], r1[2 * ox + 1]);
 			}
 		}
 	}

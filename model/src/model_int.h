@@ -26,6 +26,13 @@ void pfli_gemm_nn(size_t M, size_t N, size_t K, const float *A, size_t lda,
                   const float *B, size_t ldb, bool acc, float *C, size_t ldc);
 void pfli_gemm_tn(size_t M, size_t N, size_t K, const float *A, size_t lda,
                   const float *B, size_t ldb, bool acc, float *C, size_t ldc);
+/* pfli_gemm_nt picks one of these two by shape; both are exact nt GEMMs. */
+void pfli_gemm_nt_dot(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                      const float *B, size_t ldb, bool acc, float *C,
+                      size_t ldc);
+void pfli_gemm_nt_pack(size_t M, size_t N, size_t K, const float *A, size_t lda,
+                       const float *B, size_t ldb, bool acc, float *C,
+                       size_t ldc);
 void pfli_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
                   const float *B, size_t ldb, bool acc, float *C, size_t ldc);
 

@@ -10,13 +10,14 @@ enum { MAX_TRIES = 1000 };
 
 pfl_err
 pfl_partition_parse(const char *spec, enum pfl_partition_kind *kind,
-        double *param)
+                    double *param)
 {
 	static const struct {
 		const char *name;
 		enum pfl_partition_kind kind;
 	} tab[] = {{"dirichlet:", PFL_PART_DIRICHLET},
-	        {"shards:", PFL_PART_SHARDS}, {"quantity:", PFL_PART_QUANTITY}};
+	           {"shards:", PFL_PART_SHARDS},
+	           {"quantity:", PFL_PART_QUANTITY}};
 	char *end;
 	double v;
 
@@ -33,7 +34,7 @@ pfl_partition_parse(const char *spec, enum pfl_partition_kind *kind,
 			continue;
 		v = strtod(spec + l, &end);
 		if (end == spec + l || *end != '\0' || !isfinite(v) ||
-		        v <= 0.0 || v > 1e6)
+		    v <= 0.0 || v > 1e6)
 			return PFL_ERR_INVAL;
 		if (tab[i].kind == PFL_PART_SHARDS && v != floor(v))
 			return PFL_ERR_INVAL;
@@ -79,7 +80,7 @@ dirichlet(struct pfl_rng *r, double alpha, size_t k, double *p)
 /* owner[i] = client of sample i (IID equal parts). */
 static void
 split_iid(struct pfl_rng *r, uint32_t *perm, size_t n, size_t clients,
-        uint32_t *owner)
+          uint32_t *owner)
 {
 	pfl_rng_shuffle_u32(r, perm, n);
 	for (size_t i = 0; i < n; i++)
@@ -95,8 +96,8 @@ min_size(size_t n, size_t clients)
 }
 
 static pfl_err
-split_dirichlet(struct pfl_rng *r, const int32_t *labels, size_t n,
-        int classes, size_t clients, double alpha, uint32_t *owner)
+split_dirichlet(struct pfl_rng *r, const int32_t *labels, size_t n, int classes,
+                size_t clients, double alpha, uint32_t *owner)
 {
 	size_t *cnt = calloc(clients, sizeof(size_t));
 	double *p = malloc(clients * sizeof(double));
@@ -126,8 +127,11 @@ split_dirichlet(struct pfl_rng *r, const int32_t *labels, size_t n,
 			}
 			for (size_t j = 0; j < clients; j++) {
 				size_t end;
-				acc += s > 0.0 ? p[j] / s : 1.0 / (double)clients;
-				end = j + 1 == clients ? m : (size_t)(acc * (double)m);
+				acc += s > 0.0 ? p[j] / s
+				               : 1.0 / (double)clients;
+				end = j + 1 == clients
+				              ? m
+				              : (size_t)(acc * (double)m);
 				if (end > m)
 					end = m;
 				for (; pos < end; pos++) {
@@ -153,8 +157,8 @@ out:
 }
 
 static pfl_err
-split_shards(struct pfl_rng *r, const int32_t *labels, size_t n,
-        size_t clients, size_t per, uint32_t *owner)
+split_shards(struct pfl_rng *r, const int32_t *labels, size_t n, size_t clients,
+             size_t per, uint32_t *owner)
 {
 	size_t nshards = clients * per, sz, k = 0;
 	uint32_t *sorted = malloc(n * sizeof(uint32_t));
@@ -193,7 +197,7 @@ out:
 
 static pfl_err
 split_quantity(struct pfl_rng *r, uint32_t *perm, size_t n, size_t clients,
-        double beta, uint32_t *owner)
+               double beta, uint32_t *owner)
 {
 	double *p = malloc(clients * sizeof(double));
 	size_t need = min_size(n, clients);
@@ -227,9 +231,9 @@ split_quantity(struct pfl_rng *r, uint32_t *perm, size_t n, size_t clients,
 }
 
 pfl_err
-pfl_partition_make(const int32_t *labels, size_t n, int classes,
-        size_t clients, enum pfl_partition_kind kind, double param,
-        uint64_t seed, struct pfl_partition *out)
+pfl_partition_make(const int32_t *labels, size_t n, int classes, size_t clients,
+                   enum pfl_partition_kind kind, double param, uint64_t seed,
+                   struct pfl_partition *out)
 {
 	struct pfl_partition p = {0};
 	struct pfl_rng r;
@@ -238,8 +242,8 @@ pfl_partition_make(const int32_t *labels, size_t n, int classes,
 	pfl_err rc = PFL_ERR_NOMEM;
 
 	if (labels == NULL || out == NULL || clients == 0 || n < clients ||
-	        n > UINT32_MAX || classes < 1 ||
-	        (kind != PFL_PART_IID && !(param > 0.0 && isfinite(param))))
+	    n > UINT32_MAX || classes < 1 ||
+	    (kind != PFL_PART_IID && !(param > 0.0 && isfinite(param))))
 		return PFL_ERR_INVAL;
 	for (size_t i = 0; i < n; i++)
 		if (labels[i] < 0 || labels[i] >= classes)
@@ -250,7 +254,7 @@ pfl_partition_make(const int32_t *labels, size_t n, int classes,
 	p.index = malloc(n * sizeof(uint32_t));
 	fill = calloc(clients, sizeof(size_t));
 	if (owner == NULL || perm == NULL || p.offset == NULL ||
-	        p.index == NULL || fill == NULL)
+	    p.index == NULL || fill == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		perm[i] = (uint32_t)i;
@@ -262,12 +266,12 @@ pfl_partition_make(const int32_t *labels, size_t n, int classes,
 		break;
 	case PFL_PART_DIRICHLET:
 		rc = split_dirichlet(&r, labels, n, classes, clients, param,
-		        owner);
+		                     owner);
 		break;
 	case PFL_PART_SHARDS:
 		rc = param > 1e6 ? PFL_ERR_INVAL
 		                 : split_shards(&r, labels, n, clients,
-		                           (size_t)param, owner);
+		                                (size_t)param, owner);
 		break;
 	case PFL_PART_QUANTITY:
 		rc = split_quantity(&r, perm, n, clients, param, owner);
@@ -286,7 +290,7 @@ pfl_partition_make(const int32_t *labels, size_t n, int classes,
 		p.index[p.offset[owner[i]] + fill[owner[i]]++] = (uint32_t)i;
 	for (size_t j = 0; j < clients; j++)
 		qsort(p.index + p.offset[j], p.offset[j + 1] - p.offset[j],
-		        sizeof(uint32_t), cmp_u32);
+		      sizeof(uint32_t), cmp_u32);
 	*out = p;
 	p.offset = NULL;
 	p.index = NULL;
