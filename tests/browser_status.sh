@@ -26,6 +26,7 @@ url="http://127.0.0.1:$port"
 	--rounds 400 --batch 32 --lr 0.05 --seed 1 --eval-every 1 \
 	--http-listen "$url" --out "$dir/out" >"$dir/sim.log" 2>&1 &
 sim=$!
+disown "$sim"
 rounds_done() {
 	curl -sf --max-time 5 "$url/status" |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["rounds_done"])' \

@@ -20,6 +20,7 @@ base="http://127.0.0.1:$port"
 	--http-listen "$base" --out "$dir/out" --log-level info \
 	>"$dir/sim.log" 2>&1 &
 sim=$!
+disown "$sim"
 
 python3 - "$base" "$dir/sim.log" <<'EOF'
 import json, re, sys, time, urllib.request, urllib.error
