@@ -14,6 +14,7 @@
  * server). Exactness is the tests' job (tests/test_secagg*.c).
  *
  * Usage: bench_secagg [--quick]   (--quick: small sizes, for CI smoke)
+ * PFL_BENCH_SECAGG_ONLY=server,client,bonawitz,compare picks sections.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -261,9 +262,11 @@ server_line(const char *what, const struct cfg *cf, const struct timing *tm)
 	double floor = tm->masks * ks_time(cf->dim) + tm->x25519 / x25519_ops;
 
 	printf("secagg %s mode=%s n=%u k=%u t=%u dim=%zu dropped=%u "
-	       "server_s=%.3f floor_s=%.3f ratio=%.3f\n",
+	       "server_s=%.3f floor_s=%.3f ratio=%.3f "
+	       "phases_s=%.3f/%.3f/%.3f/%.3f/%.3f\n",
 	       what, mode_name(cf->mode), cf->n, cf->k, cf->t, cf->dim,
-	       cf->ndrop, tm->server, floor, tm->server / floor);
+	       cf->ndrop, tm->server, floor, tm->server / floor, tm->phase[0],
+	       tm->phase[1], tm->phase[2], tm->phase[3], tm->phase[4]);
 }
 
 static void
@@ -299,6 +302,8 @@ int
 main(int argc, char **argv)
 {
 	int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+	const char *only =
+	        getenv("PFL_BENCH_SECAGG_ONLY"); /* e.g. "bonawitz" */
 	size_t big = quick ? 100000 : 1000000, mid = quick ? 10000 : 100000;
 	uint32_t nbig = quick ? 100 : 1000;
 	struct timing tm, tm0;
@@ -309,7 +314,10 @@ main(int argc, char **argv)
 		die("sodium_init", 0);
 	measure_floors(big, 0);
 
+#define WANT(sec) (only == NULL || strstr(only, sec) != NULL)
 	/* server, secagg+, 1000 x 1M, k ~ 30, no dropouts */
+	if (!WANT("server"))
+		goto client;
 	c = mkcfg(PFL_SA_PLUS, nbig, big, 0, 0);
 	run_round(&c, &tm0);
 	server_line("server_round", &c, &tm0);
@@ -326,12 +334,16 @@ main(int argc, char **argv)
 		       "added_s=%.4f floor_s=%.4f ratio=%.3f\n",
 		       c.n, c.k, c.dim, per, floor, per / floor);
 	}
+client:
 	/* client, secagg+, k ~ 72, 1M */
+	if (!WANT("client"))
+		goto bonawitz;
 	c = mkcfg(PFL_SA_PLUS, quick ? 80 : 200, big, 0, 72);
 	run_round(&c, &tm);
 	client_line("client_round", &c, &tm);
+bonawitz:
 	/* Bonawitz et al. 2017: 500 clients, 100K entries, 0/10/30% */
-	for (int d = 0; d < 3; d++) {
+	for (int d = 0; d < 3 && WANT("bonawitz"); d++) {
 		static const double drops[3] = {0, 0.1, 0.3};
 		static const double paper[3] = {2, 62, 143};
 
@@ -344,7 +356,7 @@ main(int argc, char **argv)
 		       paper[d] / tm.server);
 	}
 	/* full secagg against secagg+ */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3 && WANT("compare"); i++) {
 		static const uint32_t ns[3] = {100, 500, 1000};
 		uint32_t n = quick ? ns[i] / 5 : ns[i];
 

@@ -21,15 +21,17 @@ sc_from_u64(uint8_t s[SC], uint64_t v)
 		s[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* 1 when s is a canonical (reduced) scalar. */
+/* l = 2^252 + 27742317777372353535851937790883648493, little-endian */
+static const uint8_t group_order[SC] = {
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
+        0xa2, 0xde, 0xf9, 0xde, 0x14, 0,    0,    0,    0,    0,    0,
+        0,    0,    0,    0,    0,    0,    0,    0,    0,    0x10};
+
+/* 1 when s is a canonical (reduced) scalar: s < l, in constant time */
 static int
 sc_is_canonical(const uint8_t s[SC])
 {
-	uint8_t wide[64] = {0}, r[SC];
-
-	memcpy(wide, s, SC);
-	crypto_core_ristretto255_scalar_reduce(r, wide);
-	return sodium_memcmp(r, s, SC) == 0;
+	return sodium_compare(s, group_order, SC) < 0;
 }
 
 static pfl_err
