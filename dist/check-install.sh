@@ -56,8 +56,12 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cflags=$(pkg-config --cflags privfl) || fail "pkg-config --cflags privfl"
 libs=$(pkg-config --libs privfl) || fail "pkg-config --libs privfl"
 case $cflags in *"$prefix"*) ;; *) fail "privfl.pc does not point into $prefix: $cflags" ;; esac
+san=
+# A sanitizer build installs an instrumented library: link the runtime.
+grep -q '^PFL_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" &&
+	san="-fsanitize=address,undefined"
 # shellcheck disable=SC2086
-${CC:-cc} -std=c11 -Wall -Werror $cflags "$prefix/app.c" -o "$prefix/app" $libs ||
+${CC:-cc} -std=c11 -Wall -Werror $san $cflags "$prefix/app.c" -o "$prefix/app" $libs ||
 	fail "cannot build a program with pkg-config privfl ($cflags $libs)"
 "$prefix/app" | grep -q "^rounds [0-9]" || fail "the program did not run"
 echo "PASS: install into a fresh prefix: programs, man pages, units, configs, libprivfl.a and privfl.pc"
