@@ -213,33 +213,39 @@ pfl_err
 pfl_shamir_combine(const uint8_t (*coef)[32], const uint8_t (*shares)[64],
                    size_t m, uint8_t secret[32])
 {
-	uint8_t acc[2][SC], t[SC], out[32];
+	/* sum the products unreduced in 512 bits (each < l < 2^253, at most
+	 * PFL_SHAMIR_MAX_SHARES < 2^17 of them) and reduce once */
+	uint8_t wide[2][64], prod[64], acc[SC], out[32];
 	pfl_err err = PFL_ERR_CRYPTO;
 	size_t i;
 	int h;
 
-	if (coef == NULL || shares == NULL || secret == NULL || m == 0)
+	if (coef == NULL || shares == NULL || secret == NULL || m == 0 ||
+	    m > PFL_SHAMIR_MAX_SHARES)
 		return PFL_ERR_INVAL;
-	memset(acc, 0, sizeof(acc));
+	memset(wide, 0, sizeof(wide));
+	memset(prod, 0, sizeof(prod));
 	for (i = 0; i < m; i++) {
 		for (h = 0; h < 2; h++) {
 			if (!sc_is_canonical(shares[i] + h * SC))
 				goto out;
 			crypto_core_ristretto255_scalar_mul(
-			        t, shares[i] + h * SC, coef[i]);
-			crypto_core_ristretto255_scalar_add(acc[h], acc[h], t);
+			        prod, shares[i] + h * SC, coef[i]);
+			sodium_add(wide[h], prod, sizeof(prod));
 		}
 	}
 	for (h = 0; h < 2; h++) {
-		if (!sodium_is_zero(acc[h] + HALF, SC - HALF))
+		crypto_core_ristretto255_scalar_reduce(acc, wide[h]);
+		if (!sodium_is_zero(acc + HALF, SC - HALF))
 			goto out;
-		memcpy(out + h * HALF, acc[h], HALF);
+		memcpy(out + h * HALF, acc, HALF);
 	}
 	memcpy(secret, out, 32);
 	err = PFL_OK;
 out:
+	sodium_memzero(wide, sizeof(wide));
+	sodium_memzero(prod, sizeof(prod));
 	sodium_memzero(acc, sizeof(acc));
-	sodium_memzero(t, sizeof(t));
 	sodium_memzero(out, sizeof(out));
 	return err;
 }
