@@ -20,6 +20,7 @@
 struct http_state {
 	nng_http_server *srv;
 	nng_url *url;
+	bool started; /* by us: nng shares one server per address */
 };
 
 /* What a handler needs, copied under a->mtx. */
@@ -599,8 +600,8 @@ pfli_http_open(struct pfl_aggregator *a)
 		rv = add_handler(a, st->srv, "/status", on_status);
 	if (rv == 0)
 		rv = add_handler(a, st->srv, "/", on_page);
-	if (rv == 0)
-		rv = nng_http_server_start(st->srv);
+	if (rv == 0 && (rv = nng_http_server_start(st->srv)) == 0)
+		st->started = true;
 	a->http = st;
 	if (rv != 0) {
 		pfl_log(PFL_LOG_ERROR, "http server on %s: %s",
@@ -621,7 +622,8 @@ pfli_http_close(struct pfl_aggregator *a)
 		return;
 	st = a->http;
 	if (st->srv != NULL) {
-		nng_http_server_stop(st->srv);
+		if (st->started)
+			nng_http_server_stop(st->srv);
 		nng_http_server_release(st->srv);
 	}
 	nng_url_free(st->url);
