@@ -764,15 +764,13 @@ pfli_audit_append(struct pfl_aggregator *a, const char *json, size_t len)
 
 	if (a->audit == NULL)
 		return PFL_ERR_STATE;
-	bad = true;
-	if (json == NULL || memchr(json, '\n', len) != NULL)
-		why = "missing, or more than one line";
-	else if (parse_line(json, len, &li, &why) != 0)
-		;
-	else if (li.prev != NULL)
+	why = "missing, or more than one line";
+	bad = json == NULL || memchr(json, '\n', len) != NULL ||
+	      parse_line(json, len, &li, &why) != 0;
+	if (!bad && li.prev != NULL) {
 		why = "it already has \"prev\"";
-	else
-		bad = false;
+		bad = true;
+	}
 	if (bad) {
 		pfl_log(PFL_LOG_ERROR, "audit line refused: %s", why);
 		return PFL_ERR_INVAL;
