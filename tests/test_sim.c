@@ -26,7 +26,8 @@ static void
 sim(const char *const *kv, struct pfl_sim_result *res, pfl_err want)
 {
 	struct pfl_sim_config c;
-	char err[PFL_CFG_ERRLEN] = "";
+	char err[PFL_CFG_ERRLEN] = "", out[300];
+	static int runs;
 	static const char *const base[] = {"model", "logreg", "clients", "20",
 	        "per_round", "5", "rounds", "3", "batch", "32", "lr", "0.05",
 	        "seed", "1", "eval_every", "1", NULL};
@@ -41,8 +42,8 @@ sim(const char *const *kv, struct pfl_sim_result *res, pfl_err want)
 		            sizeof(err)) != PFL_OK)
 			fail_msg("%s", err);
 	}
-	assert_int_equal(pfl_sim_config_set(&c, "out", outdir, err,
-	                         sizeof(err)),
+	snprintf(out, sizeof(out), "%s/%d", outdir, ++runs);
+	assert_int_equal(pfl_sim_config_set(&c, "out", out, err, sizeof(err)),
 	        PFL_OK);
 	assert_int_equal(pfl_agg_config_check(&c.agg, err, sizeof(err)),
 	        PFL_OK);
@@ -58,7 +59,7 @@ csv_rows(void)
 	FILE *f;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "%s/rounds.csv", outdir);
+	snprintf(path, sizeof(path), "%s/1/rounds.csv", outdir);
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	if (fgets(line, sizeof(line), f) == NULL ||
@@ -86,7 +87,7 @@ test_plain_fedavg(void **state)
 	assert_int_equal(r.rounds, 3);
 	assert_true(r.accuracy > 0.6);
 	assert_int_equal(csv_rows(), 3);
-	snprintf(path, sizeof(path), "%s/model.safetensors", outdir);
+	snprintf(path, sizeof(path), "%s/1/model.safetensors", outdir);
 	assert_int_equal(access(path, R_OK), 0);
 }
 
@@ -94,7 +95,8 @@ static void
 test_secagg_plus_with_dropouts(void **state)
 {
 	static const char *const kv[] = {"secagg", "secagg+", "dropout_phase",
-	        "masked:0.2", NULL};
+	        "masked:0.2", "round_timeout_s", "3", "phase_timeout_s", "2",
+	        NULL};
 	struct pfl_sim_result r;
 
 	(void)state;
@@ -108,7 +110,7 @@ test_full_secagg_distributed_dp(void **state)
 {
 	static const char *const kv[] = {"secagg", "secagg", "dp",
 	        "distributed", "clip_norm", "1.0", "noise_multiplier", "0.5",
-	        "min_clients", "3", NULL};
+	        "min_clients", "3", "round_timeout_s", "5", NULL};
 	struct pfl_sim_result r;
 
 	(void)state;

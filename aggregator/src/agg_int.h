@@ -73,6 +73,8 @@ struct pfli_round {
 	uint32_t cap;
 	/* secure aggregation */
 	struct pfl_sa_server *sa;
+	int sa_mode; /* the protocol used this round (secagg+ falls back to
+	                secagg for cohorts too small for its guarantees) */
 	int sa_phase; /* phase currently open */
 	bool sa_closed[PFL_SA_PHASES];
 	uint32_t sa_t;

@@ -2,6 +2,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "agg_int.h"
 #include "privfl/clock.h"
@@ -140,6 +142,31 @@ setup_trust(struct pfl_aggregator *a)
 	return pfl_csprng_new(NULL, &a->rng);
 }
 
+/*
+ * A fresh run (resume = false) in an out_dir that holds another run's
+ * audit log and checkpoints: keep them, renamed with the time, so that
+ * the new run neither continues the old chain nor resumes from it later.
+ */
+static void
+set_aside_previous_run(const struct pfl_aggregator *a)
+{
+	static const char *const names[] = {"audit.log", "checkpoints"};
+	char from[4096], to[4200];
+	long now = (long)time(NULL);
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(from, sizeof(from), "%s/%s", a->cfg.out_dir, names[i]);
+		snprintf(to, sizeof(to), "%s.%ld", from, now);
+		if (access(from, F_OK) != 0)
+			continue;
+		if (rename(from, to) == 0)
+			pfl_log(PFL_LOG_INFO, "fresh run: previous %s kept as %s",
+			        names[i], to);
+		else
+			pfl_log(PFL_LOG_WARN, "cannot set %s aside", from);
+	}
+}
+
 pfl_err
 pfl_aggregator_new(const struct pfl_agg_config *cfg,
         struct pfl_aggregator **out)
@@ -149,7 +176,15 @@ pfl_aggregator_new(const struct pfl_agg_config *cfg,
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return PFL_ERR_NOMEM;
-	pthread_mutex_init(&a->mtx, NULL);
+	{
+		/* recursive: round bookkeeping called under the lock may
+		 * report (results.c takes it too) */
+		pthread_mutexattr_t attr;
+		pthread_mutexattr_init(&attr);
+		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&a->mtx, &attr);
+		pthread_mutexattr_destroy(&attr);
+	}
 	pfl_buf_init(&a->pending_audit, 0);
 	if ((rv = copy_config(&a->cfg, cfg)) != PFL_OK)
 		goto fail;
@@ -179,6 +214,8 @@ pfl_aggregator_new(const struct pfl_agg_config *cfg,
 		rv = pfli_checkpoint_restore(a);
 		if (rv != PFL_OK && rv != PFL_ERR_NOTFOUND)
 			goto fail;
+	} else {
+		set_aside_previous_run(a);
 	}
 	pfl_hash_params(a->global, a->num_params, a->model_hash);
 	pfli_round_reset(&a->round);

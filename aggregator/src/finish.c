@@ -98,10 +98,15 @@ privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
 		return PFL_OK;
 	}
 	case PFL_DP_DISTRIBUTED: {
-		double total_q = sqrt((double)survivors) * r->client_noise_sigma;
-		*z_real = total_q / (r->clip_norm * r->quant_scale +
-		                            sqrt((double)p));
-		return PFL_OK;
+		/* Kairouz et al. 2021: the sum of the survivors' discrete
+		 * Gaussians, sensitivity in quantized units including the
+		 * worst case of stochastic rounding. */
+		double l2 = r->clip_norm * r->quant_scale + sqrt((double)p);
+		double s2 = r->client_noise_sigma * r->client_noise_sigma;
+		if (survivors == 0)
+			return PFL_ERR_STATE;
+		return pfl_ddg_effective_sigma(s2, survivors, p, l2,
+		        sqrt((double)p) * l2, z_real);
 	}
 	case PFL_DP_LOCAL:
 		*q = 1.0;

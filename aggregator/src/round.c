@@ -167,8 +167,10 @@ plan_privacy(struct pfl_aggregator *a)
 		double total = cfg->noise_multiplier * r->clip_norm;
 		double scale = 0;
 		pfl_err rv;
-		/* first pass: scale without noise, to express the noise */
-		rv = pfl_quant_choose_scale(bound, r->n, total, &scale);
+		/* the noise of all n, each at the share planned for min */
+		rv = pfl_quant_choose_scale(bound, r->n,
+		        total * sqrt((double)r->n / (double)cfg->min_clients),
+		        &scale);
 		if (rv != PFL_OK)
 			return rv;
 		r->quant_scale = scale;
@@ -197,11 +199,28 @@ start_running(struct pfl_aggregator *a, int64_t now)
 		uint8_t(*pks)[32] = NULL;
 		uint32_t k = 0, t = 0;
 
-		rv = pfl_sa_choose_params((enum pfl_sa_mode)cfg->secure_aggregation,
-		        r->n, cfg->sa_dropout, cfg->sa_corrupt, &k, &t);
+		r->sa_mode = cfg->secure_aggregation;
+		rv = pfl_sa_choose_params((enum pfl_sa_mode)r->sa_mode, r->n,
+		        cfg->sa_dropout, cfg->sa_corrupt, &k, &t);
+		if (rv == PFL_ERR_CONFIG && r->sa_mode == PFL_SA_PLUS) {
+			/* Too small a cohort for a sparse graph with these
+			 * guarantees: every pair shares masks instead. */
+			r->sa_mode = PFL_SA_FULL;
+			rv = pfl_sa_choose_params(PFL_SA_FULL, r->n,
+			        cfg->sa_dropout, cfg->sa_corrupt, &k, &t);
+		}
+		if (rv == PFL_ERR_CONFIG && r->n >= 3) {
+			/* No (k, t) meets the tolerated dropout for so small a
+			 * cohort: keep the honest-majority threshold anyway
+			 * (fewer survivors abort the round). */
+			r->sa_mode = PFL_SA_FULL;
+			k = r->n - 1;
+			t = r->n / 2 + 1;
+			rv = PFL_OK;
+		}
 		if (rv != PFL_OK)
 			return rv;
-		if (cfg->sa_neighbours > 0 && cfg->secure_aggregation == 2)
+		if (cfg->sa_neighbours > 0 && r->sa_mode == PFL_SA_PLUS)
 			k = (uint32_t)cfg->sa_neighbours < r->n - 1
 			            ? (uint32_t)cfg->sa_neighbours
 			            : r->n - 1;
@@ -210,10 +229,12 @@ start_running(struct pfl_aggregator *a, int64_t now)
 		if (t < (uint32_t)cfg->min_clients &&
 		        (uint32_t)cfg->min_clients <= k + 1)
 			t = (uint32_t)cfg->min_clients;
+		r->sa_t = t;
+		r->sa_k = k;
 		if (t > k + 1 || t < 2)
 			return PFL_ERR_CONFIG;
 		memset(&p, 0, sizeof(p));
-		p.mode = (enum pfl_sa_mode)cfg->secure_aggregation;
+		p.mode = (enum pfl_sa_mode)r->sa_mode;
 		p.n = r->n;
 		p.t = t;
 		p.k = k;
@@ -271,9 +292,9 @@ tick_secagg(struct pfl_aggregator *a, int64_t now)
 	uint32_t expect = pfli_round_expected(r, p);
 	int64_t deadline = p == PFL_SA_MASKED ? r->deadline_ms
 	                                      : r->phase_deadline_ms;
+	uint32_t target = (uint32_t)a->cfg.clients_per_round;
 	bool enough = got >= expect ||
-	              (p == PFL_SA_MASKED &&
-	                      got >= (uint32_t)a->cfg.clients_per_round);
+	              (p == PFL_SA_MASKED && got >= target && got >= r->sa_t);
 	pfl_err rv;
 
 	if (!enough && now < deadline)
@@ -348,7 +369,8 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 		if (now < r->select_end_ms &&
 		        (r->draws < r->expected_draws || r->draws == 0))
 			return;
-		if (r->n < (uint32_t)cfg->min_clients) {
+		if (r->n < (uint32_t)cfg->min_clients ||
+		        (cfg->secure_aggregation != 0 && r->n < 3)) {
 			pfl_log(PFL_LOG_DEBUG,
 			        "round %llu: only %u selected, sampling again",
 			        (unsigned long long)r->number, r->n);
@@ -356,9 +378,11 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 			return;
 		}
 		if ((rv = start_running(a, now)) != PFL_OK) {
-			char why[96];
-			snprintf(why, sizeof(why), "cannot start: %s",
-			        pfl_strerror(rv));
+			char why[128];
+			snprintf(why, sizeof(why),
+			        "cannot start with %u clients (secagg k %u, t "
+			        "%u): %s",
+			        r->n, r->sa_k, r->sa_t, pfl_strerror(rv));
 			abort_round(a, why);
 		}
 		return;

@@ -119,7 +119,7 @@ fill_plan(struct pfl_aggregator *a, uint32_t idx, struct pfl_msg_plan *p,
 	p->noise_sigma = r->client_noise_sigma;
 	p->quant_scale = r->quant_scale;
 	p->adaptive_clip = cfg->adaptive_clip;
-	p->sa_mode = (uint8_t)cfg->secure_aggregation;
+	p->sa_mode = (uint8_t)(r->sa != NULL ? r->sa_mode : 0);
 	if (r->sa != NULL) {
 		p->sa_id = idx + 1;
 		p->sa_n = r->n;
