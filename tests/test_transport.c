@@ -248,6 +248,13 @@ oversize_thread(void *arg)
 	b->result = pfl_conn_open(b->url, &o, &c);
 	for (int i = 0; i < 3 && b->result == PFL_OK; i++)
 		b->result = pfl_conn_call(c, junk, b->size, &r);
+	/*
+	 * The server dropped the connection and nng is redialing; closing a
+	 * socket in the middle of that leaks the half-made connection in nng
+	 * 1.5.2 (fixed in 1.6.0). Let the redial finish first, so that
+	 * LeakSanitizer reports only our own leaks.
+	 */
+	nng_msleep(500);
 	pfl_conn_close(c);
 	pfl_buf_fini(&r);
 	free(junk);
@@ -448,10 +455,24 @@ test_max_conns(void **state)
 	/* the three admitted ones are undisturbed */
 	for (int i = 0; i < 3; i++)
 		call_ok(c[i], "still in");
-	/* one leaves: a waiting client gets in on its next attempt */
+	/*
+	 * One leaves: a waiting client gets in on a later attempt. Until the
+	 * server has reaped the closed connection, a new one may still be
+	 * refused after connecting (the client sees a reset), so retry the
+	 * way clients do.
+	 */
 	pfl_conn_close(c[0]);
 	assert_int_equal(pfl_conn_open(url, &patient, &extra), PFL_OK);
-	call_ok(extra, "my turn");
+	{
+		pfl_err e = PFL_ERR_IO;
+		for (int i = 0; i < 20 && e == PFL_ERR_IO; i++) {
+			pfl_buf_clear(&r);
+			e = pfl_conn_call(extra, (const uint8_t *)"my turn", 7,
+			                  &r);
+		}
+		assert_int_equal(e, PFL_OK);
+		assert_memory_equal(r.data, "ok:my turn", 10);
+	}
 	pfl_conn_close(extra);
 	pfl_conn_close(c[1]);
 	pfl_conn_close(c[2]);
