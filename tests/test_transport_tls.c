@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "privfl/tls.h"
 #include "privfl/transport.h"
@@ -188,6 +189,12 @@ test_wrong_ca_and_name(void **state)
 	c = NULL;
 	assert_int_equal(dial(url, dir_a, NULL, &c), PFL_OK);
 	pfl_conn_close(c);
+	/*
+	 * nng 1.5.2 leaks connections whose failed handshake is still being
+	 * torn down when the socket closes (fixed in 1.6.0): let them finish
+	 * so that LeakSanitizer reports only our own leaks.
+	 */
+	nng_msleep(500);
 	pfl_server_close(s);
 }
 
