@@ -57,11 +57,15 @@ test_gemm(void **state)
 	(void)state;
 	pfl_rng_seed(&r, 42);
 	for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++)
-		for (int mode = 0; mode < 5; mode++)
+		for (int mode = 0; mode < 9; mode++)
 			for (int acc = 0; acc < 2; acc++) {
 				size_t M = sizes[t][0], N = sizes[t][1],
 				       K = sizes[t][2];
-				int nm = mode >= 2 ? 2 : mode; /* naive mode */
+				/* naive mode: 0 nn, 1 tn, 2 nt */
+				int nm = mode >= 5
+				                 ? (mode - 5 > 2 ? 2 : mode - 5)
+				         : mode >= 2 ? 2
+				                     : mode;
 				size_t lda = (nm == 1 ? M : K) + 3;
 				size_t ldb = (nm == 2 ? K : N) + 1;
 				size_t rows_a = nm == 1 ? K : M;
@@ -86,9 +90,18 @@ test_gemm(void **state)
 				else if (mode == 1)
 					pfli_gemm_tn(M, N, K, A, lda, B, ldb,
 					             acc, C, ldc);
-				else
+				else if (mode == 2)
 					pfli_gemm_nt(M, N, K, A, lda, B, ldb,
 					             acc, C, ldc);
+				else if (mode == 3)
+					pfli_gemm_nt_dot(M, N, K, A, lda, B,
+					                 ldb, acc, C, ldc);
+				else if (mode == 4)
+					pfli_gemm_nt_pack(M, N, K, A, lda, B,
+					                  ldb, acc, C, ldc);
+				else
+					pfli_gemm_v8(mode - 5, M, N, K, A, lda,
+					             B, ldb, acc, C, ldc);
 				for (size_t i = 0; i < M; i++)
 					for (size_t j = 0; j < N; j++)
 						assert_true(

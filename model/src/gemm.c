@@ -145,3 +145,19 @@ pfli_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
 	else
 		pfli_gemm_nt_dot(M, N, K, A, lda, B, ldb, acc, C, ldc);
 }
+
+void
+pfli_gemm_v8(int op, size_t M, size_t N, size_t K, const float *A, size_t lda,
+             const float *B, size_t ldb, bool acc, float *C, size_t ldc)
+{
+	if (trivial(M, N, K, acc, C, ldc))
+		return;
+	if (op == 0)
+		outer_v8(M, N, K, A, lda, 1, B, ldb, acc, C, ldc);
+	else if (op == 1)
+		outer_v8(M, N, K, A, 1, lda, B, ldb, acc, C, ldc);
+	else if (op == 2)
+		nt_dot_v8(M, N, K, A, lda, B, ldb, acc, C, ldc);
+	else
+		nt_pack_v8(M, N, K, A, lda, B, ldb, acc, C, ldc);
+}

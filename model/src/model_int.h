@@ -36,6 +36,14 @@ void pfli_gemm_nt_pack(size_t M, size_t N, size_t K, const float *A, size_t lda,
 void pfli_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
                   const float *B, size_t ldb, bool acc, float *C, size_t ldc);
 
+/*
+ * The 8-float (AVX2/SSE2) kernels whatever the CPU, for tests on machines
+ * that would pick AVX-512: op 0 nn, 1 tn, 2 nt (dot), 3 nt (packed).
+ */
+void pfli_gemm_v8(int op, size_t M, size_t N, size_t K, const float *A,
+                  size_t lda, const float *B, size_t ldb, bool acc, float *C,
+                  size_t ldc);
+
 /* Layers (batch-first, NCHW). Parameter gradients dw, db are overwritten. */
 /* y[B][out] = x[B][in] W^T + b, W [out][in]; relu applied when relu. */
 void pfli_dense_fwd(size_t B, size_t in, size_t out, const float *x,
