@@ -261,6 +261,7 @@ serve_open(struct pfl_aggregator *a)
 	o.max_msg_bytes = a->limits.max_msg_bytes;
 	o.timeout_ms = (int)a->cfg.request_timeout_ms;
 	o.workers = (int)a->cfg.workers;
+	o.max_conns = (int)a->cfg.max_connections;
 	if (a->cfg.tls_cert_key_file && *a->cfg.tls_cert_key_file)
 		o.tls_cert_key_file = a->cfg.tls_cert_key_file;
 	return pfl_server_open(a->cfg.listen, &o, pfli_serve, a, &a->server);
@@ -271,6 +272,7 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 {
 	pfl_err rv;
 
+	a->run_started = pfl_clock_sec();
 	if ((rv = pfli_results_open(a)) != PFL_OK)
 		return rv;
 	if ((rv = pfli_audit_open(a)) != PFL_OK)
@@ -301,7 +303,6 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 	        a->cfg.listen, (long long)a->cfg.rounds,
 	        (long long)a->cfg.clients_per_round, a->model_name,
 	        a->num_params);
-	a->run_started = pfl_clock_sec();
 	while (!a->stop && a->rounds_done < (uint64_t)a->cfg.rounds) {
 		enum pfli_round_state st;
 		pthread_mutex_lock(&a->mtx);

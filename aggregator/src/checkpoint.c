@@ -56,7 +56,7 @@ put_section(struct pfl_buf *b, uint32_t tag, const void *data, size_t len)
 static void
 prune(const struct pfl_aggregator *a, const char *dir)
 {
-	char path[4096];
+	char path[4200];
 	uint64_t keep_from;
 
 	if (a->rounds_done <= (uint64_t)a->cfg.keep_checkpoints)
@@ -207,7 +207,7 @@ cmp_desc(const void *x, const void *y)
 pfl_err
 pfli_checkpoint_restore(struct pfl_aggregator *a)
 {
-	char dir[4096], path[4200];
+	char dir[4096], path[4400];
 	unsigned long long rounds[256];
 	size_t n = 0;
 	struct dirent *de;
@@ -219,6 +219,12 @@ pfli_checkpoint_restore(struct pfl_aggregator *a)
 	while ((de = readdir(d)) != NULL && n < 256) {
 		unsigned long long r;
 		char tail[8];
+		if (strstr(de->d_name, ".tmp.") != NULL) {
+			/* a write cut short by a crash: never renamed, unused */
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+			continue;
+		}
 		if (sscanf(de->d_name, "ckpt-%llu.%3s", &r, tail) == 2 &&
 		        strcmp(tail, "bin") == 0 && strlen(de->d_name) == 17)
 			rounds[n++] = r;

@@ -29,6 +29,10 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
                 NULL, 0, "largest message accepted, MiB"},
         {"workers", PFL_CFG_INT, F(workers), "4", 1, 256, NULL, 0,
                 "requests served concurrently"},
+        {"max_connections", PFL_CFG_INT, F(max_connections), "4096", 1,
+                1000000, NULL, 0,
+                "connections accepted at once (memory is bounded by "
+                "connections x max_message_mb)"},
         {"request_timeout_ms", PFL_CFG_INT, F(request_timeout_ms), "30000",
                 100, 3600000, NULL, 0, "deadline of one request/reply"},
         {"http_listen", PFL_CFG_STRING, F(http_listen), "", 0, 0, NULL, 0,

@@ -263,7 +263,7 @@ on_update(struct ctx *c, struct pfli_client *cl, const float *v)
 		r->acc[i] += v[i];
 	mb->sent_update = true;
 	mb->train_loss = u->train_loss;
-	if (isfinite(u->train_loss)) {
+	if (isfinite(u->train_loss) && u->train_loss >= 0) {
 		r->train_loss_sum += u->train_loss;
 		r->train_loss_n++;
 	}
@@ -357,16 +357,17 @@ static bool
 authorized(struct pfl_aggregator *a, const struct pfl_msg *m)
 {
 	char fp[PFL_FINGERPRINT_LEN];
+	uint32_t n;
 
 	if (a->keys == NULL || pfl_keyset_is_enrolled(a->keys, m->sender))
 		return true;
 	pfl_key_fingerprint(m->sender, fp);
-	if (a->refusals_logged < 100 || (a->refusals_logged % 1000) == 0)
+	n = __atomic_fetch_add(&a->refusals_logged, 1, __ATOMIC_RELAXED);
+	if (n < 100 || n % 1000 == 0)
 		pfl_log(PFL_LOG_WARN, "refused %s: key %s", fp,
 		        pfl_keyset_is_revoked(a->keys, m->sender)
 		                ? "is revoked"
 		                : "is not enrolled");
-	a->refusals_logged++;
 	return false;
 }
 

@@ -166,8 +166,11 @@ call(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *m,
 
 	pfl_buf_clear(&c->req);
 	pfl_buf_clear(&c->rep);
-	if ((rv = pfl_msg_encode(m, c->id, &c->req)) != PFL_OK)
+	if ((rv = pfl_msg_encode(m, c->id, &c->req)) != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "cannot encode a %s message: %s",
+		        pfl_msg_type_name(m->type), pfl_strerror(rv));
 		return rv;
+	}
 	if ((rv = pfl_conn_call(conn, c->req.data, c->req.len, &c->rep)) !=
 	        PFL_OK)
 		return rv;
@@ -457,9 +460,12 @@ build_prepared(struct pfl_client *c, struct pfl_msg *m)
 	pfl_msg_init(m, c->delayed_type, c->fed, c->round, c->id);
 	if (c->delayed_type == PFL_MSG_UPDATE) {
 		m->u.update.num_examples = c->num_examples;
-		/* Only without DP: a loss is a statistic of the local data. */
-		m->u.update.train_loss = c->plan.dp_mode == 0 ? c->train_loss
-		                                              : NAN;
+		/* Only without DP: a loss is a statistic of the local data
+		 * (-1: not reported). */
+		m->u.update.train_loss =
+		        c->plan.dp_mode == 0 && isfinite(c->train_loss)
+		                ? c->train_loss
+		                : -1.0;
 		m->u.update.weight = c->vec[c->plan.num_params];
 		m->u.update.data = c->delayed_payload.data;
 		m->u.update.data_len = c->delayed_payload.len;

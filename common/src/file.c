@@ -131,9 +131,16 @@ pfl_file_write_atomic_parts(const char *path,
 	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return PFL_ERR_TOOBIG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* A leftover temp file (crash) must not lend us its permissions. */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
 		return err_from_errno(errno);
+	if (fchmod(fd, mode) != 0) {
+		close(fd);
+		unlink(tmp);
+		return err_from_errno(errno);
+	}
 	for (size_t i = 0; i < nparts && rv == PFL_OK; i++)
 		rv = write_all(fd, parts[i].data, parts[i].len);
 	if (rv == PFL_OK && fsync(fd) != 0)

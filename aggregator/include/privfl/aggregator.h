@@ -48,6 +48,7 @@ struct pfl_agg_config {
 	char *tls_cert_key_file;
 	int64_t max_message_mb;
 	int64_t workers;
+	int64_t max_connections;
 	int64_t request_timeout_ms;
 	char *http_listen;
 	/* model */
