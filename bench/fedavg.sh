@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# FedAvg simulation against a PyTorch reference doing the same FedAvg
+# sequentially in one process on one thread (bench/torch_fedavg.py), in the
+# same run (issue #3):
+#   privfl-sim --dataset fashion-mnist --model mlp --clients 100 --per-round 10
+#       --rounds 50 --local-epochs 1 --batch 32 --lr 0.05 --partition iid --seed 1
+# Prints both wall times and CPU times (user+sys), both final test
+# accuracies and the ratios; each is the best of REPS runs (default 2) so
+# that other load on the machine distorts it less. privfl's times cover
+# the whole process (start, data loading, 50 rounds, evaluation every
+# round); PyTorch's cover data loading to the last evaluation (the torch
+# import is not counted). Then privfl alone on the dirichlet:0.5 and
+# shards:2 partitions (final accuracy only).
+#   bench/fedavg.sh BUILD_DIR [REPS]
+# Targets: privfl >= 3x faster than PyTorch at the same accuracy (>= 0.80);
+# dirichlet:0.5 >= 0.75; shards:2 >= 0.55.
+set -uo pipefail
+build=${1:?usage: bench/fedavg.sh BUILD_DIR [REPS]}
+reps=${2:-2}
+here=$(cd "$(dirname "$0")" && pwd)
+sim=$build/sim/privfl-sim
+if [ ! -x "$sim" ]; then
+	echo "fedavg: $build has no sim/privfl-sim" >&2
+	exit 1
+fi
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+py=/usr/bin/python3
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pfl-fedavg.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+common=(--dataset fashion-mnist --model mlp --clients 100 --per-round 10
+	--rounds 50 --local-epochs 1 --batch 32 --lr 0.05 --seed 1)
+
+# run_sim PARTITION NAME: prints "WALL CPU ACCURACY" (ACCURACY from the
+# last row of rounds.csv), or fails.
+run_sim() {
+	local out=$tmp/$2 t acc
+	rm -rf "$out"
+	t=$( { TIMEFORMAT='%R %U %S'; time "$sim" "${common[@]}" \
+		--partition "$1" --out "$out" >"$tmp/$2.log" 2>&1; } 2>&1) || {
+		echo "fedavg: privfl-sim --partition $1 failed:" >&2
+		tail -5 "$tmp/$2.log" >&2
+		return 1
+	}
+	acc=$(tail -n 1 "$out/rounds.csv" | cut -d, -f2)
+	echo "$t" | awk -v a="$acc" '{ printf "%.2f %.2f %.4f\n", $1, $2 + $3, a }'
+}
+
+# best_of CMD...: the run with the smallest wall time of $reps.
+best_of() {
+	local best="" r i
+	for ((i = 0; i < reps; i++)); do
+		r=$("$@") || return 1
+		if [ -z "$best" ] || awk -v a="${r%% *}" -v b="${best%% *}" \
+			'BEGIN { exit !(a < b) }'; then
+			best=$r
+		fi
+	done
+	echo "$best"
+}
+
+run_torch() {
+	"$py" "$here/torch_fedavg.py" --clients 100 --per-round 10 --rounds 50 \
+		--local-epochs 1 --batch 32 --lr 0.05 --seed 1 >"$tmp/torch.log" 2>&1 || {
+		echo "fedavg: torch_fedavg.py failed:" >&2
+		tail -5 "$tmp/torch.log" >&2
+		return 1
+	}
+	tail -n 1 "$tmp/torch.log" | sed 's/[a-z_]*=//g' |
+		awk '{ printf "%.2f %.2f %.4f\n", $2, $3, $1 }'
+}
+
+status=0
+echo "fedavg: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+p=$(best_of run_sim iid iid) || exit 1
+read -r pw pc pa <<<"$p"
+if "$py" -c 'import torch, numpy' 2>/dev/null; then
+	t=$(best_of run_torch) || exit 1
+	read -r tw tc ta <<<"$t"
+	awk -v pw="$pw" -v pc="$pc" -v pa="$pa" -v tw="$tw" -v tc="$tc" -v ta="$ta" 'BEGIN {
+		printf "fedavg iid   privfl  %6.2f s wall %6.2f s cpu  accuracy %.4f\n", pw, pc, pa
+		printf "fedavg iid   pytorch %6.2f s wall %6.2f s cpu  accuracy %.4f\n", tw, tc, ta
+		rw = tw / pw; rc = tc / pc
+		ok = (rw >= 3 && pa >= 0.80 && pa >= ta - 0.01)
+		printf "fedavg iid   privfl %.2fx faster (wall), %.2fx (cpu); target 3x at accuracy >= 0.80 %s\n", rw, rc, ok ? "ok" : "MISS"
+	}'
+else
+	printf 'fedavg iid   privfl  %6.2f s wall %6.2f s cpu  accuracy %.4f  (python3-torch not installed: no baseline)\n' "$pw" "$pc" "$pa"
+fi
+for spec in dirichlet:0.5:0.75 shards:2:0.55; do
+	part=${spec%:*}
+	target=${spec##*:}
+	r=$(run_sim "$part" "${part//:/_}") || { status=1; continue; }
+	read -r w c a <<<"$r"
+	awk -v p="$part" -v w="$w" -v c="$c" -v a="$a" -v g="$target" 'BEGIN {
+		printf "fedavg %-13s privfl %6.2f s wall %6.2f s cpu  accuracy %.4f (target %.2f) %s\n", p, w, c, a, g, (a >= g ? "ok" : "MISS")
+	}'
+done
+echo "fedavg: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+exit $status

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Every benchmark of privfl, one after the other (make bench). Each prints
+# its own figures with ratios against a baseline measured in the same run;
+# see docs/BENCHMARKS.md for what they measure and the recorded figures.
+#   bench/run.sh BUILD_DIR
+# BUILD_DIR should be a Release build (cmake -DCMAKE_BUILD_TYPE=Release).
+# About 10 minutes on 2 idle cores. PFL_BENCH_FULL=1 runs the secure
+# aggregation benchmark at full size (about 15 minutes more) instead of
+# --quick. PFL_BENCH_ONLY="train fedavg ..." runs only the named ones
+# (train fedavg aggregate secagg privacy).
+# The PyTorch baselines need python3-torch and python3-numpy (make bench
+# installs them); without them those benchmarks print privfl's figures
+# and say the baseline is unavailable. Exit status: 0 when every benchmark
+# ran (a missed target is reported, not an error), 1 otherwise.
+set -uo pipefail
+build=${1:?usage: bench/run.sh BUILD_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "$build" && pwd) || exit 1
+only=${PFL_BENCH_ONLY:-train fedavg aggregate secagg privacy}
+failed=""
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+	echo "bench: $build is not a CMake build directory" >&2
+	exit 1
+fi
+type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
+if [ "$type" != Release ]; then
+	echo "bench: warning: $build is a '$type' build; figures are meant" \
+		"for -DCMAKE_BUILD_TYPE=Release" >&2
+fi
+if ! /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null; then
+	echo "bench: python3-torch/python3-numpy not installed: PyTorch" \
+		"baselines unavailable (make bench installs them)"
+fi
+
+# bench NAME DESCRIPTION CMD...: a header, the run, its time and status.
+bench() {
+	local name=$1 what=$2 t0 rc
+	shift 2
+	case " $only " in *" $name "*) ;; *) return 0 ;; esac
+	echo
+	echo "=== $name: $what"
+	echo "=== $*"
+	echo "=== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load average" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)"
+	t0=$(date +%s)
+	"$@"
+	rc=$?
+	echo "=== $name: $((($(date +%s) - t0))) s$([ $rc = 0 ] || echo ", FAILED (exit $rc)")"
+	[ $rc = 0 ] || failed="$failed $name"
+}
+
+echo "privfl benchmarks: $build ($(nproc) cores, $(uname -m))"
+bench train "training throughput, privfl vs PyTorch (1 thread each)" \
+	"$here/train.sh" "$build"
+bench fedavg "50-round FedAvg simulation, privfl-sim vs PyTorch reference" \
+	"$here/fedavg.sh" "$build"
+bench aggregate "server aggregation throughput vs memory bandwidth" \
+	"$build/bench/bench_aggregate"
+if [ "${PFL_BENCH_FULL:-0}" = 1 ]; then
+	bench secagg "secure aggregation vs keystream/X25519 floors (full)" \
+		"$build/bench/bench_secagg"
+else
+	bench secagg "secure aggregation vs keystream/X25519 floors (--quick; PFL_BENCH_FULL=1 for full sizes)" \
+		"$build/bench/bench_secagg" --quick
+fi
+bench privacy "DP accounting and noise vs baselines" \
+	"$here/privacy.sh" "$build"
+
+echo
+if [ -n "$failed" ]; then
+	echo "bench: failed:$failed"
+	exit 1
+fi
+echo "bench: all benchmarks ran"

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""PyTorch reference for privfl's FedAvg simulation (bench/fedavg.sh).
+
+The same FedAvg as
+
+  privfl-sim --dataset fashion-mnist --model mlp --clients 100 --per-round 10
+      --rounds 50 --local-epochs 1 --batch 32 --lr 0.05 --partition iid
+
+done sequentially in one process on one thread: 60 000 training images
+split IID over 100 clients (600 each), 10 clients sampled uniformly without
+replacement each round, each training 1 local epoch of plain SGD
+(shuffled mini-batches of 32, lr 0.05) from the global model on the
+784-200-200-10 ReLU MLP, the new global model the average of the client
+models weighted by their example counts, and the accuracy on the 10 000
+test images evaluated after every round (as privfl's simulator does).
+
+Prints one line per round and a final line
+  final_accuracy=A seconds=S cpu_seconds=C
+where S is the wall time and C the process CPU time from reading the data
+to the last evaluation (the interpreter and torch import are not counted).
+
+Only the standard library, numpy and torch (Debian python3-torch).
+"""
+import argparse
+import gzip
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FMNIST = "/usr/share/datasets/fashion-mnist"
+
+
+class MLP(nn.Module):
+    def __init__(self, d=784, h1=200, h2=200, k=10):
+        super().__init__()
+        self.fc1 = nn.Linear(d, h1)
+        self.fc2 = nn.Linear(h1, h2)
+        self.fc3 = nn.Linear(h2, k)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[0:4], "big")
+    ndim = magic & 0xFF
+    if (magic >> 8) != 0x08 or ndim < 1 or ndim > 3:
+        raise ValueError("%s: not an unsigned-byte IDX file" % path)
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big")
+            for i in range(ndim)]
+    off = 4 + 4 * ndim
+    count = int(np.prod(dims))
+    if len(data) != off + count:
+        raise ValueError("%s: truncated" % path)
+    return np.frombuffer(data, dtype=np.uint8, offset=off).reshape(dims)
+
+
+def load(d, split):
+    x = read_idx(os.path.join(d, "%s-images-idx3-ubyte.gz" % split))
+    y = read_idx(os.path.join(d, "%s-labels-idx1-ubyte.gz" % split))
+    x = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
+    y = torch.from_numpy(y.astype(np.int64))
+    return x, y
+
+
+def local_train(model, x, y, epochs, batch, lr, gen):
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    n = len(x)
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=gen)
+        for s in range(0, n, batch):
+            idx = perm[s:s + batch]
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+
+
+@torch.no_grad()
+def accuracy(model, x, y, batch=1000):
+    correct = 0
+    for s in range(0, len(x), batch):
+        correct += (model(x[s:s + batch]).argmax(1) == y[s:s + batch]).sum()
+    return int(correct) / len(x)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", default=FMNIST)
+    ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--per-round", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=50)
+    ap.add_argument("--local-epochs", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+
+    torch.set_num_threads(1)
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    gen = torch.Generator().manual_seed(a.seed)
+
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    xtr, ytr = load(a.data_dir, "train")
+    xte, yte = load(a.data_dir, "t10k")
+    # IID: a random permutation cut into equal parts.
+    parts = np.array_split(rng.permutation(len(xtr)), a.clients)
+    parts = [torch.from_numpy(p) for p in parts]
+
+    glob = MLP()
+    local = MLP()
+    acc = float("nan")
+    for rnd in range(1, a.rounds + 1):
+        chosen = rng.choice(a.clients, size=a.per_round, replace=False)
+        gstate = {k: v.clone() for k, v in glob.state_dict().items()}
+        total = {k: torch.zeros_like(v) for k, v in gstate.items()}
+        weight = 0
+        for c in chosen:
+            idx = parts[c]
+            local.load_state_dict(gstate)
+            local_train(local, xtr[idx], ytr[idx], a.local_epochs, a.batch,
+                        a.lr, gen)
+            n = len(idx)
+            with torch.no_grad():
+                for k, v in local.state_dict().items():
+                    total[k].add_(v, alpha=float(n))
+            weight += n
+        glob.load_state_dict({k: v / weight for k, v in total.items()})
+        acc = accuracy(glob, xte, yte)
+        print("round %d accuracy %.4f" % (rnd, acc), flush=True)
+    secs = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    print("final_accuracy=%.4f seconds=%.3f cpu_seconds=%.3f" %
+          (acc, secs, cpu))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
