@@ -93,9 +93,8 @@ SFX(outer)(size_t M, size_t N, size_t K, const float *A, size_t rsa, size_t csa,
 			}
 			for (size_t ic = 0; ic < M; ic += MR)
 				SFX(kern)
-				(kc, A + ic * rsa + pc * csa, rsa, csa, bp, bld,
-				 C + ic * ldc + jc, ldc, min_sz(MR, M - ic), nr,
-				 ac);
+			(kc, A + ic * rsa + pc * csa, rsa, csa, bp, bld,
+			 C + ic * ldc + jc, ldc, min_sz(MR, M - ic), nr, ac);
 		}
 	}
 }
@@ -123,9 +122,8 @@ SFX(nt_pack)(size_t M, size_t N, size_t K, const float *A, size_t lda,
 			}
 			for (size_t ic = 0; ic < M; ic += MR)
 				SFX(kern)
-				(kc, A + ic * lda + pc, lda, 1, bpack, 2 * VW,
-				 C + ic * ldc + jc, ldc, min_sz(MR, M - ic), nr,
-				 ac);
+			(kc, A + ic * lda + pc, lda, 1, bpack, 2 * VW,
+			 C + ic * ldc + jc, ldc, min_sz(MR, M - ic), nr, ac);
 		}
 	}
 }
@@ -176,7 +174,8 @@ SFX(kern_dot)(size_t kc, const float *A, size_t lda, const float *B, size_t ldb,
 	}
 }
 
-KTARGET static void
+/* unused at 16 floats (see pfli_gemm_nt_dot) */
+KTARGET __attribute__((unused)) static void
 SFX(nt_dot)(size_t M, size_t N, size_t K, const float *A, size_t lda,
             const float *B, size_t ldb, bool acc, float *C, size_t ldc)
 {
@@ -186,8 +185,8 @@ SFX(nt_dot)(size_t M, size_t N, size_t K, const float *A, size_t lda,
 		for (size_t ic = 0; ic < M; ic += MT)
 			for (size_t jc = 0; jc < N; jc += NT)
 				SFX(kern_dot)
-				(kc, A + ic * lda + pc, lda, B + jc * ldb + pc,
-				 ldb, C + ic * ldc + jc, ldc,
-				 min_sz(MT, M - ic), min_sz(NT, N - jc), ac);
+		(kc, A + ic * lda + pc, lda, B + jc * ldb + pc, ldb,
+		 C + ic * ldc + jc, ldc, min_sz(MT, M - ic), min_sz(NT, N - jc),
+		 ac);
 	}
 }
