@@ -41,7 +41,7 @@ struct pfl_partition {
  * PFL_ERR_INVAL; outputs written only on success.
  */
 pfl_err pfl_partition_parse(const char *spec, enum pfl_partition_kind *kind,
-        double *param) PFL_WUR;
+                            double *param) PFL_WUR;
 
 /*
  * Split samples 0..n-1 (labels[i] in [0, classes)) among clients.
@@ -52,8 +52,9 @@ pfl_err pfl_partition_parse(const char *spec, enum pfl_partition_kind *kind,
  * On success *out owns its arrays (pfl_partition_fini).
  */
 pfl_err pfl_partition_make(const int32_t *labels, size_t n, int classes,
-        size_t clients, enum pfl_partition_kind kind, double param,
-        uint64_t seed, struct pfl_partition *out) PFL_WUR;
+                           size_t clients, enum pfl_partition_kind kind,
+                           double param, uint64_t seed,
+                           struct pfl_partition *out) PFL_WUR;
 
 /* Free the arrays and zero *p; accepts a zeroed struct and NULL. */
 void pfl_partition_fini(struct pfl_partition *p);
