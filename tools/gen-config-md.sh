@@ -16,6 +16,12 @@ for p in aggregator/privfl-aggregator client/privfl-client sim/privfl-sim; do
 		exit 2
 	fi
 done
+# In table rows, a '|' inside a cell (enum choices "off|secagg|secagg+",
+# "advertise|share|masked|unmask:P") would split the cell: escape it. Cell
+# separators are the pipes with a space (or the line's edge) on both sides.
+cells() {
+	perl -pe 'if (/^\| `/) { s/(?<=\S)\|/\\|/g; s/(?<!\\)\|(?=\S)/\\|/g; }'
+}
 gen() {
 	cat <<'HDR'
 # Configuration reference
@@ -32,11 +38,11 @@ and exits with status 2 before anything starts. A string setting shown as
 `(none)` defaults to empty.
 
 HDR
-	"$build/aggregator/privfl-aggregator" --config-markdown
+	"$build/aggregator/privfl-aggregator" --config-markdown | cells
 	echo
-	"$build/client/privfl-client" --config-markdown
+	"$build/client/privfl-client" --config-markdown | cells
 	echo
-	"$build/sim/privfl-sim" --config-markdown
+	"$build/sim/privfl-sim" --config-markdown | cells
 }
 if [ "$out" = "-" ]; then
 	gen
