@@ -185,6 +185,7 @@ void pfli_serve(void *arg, const uint8_t *req, size_t len,
 void pfli_round_tick(struct pfl_aggregator *a, int64_t now);
 void pfli_round_reset(struct pfli_round *r);
 uint32_t pfli_round_expected(const struct pfli_round *r, int phase);
+uint32_t pfli_round_target(const struct pfl_aggregator *a);
 
 /* finish.c */
 pfl_err pfli_round_finish(struct pfl_aggregator *a);

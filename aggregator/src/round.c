@@ -274,6 +274,25 @@ start_running(struct pfl_aggregator *a, int64_t now)
 	return PFL_OK;
 }
 
+/*
+ * Results that complete a round: clients_per_round, or, when sampling
+ * drew a smaller cohort than planned, the share of it that over-selection
+ * plans for (n / overselect), but never fewer than min_clients.
+ */
+uint32_t
+pfli_round_target(const struct pfl_aggregator *a)
+{
+	const struct pfli_round *r = &a->round;
+	double share = ceil((double)r->n / a->cfg.overselect);
+	uint32_t t = (uint32_t)a->cfg.clients_per_round;
+
+	if (share < (double)t)
+		t = (uint32_t)share;
+	if (t < (uint32_t)a->cfg.min_clients)
+		t = (uint32_t)a->cfg.min_clients;
+	return t;
+}
+
 /* How many messages phase `phase` can still expect. */
 uint32_t
 pfli_round_expected(const struct pfli_round *r, int phase)
@@ -292,7 +311,7 @@ tick_secagg(struct pfl_aggregator *a, int64_t now)
 	uint32_t expect = pfli_round_expected(r, p);
 	int64_t deadline = p == PFL_SA_MASKED ? r->deadline_ms
 	                                      : r->phase_deadline_ms;
-	uint32_t target = (uint32_t)a->cfg.clients_per_round;
+	uint32_t target = pfli_round_target(a);
 	bool enough = got >= expect ||
 	              (p == PFL_SA_MASKED && got >= target && got >= r->sa_t);
 	pfl_err rv;
@@ -324,7 +343,7 @@ tick_plain(struct pfl_aggregator *a, int64_t now)
 {
 	struct pfli_round *r = &a->round;
 
-	if (r->received >= (uint32_t)a->cfg.clients_per_round ||
+	if (r->received >= pfli_round_target(a) ||
 	        (r->received >= r->n && r->n > 0)) {
 		r->state = PFLI_R_FINALIZING;
 		return;

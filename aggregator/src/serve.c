@@ -89,6 +89,19 @@ idle_retry(struct pfl_aggregator *a, int64_t now)
 	return (uint32_t)wait;
 }
 
+/*
+ * How soon a cohort member waiting for a phase should ask again: quick
+ * for small cohorts, slower for large ones so that polling (a signed
+ * request and reply each) stays a small part of the server's work.
+ */
+static uint32_t
+poll_ms(struct pfl_aggregator *a)
+{
+	uint32_t base = 20 + a->round.n / 2;
+
+	return base + (uint32_t)(pfl_csprng_uniform(a->rng) * base * 0.5);
+}
+
 static void
 fill_plan(struct pfl_aggregator *a, uint32_t idx, struct pfl_msg_plan *p,
         int64_t now)
@@ -151,11 +164,9 @@ on_checkin(struct ctx *c, struct pfli_client *cl)
 	}
 	if (r->state == PFLI_R_SELECTING) {
 		if (cl->rolled_round == r->epoch && cl->member >= 0) {
-			/* Poll quickly: the window may close early. */
+			/* Poll: the window may close early. */
 			int64_t left = r->select_end_ms - c->now;
-			int64_t poll = a->cfg.checkin_interval_ms / 2;
-			if (poll < 10)
-				poll = 10;
+			int64_t poll = poll_ms(a);
 			if (left < poll)
 				poll = left > 0 ? left : 1;
 			reply_retry(c, (uint32_t)poll,
@@ -332,7 +343,7 @@ on_sa_fetch(struct ctx *c, struct pfli_client *cl)
 		return;
 	}
 	if (!r->sa_closed[s->phase]) {
-		reply_retry(c, 20, "phase still open");
+		reply_retry(c, poll_ms(c->a), "phase still open");
 		return;
 	}
 	pfl_buf_init(&out, 0);

@@ -62,7 +62,7 @@ pfl_sim_config_init(struct pfl_sim_config *c, char *err, size_t errlen)
 	if (rv != PFL_OK)
 		return rv;
 	/* A simulation is local and fast: tighter pacing than a real one. */
-	c->agg.selection_window_ms = 1000;
+	c->agg.selection_window_ms = 5000;
 	c->agg.checkin_interval_ms = 40;
 	c->agg.round_timeout_s = 60;
 	c->agg.phase_timeout_s = 20;
