@@ -1,5 +1,6 @@
 /* The aggregator object: setup, the main loop, teardown. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -7,6 +8,7 @@
 
 #include "agg_int.h"
 #include "privfl/clock.h"
+#include "privfl/file.h"
 #include "privfl/hash.h"
 #include "privfl/log.h"
 #include "privfl/safetensors.h"
@@ -252,6 +254,66 @@ pfl_aggregator_stop(struct pfl_aggregator *a)
 	a->stop = 1;
 }
 
+static bool
+json_number(const char *line, const char *key, double *out)
+{
+	const char *p = strstr(line, key);
+	char *end;
+
+	if (p == NULL)
+		return false;
+	*out = strtod(p + strlen(key), &end);
+	return end != p + strlen(key) && isfinite(*out);
+}
+
+/*
+ * After falling back to an older checkpoint (the newest was corrupt), the
+ * audit log holds rounds that were released after it. Their models went
+ * out, so their privacy cost stays: charge them again from the log (its
+ * chain was verified when it was opened). They are then run again, and
+ * those new releases are charged too.
+ */
+static pfl_err
+recharge_from_audit(struct pfl_aggregator *a)
+{
+	char path[4200];
+	uint8_t *data = NULL;
+	size_t len = 0, charged = 0;
+	char *line, *save = NULL;
+	double order;
+	pfl_err rv;
+
+	if (a->cfg.dp_mode == PFL_DP_NONE ||
+	        a->audit_last_round <= a->rounds_done)
+		return PFL_OK;
+	snprintf(path, sizeof(path), "%s/audit.log", a->cfg.out_dir);
+	if ((rv = pfl_file_read(path, (size_t)1 << 32, &data, &len)) != PFL_OK)
+		return rv;
+	for (line = strtok_r((char *)data, "\n", &save); line != NULL;
+	        line = strtok_r(NULL, "\n", &save)) {
+		double round, z, q;
+		if (!json_number(line, "{\"round\":", &round) ||
+		        round <= (double)a->rounds_done ||
+		        strstr(line, "\"status\":\"ok\"") == NULL ||
+		        !json_number(line, "\"noise_multiplier\":", &z) ||
+		        !json_number(line, "\"sample_rate\":", &q))
+			continue;
+		if ((rv = pfl_accountant_charge(a->acct, q, z, 1)) != PFL_OK)
+			break;
+		charged++;
+	}
+	free(data);
+	if (rv == PFL_OK)
+		rv = pfl_accountant_epsilon(a->acct, a->cfg.delta, &a->epsilon,
+		        &order);
+	if (rv == PFL_OK && charged > 0)
+		pfl_log(PFL_LOG_WARN,
+		        "%zu released rounds after the checkpoint were charged "
+		        "again from the audit log: epsilon %.4f",
+		        charged, a->epsilon);
+	return rv;
+}
+
 static pfl_err
 serve_open(struct pfl_aggregator *a)
 {
@@ -287,6 +349,11 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 		        a->pending_audit.len);
 		if (rv != PFL_OK)
 			return rv;
+	}
+	if ((rv = recharge_from_audit(a)) != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "re-charging from the audit log: %s",
+		        pfl_strerror(rv));
+		return rv;
 	}
 	if ((rv = pfli_http_open(a)) != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "http_listen %s: %s", a->cfg.http_listen,
