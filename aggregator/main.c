@@ -19,6 +19,14 @@ on_signal(int sig)
 }
 
 static void
+on_hup(int sig)
+{
+	(void)sig;
+	if (running != NULL)
+		pfl_aggregator_reload_keys(running);
+}
+
+static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: privfl-aggregator [--config FILE] [--SETTING VALUE "
@@ -26,8 +34,10 @@ usage(FILE *f)
 	           "Runs a federation. Settings come from the config file, "
 	           "then the command line.\n\nsettings:\n");
 	pfl_cfg_print_help(pfl_agg_config_table, pfl_agg_config_table_len, f);
-	fprintf(f, "\nexit status: 0 all rounds done, 1 error, 2 usage, "
-	           "3 stopped early (signal or privacy budget)\n");
+	fprintf(f, "\nsignals: SIGTERM/SIGINT stop (after saving the model), "
+	           "SIGHUP re-reads enrolled_keys and revoked_keys\n"
+	           "exit status: 0 all rounds done or the privacy budget "
+	           "reached, 1 error, 2 usage, 3 stopped by a signal\n");
 }
 
 int
@@ -78,6 +88,7 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, on_hup);
 	rv = pfl_aggregator_run(a);
 	running = NULL;
 	code = rv == PFL_OK ? 0 : rv == PFL_ERR_CLOSED ? 3 : 1;

@@ -16,11 +16,9 @@ for p in aggregator/privfl-aggregator client/privfl-client sim/privfl-sim; do
 		exit 2
 	fi
 done
-# In table rows, a '|' inside a cell (enum choices "off|secagg|secagg+",
-# "advertise|share|masked|unmask:P") would split the cell: escape it. Cell
-# separators are the pipes with a space (or the line's edge) on both sides.
+# The programs escape '|' inside table cells themselves.
 cells() {
-	perl -pe 'if (/^\| `/) { s/(?<=\S)\|/\\|/g; s/(?<!\\)\|(?=\S)/\\|/g; }'
+	cat
 }
 gen() {
 	cat <<'HDR'

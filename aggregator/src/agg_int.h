@@ -32,6 +32,8 @@ struct pfli_client {
 	int64_t last_seen_ms;
 	uint64_t rolled_round; /* selection epoch whose draw it took part in */
 	int32_t member;        /* index into the round's cohort, or -1 */
+	double tokens;         /* request rate limit (token bucket) */
+	int64_t refill_ms;
 };
 
 struct pfli_clients {
@@ -102,6 +104,7 @@ struct pfl_aggregator {
 	struct pfl_agg_config cfg;
 	pthread_mutex_t mtx;
 	volatile sig_atomic_t stop;
+	volatile sig_atomic_t reload_keys; /* SIGHUP: re-read the allow-list */
 	bool budget_spent; /* stopped because the next round would exceed it */
 	struct pfl_identity *id;
 	struct pfl_keyset *keys;
@@ -144,6 +147,7 @@ struct pfl_aggregator {
 	size_t caphistory;
 	uint64_t checkins;      /* check-in requests served */
 	uint64_t aborted_rounds;
+	uint64_t resamples;     /* selections that drew too few clients */
 	void *http;             /* http.c's state */
 	FILE *audit;            /* audit.c's append-only log */
 	uint8_t audit_prev[32]; /* hash of the last audit line */

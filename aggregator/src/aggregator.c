@@ -249,6 +249,42 @@ pfl_aggregator_rounds_done(const struct pfl_aggregator *a)
 }
 
 void
+pfl_aggregator_reload_keys(struct pfl_aggregator *a)
+{
+	a->reload_keys = 1;
+}
+
+/* Re-read the allow-list; on error keep the old one (and say so). */
+static void
+reload_keys(struct pfl_aggregator *a)
+{
+	const struct pfl_agg_config *cfg = &a->cfg;
+	struct pfl_keyset *ks = NULL, *old;
+	pfl_err rv;
+
+	a->reload_keys = 0;
+	if (cfg->enrolled_keys == NULL || *cfg->enrolled_keys == '\0')
+		return;
+	rv = pfl_keyset_load(cfg->enrolled_keys,
+	        cfg->revoked_keys && *cfg->revoked_keys ? cfg->revoked_keys
+	                                                : NULL,
+	        &ks);
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "reloading %s failed (%s); the previous "
+		                       "allow-list stays in force",
+		        cfg->enrolled_keys, pfl_strerror(rv));
+		return;
+	}
+	pthread_mutex_lock(&a->mtx);
+	old = a->keys;
+	a->keys = ks;
+	pthread_mutex_unlock(&a->mtx);
+	pfl_keyset_free(old);
+	pfl_log(PFL_LOG_INFO, "allow-list reloaded: %zu keys enrolled",
+	        pfl_keyset_count(ks));
+}
+
+void
 pfl_aggregator_stop(struct pfl_aggregator *a)
 {
 	a->stop = 1;
@@ -372,6 +408,8 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 	        a->num_params);
 	while (!a->stop && a->rounds_done < (uint64_t)a->cfg.rounds) {
 		enum pfli_round_state st;
+		if (a->reload_keys)
+			reload_keys(a);
 		pthread_mutex_lock(&a->mtx);
 		pfli_round_tick(a, pfl_clock_ms());
 		st = a->round.state;

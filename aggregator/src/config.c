@@ -33,6 +33,10 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
                 1000000, NULL, 0,
                 "connections accepted at once (memory is bounded by "
                 "connections x max_message_mb)"},
+        {"client_rate", PFL_CFG_DOUBLE, F(client_rate), "50", 0.1, 1e6,
+                NULL, 0,
+                "requests per second one client key may make (burst: 4 s "
+                "worth); more are refused with retry-after"},
         {"request_timeout_ms", PFL_CFG_INT, F(request_timeout_ms), "30000",
                 100, 3600000, NULL, 0, "deadline of one request/reply"},
         {"http_listen", PFL_CFG_STRING, F(http_listen), "", 0, 0, NULL, 0,
@@ -203,8 +207,9 @@ pfl_agg_config_check(const struct pfl_agg_config *c, char *err, size_t errlen)
 	if (c->adaptive_clip && c->dp_mode != PFL_DP_CENTRAL &&
 	        c->dp_mode != PFL_DP_NONE)
 		FAIL("adaptive_clip is supported with dp_mode central or none");
-	if (c->secure_aggregation != 0 && c->min_clients < 2)
-		FAIL("secure aggregation needs min_clients >= 2");
+	if (c->secure_aggregation != 0 && c->min_clients < 3)
+		FAIL("secure aggregation needs min_clients >= 3 (with two, "
+		     "each would learn the other's update from the sum)");
 	if (strncmp(c->listen, "tls+", 4) == 0 &&
 	        (c->tls_cert_key_file == NULL || *c->tls_cert_key_file == '\0'))
 		FAIL("listen %s needs tls_cert_key_file", c->listen);

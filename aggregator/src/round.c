@@ -390,9 +390,16 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 			return;
 		if (r->n < (uint32_t)cfg->min_clients ||
 		        (cfg->secure_aggregation != 0 && r->n < 3)) {
-			pfl_log(PFL_LOG_DEBUG,
-			        "round %llu: only %u selected, sampling again",
-			        (unsigned long long)r->number, r->n);
+			a->resamples++;
+			pfl_log(a->resamples % 20 == 1 ? PFL_LOG_INFO
+			                               : PFL_LOG_DEBUG,
+			        "round %llu: only %u of %u clients checked in "
+			        "were selected (need %lld%s); sampling again",
+			        (unsigned long long)r->number, r->n, r->draws,
+			        (long long)cfg->min_clients,
+			        cfg->secure_aggregation ? ", and 3 for secure "
+			                                  "aggregation"
+			                                : "");
 			pfli_round_reset(r);
 			return;
 		}

@@ -364,6 +364,26 @@ on_sa_fetch(struct ctx *c, struct pfli_client *cl)
 	pfl_buf_fini(&out);
 }
 
+/* Token bucket per client key: client_rate per second, 4 s of burst. */
+static bool
+take_token(struct pfl_aggregator *a, struct pfli_client *cl, int64_t now)
+{
+	double rate = a->cfg.client_rate, burst = rate * 4;
+
+	if (cl->refill_ms == 0) {
+		cl->tokens = burst;
+	} else {
+		cl->tokens += rate * (double)(now - cl->refill_ms) / 1000.0;
+		if (cl->tokens > burst)
+			cl->tokens = burst;
+	}
+	cl->refill_ms = now;
+	if (cl->tokens < 1.0)
+		return false;
+	cl->tokens -= 1.0;
+	return true;
+}
+
 static bool
 authorized(struct pfl_aggregator *a, const struct pfl_msg *m)
 {
@@ -406,10 +426,6 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 		reply_error(&c, PFL_ERR_AUTH, "wrong federation", 0);
 		return;
 	}
-	if (!authorized(a, &m)) {
-		reply_error(&c, PFL_ERR_AUTH, "client key not enrolled", 0);
-		return;
-	}
 	if (pfl_replay_check(a->replay, m.sender, m.nonce, m.time_ms,
 	            (uint64_t)(pfl_clock_wall() * 1000.0)) != PFL_OK) {
 		reply_error(&c, PFL_ERR_AUTH, "replayed or stale message", 0);
@@ -426,6 +442,12 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 		}
 	}
 	pthread_mutex_lock(&a->mtx);
+	if (!authorized(a, &m)) { /* under the lock: SIGHUP swaps the list */
+		pthread_mutex_unlock(&a->mtx);
+		free(vec);
+		reply_error(&c, PFL_ERR_AUTH, "client key not enrolled", 0);
+		return;
+	}
 	if ((cl = pfli_clients_get(&a->clients, m.sender, true)) == NULL) {
 		pthread_mutex_unlock(&a->mtx);
 		free(vec);
@@ -433,6 +455,12 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 		return;
 	}
 	cl->last_seen_ms = c.now;
+	if (!take_token(a, cl, c.now)) {
+		pthread_mutex_unlock(&a->mtx);
+		free(vec);
+		reply_error(&c, PFL_ERR_AGAIN, "rate limited", 1000);
+		return;
+	}
 	switch (m.type) {
 	case PFL_MSG_CHECKIN:
 		a->checkins++;

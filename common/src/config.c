@@ -391,6 +391,17 @@ pfl_cfg_print_help(const struct pfl_cfg_entry *tab, size_t n, FILE *f)
 	}
 }
 
+/* A Markdown table cell: '|' would end the cell. */
+static void
+md_cell(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '|')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+}
+
 void
 pfl_cfg_print_markdown(const struct pfl_cfg_entry *tab, size_t n,
         const char *title, FILE *f)
@@ -404,9 +415,13 @@ pfl_cfg_print_markdown(const struct pfl_cfg_entry *tab, size_t n,
 		if (e->type == PFL_CFG_INT || e->type == PFL_CFG_DOUBLE)
 			snprintf(range, sizeof(range), "%g .. %g", e->min,
 			        e->max);
-		fprintf(f, "| `%s` | %s | %s | %s | %s%s |\n", e->name,
-		        type_name(e), e->def && *e->def ? e->def : "(none)",
-		        range, e->help,
+		fprintf(f, "| `%s` | ", e->name);
+		md_cell(f, type_name(e));
+		fputs(" | ", f);
+		md_cell(f, e->def && *e->def ? e->def : "(none)");
+		fprintf(f, " | %s | ", range);
+		md_cell(f, e->help);
+		fprintf(f, "%s |\n",
 		        (e->flags & PFL_CFG_REQUIRED) ? " (required)" : "");
 	}
 	fprintf(f, "\n");

@@ -50,6 +50,7 @@ struct pfl_agg_config {
 	int64_t workers;
 	int64_t max_connections;
 	int64_t request_timeout_ms;
+	double client_rate;
 	char *http_listen;
 	/* model */
 	char *model;
@@ -158,6 +159,8 @@ void pfl_aggregator_set_observer(struct pfl_aggregator *a,
  * listener stays open (answering "retry") until pfl_aggregator_free.
  */
 pfl_err pfl_aggregator_run(struct pfl_aggregator *a) PFL_WUR;
+/* Async-signal-safe: re-read enrolled_keys/revoked_keys (SIGHUP). */
+void pfl_aggregator_reload_keys(struct pfl_aggregator *a);
 /* Async-signal-safe request to stop; run returns PFL_ERR_CLOSED soon. */
 void pfl_aggregator_stop(struct pfl_aggregator *a);
 /* The aggregator's public key (clients pin it). */
