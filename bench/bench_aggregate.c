@@ -9,23 +9,31 @@
  * ring of buffers about eight times the last-level cache, written before
  * the timed loop, so every update is read from DRAM as a freshly received
  * message would be (the accumulator, 4 MB, may stay in cache as it does in
- * the aggregator). Two per-update paths are timed:
+ * the aggregator). Per-update paths timed:
  *
  *   add      acc[i] += v[i] over float vectors: the loop of on_update() in
  *            aggregator/src/serve.c;
  *   decode   the whole plain path of that file: read_floats() (little-
  *            endian bytes to floats, rejecting non-finite values, into a
- *            scratch vector) followed by the same add.
+ *            scratch vector) followed by the same add;
+ *   fix2     suggested fix, not in the aggregator: a vectorizable
+ *            finiteness check of the message, then the add in place
+ *            straight from the message bytes;
+ *   fix1     suggested fix, not in the aggregator: one pass writing
+ *            acc + update into a second accumulator with the finiteness
+ *            check of the sums, swapped in on success.
  *
- * Both loops are copied from aggregator/src/serve.c (they are static
- * there); keep them in step. The baseline is STREAM-like: copy, add
- * (c = a + b), triad (a = b + s*c) and read (an integer sum of a and b)
- * over arrays of 128 MB each, best of REPS, in bytes the kernel must move
- * (copy and read 8, add and triad 12 bytes per float, as STREAM counts);
- * "memory bandwidth" is the best of the four. An
- * update's throughput counts the 4 bytes per entry that must come from
- * memory (the update), so the ratio is update bytes per second over memory
- * bandwidth, both best of REPS.
+ * add and decode are copies of aggregator/src/serve.c's loops (static
+ * there); keep them in step. Every path's sum is checked exactly. The
+ * baseline is STREAM-like: copy, add (c = a + b), triad (a = b + s*c) and
+ * read (an integer sum of a and b) over arrays of 128 MB each, best of
+ * REPS, in the bytes the kernel must move as STREAM counts them (copy and
+ * read 8, add and triad 12 bytes per float); "memory bandwidth" is the best
+ * of the four. The ratio counts only the 4 bytes per entry that must come
+ * from memory (the update): update bytes per second over memory
+ * bandwidth, both best of REPS. The figure in parentheses counts the loop
+ * as STREAM would (read acc, read v, write acc: 12 bytes per entry); it is
+ * above 1 when the accumulator stays in cache.
  */
 #include <math.h>
 #include <stdint.h>
@@ -81,13 +89,39 @@ agg_read_floats(const uint8_t *p, size_t n, float *out)
 
 /*
  * Not in the aggregator: what a faster plain path could look like (the
- * suggested fix, timed for comparison). A branch-free finiteness check
- * over the message words (vectorizes), then the add straight from the
- * message bytes into the accumulator (little-endian hosts; the bytes are
- * in cache after the check). Same result as read_floats + add.
+ * suggested fix, timed for comparison). One pass: out = acc + the update
+ * read straight from the message bytes (little-endian hosts), with a
+ * branch-free check that every sum is finite (a finite accumulator plus a
+ * non-finite value is never finite, so this rejects every update that
+ * read_floats rejects, and also one whose sum overflows). The caller
+ * keeps ACC on failure and swaps ACC and OUT on success, so a rejected
+ * update leaves no trace. Same sums as read_floats + add.
  */
 static int
-fix_check_add(const uint8_t *p, float *acc, uint32_t n)
+fix_add_check(const uint8_t *p, const float *acc, float *out, uint32_t n)
+{
+	uint32_t bad = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		float f;
+		uint32_t w;
+
+		memcpy(&f, p + 4 * (size_t)i, 4);
+		f += acc[i];
+		out[i] = f;
+		memcpy(&w, &f, 4);
+		bad |= (w & 0x7f800000u) == 0x7f800000u;
+	}
+	return bad == 0;
+}
+
+/*
+ * The other suggested fix: a branch-free finiteness check over the
+ * message words (vectorizes), then the add in place straight from the
+ * message bytes (in cache after the check). Exact, two passes.
+ */
+static int
+fix_check_then_add(const uint8_t *p, float *acc, uint32_t n)
 {
 	uint32_t bad = 0;
 
@@ -118,26 +152,38 @@ little_endian(void)
 	return b == 1;
 }
 
-/* Sums UPDATES updates into ACC by PATH: 0 add, 1 decode, 2 fixed. */
+/*
+ * Sums UPDATES updates into *ACCP by PATH: 0 add, 1 decode, 2 fix2 (check,
+ * then add in place), 3 fix1 (one pass into *SCRATCHP, then *ACCP and
+ * *SCRATCHP are swapped).
+ */
 static int
 run_path(int path, uint8_t *const *src, size_t ring, unsigned long updates,
-         float *acc, float *scratch, uint32_t n)
+         float **accp, float **scratchp, uint32_t n)
 {
 	for (unsigned long u = 0; u < updates; u++) {
 		const uint8_t *p = src[u % ring];
+		float *t;
 
 		switch (path) {
 		case 0:
-			agg_add(acc, (const float *)(const void *)p, n);
+			agg_add(*accp, (const float *)(const void *)p, n);
 			break;
 		case 1:
-			if (!agg_read_floats(p, n, scratch))
+			if (!agg_read_floats(p, n, *scratchp))
 				return -1;
-			agg_add(acc, scratch, n);
+			agg_add(*accp, *scratchp, n);
+			break;
+		case 2:
+			if (!fix_check_then_add(p, *accp, n))
+				return -1;
 			break;
 		default:
-			if (!fix_check_add(p, acc, n))
+			if (!fix_add_check(p, *accp, *scratchp, n))
 				return -1;
+			t = *accp;
+			*accp = *scratchp;
+			*scratchp = t;
 			break;
 		}
 	}
@@ -198,8 +244,9 @@ main(int argc, char **argv)
 	size_t ring, vbytes;
 	uint8_t **src;
 	float *acc, *scratch, *a, *b, *c;
-	double bw[4], mem_bw = 0, best[3] = {1e30, 1e30, 1e30}, want = 0, ub;
-	const char *pnames[3] = {"add", "decode", "fixed"};
+	double bw[4], mem_bw = 0, best[4] = {1e30, 1e30, 1e30, 1e30}, want = 0,
+	              ub;
+	const char *pnames[4] = {"add", "decode", "fix2", "fix1"};
 	const char *names[4] = {"copy", "add", "triad", "read"};
 	const double moved[4] = {8, 12, 12, 8};
 
@@ -263,14 +310,14 @@ main(int argc, char **argv)
 		want += (double)(((entries - 1) + u % ring) % 1024) / 1048576.0;
 
 	for (int r = 0; r < reps; r++) {
-		for (int path = 0; path < 3; path++) {
+		for (int path = 0; path < 4; path++) {
 			double t;
 
-			if (path == 2 && !little_endian())
+			if (path >= 2 && !little_endian())
 				continue;
 			memset(acc, 0, vbytes);
 			t = now_s();
-			if (run_path(path, src, ring, updates, acc, scratch,
+			if (run_path(path, src, ring, updates, &acc, &scratch,
 			             (uint32_t)entries) != 0) {
 				fprintf(stderr,
 				        "bench_aggregate: non-finite\n");
@@ -294,7 +341,7 @@ main(int argc, char **argv)
 	ub = (double)updates * (double)vbytes;
 	printf("aggregate memory bandwidth (best stream kernel) %.2f GB/s\n",
 	       mem_bw / 1e9);
-	for (int path = 0; path < 3; path++) {
+	for (int path = 0; path < 4; path++) {
 		double r1, r3;
 
 		if (best[path] >= 1e30)
