@@ -9,7 +9,8 @@
 #   OUT_DIR    where the runs go (default /tmp/privfl-dp-utility)
 #   --collect  skip the runs; only rebuild the CSV and plot from OUT_DIR
 # Env: JOBS (runs at once, default 2), ROUNDS (default 140),
-#      DIST_ROUNDS (default ROUNDS), ONLY (space-separated setting names).
+#      DIST_ROUNDS (distributed run, default 100: ~15 s a round),
+#      ONLY (space-separated setting names to run).
 # Writes docs/results/dp_utility.csv (one row per evaluated round of every
 # setting) and docs/img/dp_utility.png (needs python3-matplotlib).
 #
@@ -24,7 +25,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 SIM="$B/sim/privfl-sim"
 JOBS=${JOBS:-2}
 ROUNDS=${ROUNDS:-140}
-DIST_ROUNDS=${DIST_ROUNDS:-$ROUNDS}
+DIST_ROUNDS=${DIST_ROUNDS:-100}
 [ -x "$SIM" ] || { echo "no $SIM; build the privfl-sim target" >&2; exit 2; }
 mkdir -p "$OUT"
 
@@ -45,6 +46,7 @@ SETTINGS=(
 	"distributed_fixed|$DIST_ROUNDS|--dp distributed --secagg secagg+ ${DP[*]}"
 	"nonprivate|$ROUNDS|--dp none"
 	"central_fixed|$ROUNDS|--dp central ${DP[*]}"
+	"central_fixed_s03|$ROUNDS|--dp central --noise_multiplier 1.0 --clip_norm 0.3"
 	"central_adaptive|$ROUNDS|--dp central ${DP[*]} --adaptive_clip true --clip_target_quantile 0.5 --clip_lr 0.2"
 )
 
@@ -86,4 +88,10 @@ for s in "${SETTINGS[@]}"; do
 	awk -F, -v n="$name" 'NR > 1 && $2 != "nan" { print n "," $0 }' "$f" >>"$CSV"
 done
 echo "wrote $CSV"
-python3 "$SRC/bench/plot_dp_utility.py" "$CSV" "$SRC/docs/img/dp_utility.png"
+# The Debian python3-matplotlib is in /usr/bin/python3; a python3 earlier
+# in PATH (pyenv, venv) may lack it.
+PY=python3
+for p in python3 /usr/bin/python3; do
+	if "$p" -c 'import matplotlib' 2>/dev/null; then PY=$p; break; fi
+done
+"$PY" "$SRC/bench/plot_dp_utility.py" "$CSV" "$SRC/docs/img/dp_utility.png"

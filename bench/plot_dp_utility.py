@@ -9,11 +9,19 @@ import sys
 from collections import defaultdict
 
 EPS_TARGET = 4.0
+COLORS = {
+    "nonprivate": "k",
+    "central_fixed": "tab:blue",
+    "central_fixed_s03": "tab:purple",
+    "central_adaptive": "tab:green",
+    "distributed_fixed": "tab:orange",
+}
 LABELS = {
     "nonprivate": "non-private",
-    "central_fixed": "central DP, fixed clip",
-    "central_adaptive": "central DP, adaptive clip",
-    "distributed_fixed": "distributed DP (SecAgg+), fixed clip",
+    "central_fixed": "central DP, fixed clip S = 0.5",
+    "central_fixed_s03": "central DP, fixed clip S = 0.3",
+    "central_adaptive": "central DP, adaptive clip (S0 = 0.5, median)",
+    "distributed_fixed": "distributed DP (SecAgg+), fixed clip S = 0.5",
 }
 
 
@@ -86,13 +94,14 @@ def plot(runs, png):
             continue
         rnd = [r["round"] for r in rows]
         acc = [r["accuracy"] for r in rows]
-        ax2.plot(rnd, acc, marker=".", label=label)
+        ax2.plot(rnd, acc, marker=".", label=label, color=COLORS[name])
         if name == "nonprivate":
             continue
-        ax1.plot([r["epsilon"] for r in rows], acc, marker=".", label=label)
+        ax1.plot([r["epsilon"] for r in rows], acc, marker=".", label=label,
+                 color=COLORS[name])
     if base:
         top = base[-1]["accuracy"]
-        ax1.axhline(top, color="k", lw=1,
+        ax1.axhline(top, color="k", lw=1, alpha=0.6,
                     label=f"non-private, round {base[-1]['round']}")
         ax1.axhline(0.9 * top, color="k", ls="--", lw=1,
                     label="0.9 x non-private")
@@ -108,7 +117,7 @@ def plot(runs, png):
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=8, loc="lower right")
     fig.suptitle("Fashion-MNIST, logreg, 3000 clients x 20 examples, "
-                 "100 per round (q = 130/3000), z = 1.0, S = 0.5",
+                 "100 per round (q = 130/3000), z = 1.0",
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
