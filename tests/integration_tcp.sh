@@ -7,7 +7,9 @@ set -euo pipefail
 build=$1
 mode=${2:-plain}
 extra=()
-[ "$mode" = secagg ] && extra=(--secure-aggregation secagg+ --clip-norm 5)
+case $mode in
+secagg | killsa) extra=(--secure-aggregation secagg+ --clip-norm 5) ;;
+esac
 dir=$(mktemp -d /tmp/privfl-it.XXXXXX)
 pids=()
 cleanup() {
@@ -19,14 +21,14 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 url="tcp://127.0.0.1:$port"
 "$build/tools/privfl" keygen --out "$dir/agg" >/dev/null
 nclients=3
-[ "$mode" = kill ] && nclients=4
+case $mode in kill | killsa) nclients=5 ;; esac
 mkdir -p "$dir/enrolled"
 for i in $(seq 1 $nclients); do
 	"$build/tools/privfl" keygen --out "$dir/c$i" >/dev/null
 	cp "$dir/c$i/identity.pub" "$dir/enrolled/c$i.pub"
 done
 "$build/aggregator/privfl-aggregator" --listen "$url" --model logreg \
-	--rounds 3 --clients-per-round 3 --min-clients 2 --overselect 1.0 \
+	--rounds 3 --clients-per-round 3 --min-clients 3 --overselect 1.0 \
 	--selection-window-ms 800 --checkin-interval-ms 100 --round-timeout-s 20 \
 	--phase-timeout-s 10 \
 	--identity-dir "$dir/agg" --enrolled-keys "$dir/enrolled" \
@@ -40,7 +42,7 @@ for i in $(seq 1 $nclients); do
 		--log-level warn >"$dir/c$i.log" 2>&1 &
 	pids+=($!)
 done
-if [ "$mode" = kill ]; then
+if [ "$mode" = kill ] || [ "$mode" = killsa ]; then
 	for _ in $(seq 1 300); do
 		[ -f "$dir/out/rounds.csv" ] && [ "$(grep -c ',ok' "$dir/out/rounds.csv" || true)" -ge 1 ] && break
 		sleep 0.1

@@ -147,6 +147,20 @@ test_budget_stops_the_run(void **state)
 	assert_true(r.epsilon <= 0.5);
 }
 
+/* A 1.6M-parameter CNN (6.6 MB) must travel both ways in one message. */
+static void
+test_cnn_travels(void **state)
+{
+	static const char *const kv[] = {"model", "cnn", "clients", "100",
+	        "per_round", "2", "min_clients", "2", "rounds", "1", NULL};
+	struct pfl_sim_result r;
+
+	(void)state;
+	sim(kv, &r, PFL_OK);
+	assert_int_equal(r.rounds, 1);
+	assert_true(r.accuracy > 0.2); /* twice chance after one round */
+}
+
 static int
 setup(void **state)
 {
@@ -168,6 +182,7 @@ main(void)
 	        cmocka_unit_test(test_full_secagg_distributed_dp),
 	        cmocka_unit_test(test_stragglers_and_dropouts_plain),
 	        cmocka_unit_test(test_budget_stops_the_run),
+	        cmocka_unit_test(test_cnn_travels),
 	};
 
 	return cmocka_run_group_tests_name("sim", tests, setup, NULL);

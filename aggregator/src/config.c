@@ -58,7 +58,7 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
         {"clients_per_round", PFL_CFG_INT, F(clients_per_round), "10", 1,
                 1000000, NULL, 0,
                 "target number of results aggregated per round"},
-        {"min_clients", PFL_CFG_INT, F(min_clients), "2", 1, 1000000, NULL,
+        {"min_clients", PFL_CFG_INT, F(min_clients), "3", 1, 1000000, NULL,
                 0, "fewest results that may be aggregated at the deadline"},
         {"overselect", PFL_CFG_DOUBLE, F(overselect), "1.3", 1.0, 10.0, NULL,
                 0, "clients selected per target result (stragglers)"},
