@@ -32,7 +32,7 @@ define install-missing
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) $(APT_ENV) apt-get update -qq && \
-		$(SUDO) $(APT_ENV) apt-get install -y -qq $$missing; \
+		$(SUDO) $(APT_ENV) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 endef
 

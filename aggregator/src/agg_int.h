@@ -135,6 +135,7 @@ struct pfl_aggregator {
 	int64_t est_run_ms; /* how long the last round ran after selection */
 	double run_started;
 	FILE *csv;
+	bool tty; /* stderr is a terminal: progress lines for people */
 	pfl_agg_observer_fn observer;
 	void *observer_arg;
 	struct pfl_round_report last;

@@ -37,6 +37,8 @@ pfli_results_open(struct pfl_aggregator *a)
 	}
 	if (fresh)
 		fputs(CSV_HEADER, a->csv);
+	/* A person watching: a progress bar; a log file: timestamped lines. */
+	a->tty = isatty(STDERR_FILENO) == 1;
 	fflush(a->csv);
 	return PFL_OK;
 }
@@ -104,6 +106,20 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 		snprintf(eps, sizeof(eps), " eps %.3f", r->epsilon);
 	else
 		eps[0] = '\0';
+	if (a->tty && pfl_log_level_current >= PFL_LOG_INFO) {
+		char bar[21];
+		size_t fill = (size_t)(20.0 * (double)a->rounds_done /
+		                       (double)a->cfg.rounds);
+		for (size_t i = 0; i < 20; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[20] = '\0';
+		fprintf(stderr,
+		        "round %llu/%lld [%s] %s%s  clients %u/%u  %.2f s/round"
+		        "  ETA %s\n",
+		        (unsigned long long)r->round, (long long)a->cfg.rounds,
+		        bar, accs, eps, r->survived, r->selected, r->seconds, eta);
+		return;
+	}
 	pfl_log(PFL_LOG_INFO,
 	        "round %llu/%lld  %s%s  clients %u/%u  %.2fs  ETA %s",
 	        (unsigned long long)r->round, (long long)a->cfg.rounds, accs,
