@@ -12,6 +12,8 @@
 # import is not counted). Then privfl alone on the dirichlet:0.5 and
 # shards:2 partitions (final accuracy only).
 #   bench/fedavg.sh BUILD_DIR [REPS]
+# PFL_BENCH_PYTHON: the interpreter for the reference (default
+# /usr/bin/python3, where Debian installs python3-torch).
 # Targets: privfl >= 3x faster than PyTorch at the same accuracy (>= 0.80);
 # dirichlet:0.5 >= 0.75; shards:2 >= 0.55.
 set -uo pipefail
@@ -24,7 +26,7 @@ if [ ! -x "$sim" ]; then
 	exit 1
 fi
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-py=/usr/bin/python3
+py=${PFL_BENCH_PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pfl-fedavg.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 common=(--dataset fashion-mnist --model mlp --clients 100 --per-round 10

@@ -12,6 +12,8 @@
 # installs them); without them those benchmarks print privfl's figures
 # and say the baseline is unavailable. Exit status: 0 when every benchmark
 # ran (a missed target is reported, not an error), 1 otherwise.
+# PFL_BENCH_PYTHON: the interpreter for the PyTorch baselines of
+# fedavg.sh (default /usr/bin/python3, where Debian's python3-torch is).
 set -uo pipefail
 build=${1:?usage: bench/run.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +30,7 @@ if [ "$type" != Release ]; then
 	echo "bench: warning: $build is a '$type' build; figures are meant" \
 		"for -DCMAKE_BUILD_TYPE=Release" >&2
 fi
-if ! /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null; then
+if ! "${PFL_BENCH_PYTHON:-/usr/bin/python3}" -c 'import torch, numpy' 2>/dev/null; then
 	echo "bench: python3-torch/python3-numpy not installed: PyTorch" \
 		"baselines unavailable (make bench installs them)"
 fi
