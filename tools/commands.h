@@ -15,6 +15,5 @@ PFL_TOOL_CMD(pfl_cmd_keygen);     /* keygen (crypto/) */
 PFL_TOOL_CMD(pfl_cmd_fingerprint); /* fingerprint (crypto/) */
 PFL_TOOL_CMD(pfl_cmd_certs);      /* certs: quick-start TLS CA (proto/) */
 PFL_TOOL_CMD(pfl_cmd_audit);      /* audit verify (aggregator/) */
-PFL_TOOL_CMD(pfl_cmd_config);     /* config: print docs/CONFIG.md */
 
 #endif

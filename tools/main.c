@@ -21,8 +21,7 @@ usage(FILE *f)
 	        "  fingerprint FILE.pub    print a public key's fingerprint\n"
 	        "  certs --out DIR         make a quick-start TLS CA and server "
 	        "certificate\n"
-	        "  audit verify FILE       check an aggregator audit log\n"
-	        "  config                  print every setting as Markdown\n\n"
+	        "  audit verify FILE       check an aggregator audit log\n\n"
 	        "Run 'privfl COMMAND --help' for a command's options.\n");
 }
 
@@ -39,7 +38,6 @@ main(int argc, char **argv)
 	        {"fingerprint", pfl_cmd_fingerprint},
 	        {"certs", pfl_cmd_certs},
 	        {"audit", pfl_cmd_audit},
-	        {"config", pfl_cmd_config},
 	};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
