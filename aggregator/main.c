@@ -46,7 +46,7 @@ main(int argc, char **argv)
 	struct pfl_agg_config cfg;
 	struct pfl_aggregator *a = NULL;
 	char err[PFL_CFG_ERRLEN] = "";
-	int first = 1, code = 1, lvl;
+	int code = 1, lvl;
 	pfl_err rv;
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -62,15 +62,8 @@ main(int argc, char **argv)
 		return 1;
 	if (pfl_agg_config_init(&cfg, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
-	if (argc > 2 && !strcmp(argv[1], "--config")) {
-		if (pfl_cfg_load_file(pfl_agg_config_table,
-		            pfl_agg_config_table_len, &cfg, argv[2], err,
-		            sizeof(err)) != PFL_OK)
-			goto out_usage;
-		first = 3;
-	}
-	if (pfl_cfg_parse_args(pfl_agg_config_table, pfl_agg_config_table_len,
-	            &cfg, argc, argv, first, err, sizeof(err)) != PFL_OK)
+	if (pfl_cfg_load_cli(pfl_agg_config_table, pfl_agg_config_table_len,
+	            &cfg, argc, argv, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
 	if (pfl_agg_config_check(&cfg, err, sizeof(err)) != PFL_OK)
 		goto out_usage;

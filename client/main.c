@@ -168,7 +168,7 @@ main(int argc, char **argv)
 {
 	struct pfl_client_config cfg;
 	char err[PFL_CFG_ERRLEN] = "";
-	int first = 1, lvl;
+	int lvl;
 	pfl_err rv;
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -184,15 +184,8 @@ main(int argc, char **argv)
 		return 1;
 	if (pfl_client_config_init(&cfg, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
-	if (argc > 2 && !strcmp(argv[1], "--config")) {
-		if (pfl_cfg_load_file(pfl_client_config_table,
-		            pfl_client_config_table_len, &cfg, argv[2], err,
-		            sizeof(err)) != PFL_OK)
-			goto out_usage;
-		first = 3;
-	}
-	if (pfl_cfg_parse_args(pfl_client_config_table,
-	            pfl_client_config_table_len, &cfg, argc, argv, first, err,
+	if (pfl_cfg_load_cli(pfl_client_config_table,
+	            pfl_client_config_table_len, &cfg, argc, argv, err,
 	            sizeof(err)) != PFL_OK ||
 	        pfl_cfg_validate(pfl_client_config_table,
 	                pfl_client_config_table_len, &cfg, err,

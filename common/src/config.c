@@ -320,6 +320,26 @@ pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 	return PFL_OK;
 }
 
+pfl_err
+pfl_cfg_load_cli(const struct pfl_cfg_entry *tab, size_t n, void *obj,
+        int argc, char **argv, char *err, size_t errlen)
+{
+	int first = 1;
+	pfl_err rv;
+
+	if (argc > 1 && strcmp(argv[1], "--config") == 0) {
+		if (argc < 3) {
+			set_err(err, errlen, "--config needs a file");
+			return PFL_ERR_CONFIG;
+		}
+		rv = pfl_cfg_load_file(tab, n, obj, argv[2], err, errlen);
+		if (rv != PFL_OK)
+			return rv;
+		first = 3;
+	}
+	return pfl_cfg_parse_args(tab, n, obj, argc, argv, first, err, errlen);
+}
+
 bool
 pfl_cfg_url_is_valid(const char *url)
 {

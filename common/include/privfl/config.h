@@ -66,6 +66,12 @@ pfl_err pfl_cfg_load_buf(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 pfl_err pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n,
         void *obj, int argc, char **argv, int first, char *err,
         size_t errlen) PFL_WUR;
+/*
+ * A program's command line: an optional "--config FILE" as the first
+ * argument, then "--key value" overrides (pfl_cfg_parse_args from there).
+ */
+pfl_err pfl_cfg_load_cli(const struct pfl_cfg_entry *tab, size_t n, void *obj,
+        int argc, char **argv, char *err, size_t errlen) PFL_WUR;
 /* Check PFL_CFG_REQUIRED entries and URL flags. */
 pfl_err pfl_cfg_validate(const struct pfl_cfg_entry *tab, size_t n,
         const void *obj, char *err, size_t errlen) PFL_WUR;
