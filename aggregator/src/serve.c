@@ -76,7 +76,8 @@ idle_retry(struct pfl_aggregator *a, int64_t now)
 	int64_t wait = base;
 
 	if (r->state == PFLI_R_SELECTING) {
-		wait = a->est_run_ms + (r->select_end_ms - now) / 4;
+		/* the window closes once everyone drew: soon */
+		wait = a->est_run_ms;
 	} else if (r->state == PFLI_R_RUNNING ||
 	           r->state == PFLI_R_FINALIZING) {
 		wait = a->est_run_ms - (now - r->running_since_ms);
@@ -85,7 +86,7 @@ idle_retry(struct pfl_aggregator *a, int64_t now)
 		wait = base;
 	if (wait > 60000)
 		wait = 60000;
-	wait += (int64_t)(pfl_csprng_uniform(a->rng) * (double)base);
+	wait += (int64_t)(pfl_csprng_uniform(a->rng) * (double)base * 0.5);
 	return (uint32_t)wait;
 }
 
