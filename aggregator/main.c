@@ -49,13 +49,15 @@ main(int argc, char **argv)
 	int code = 1, lvl;
 	pfl_err rv;
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
 		return 0;
 	}
 	if (argc > 1 && !strcmp(argv[1], "--config-markdown")) {
 		pfl_cfg_print_markdown(pfl_agg_config_table,
-		        pfl_agg_config_table_len, "privfl-aggregator", stdout);
+		                       pfl_agg_config_table_len,
+		                       "privfl-aggregator", stdout);
 		return 0;
 	}
 	if (sodium_init() < 0)
@@ -63,13 +65,15 @@ main(int argc, char **argv)
 	if (pfl_agg_config_init(&cfg, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
 	if (pfl_cfg_load_cli(pfl_agg_config_table, pfl_agg_config_table_len,
-	            &cfg, argc, argv, err, sizeof(err)) != PFL_OK)
+	                     &cfg, argc, argv, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
 	if (pfl_agg_config_check(&cfg, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
 	if ((lvl = pfl_log_level_parse(cfg.log_level)) < 0) {
-		snprintf(err, sizeof(err), "log_level: '%s' is not error, warn, "
-		                           "info or debug", cfg.log_level);
+		snprintf(err, sizeof(err),
+		         "log_level: '%s' is not error, warn, "
+		         "info or debug",
+		         cfg.log_level);
 		goto out_usage;
 	}
 	pfl_log_set_level(lvl);

@@ -25,15 +25,15 @@ usage(FILE *f)
 	fprintf(f, "usage: privfl-client [--config FILE] [--SETTING VALUE "
 	           "...]\n\nTakes part in a federation with local data that "
 	           "never leaves this machine.\n\nsettings:\n");
-	pfl_cfg_print_help(pfl_client_config_table,
-	        pfl_client_config_table_len, f);
+	pfl_cfg_print_help(pfl_client_config_table, pfl_client_config_table_len,
+	                   f);
 	fprintf(f, "\nexit status: 0 stopped (SIGTERM/SIGINT or max_rounds), "
 	           "1 error, 2 usage\n");
 }
 
 static pfl_err
 load_data(const struct pfl_client_config *cfg, struct pfl_dataset *ds,
-        uint32_t **idx, size_t *n)
+          uint32_t **idx, size_t *n)
 {
 	const char *d = cfg->data;
 	size_t len = strlen(d);
@@ -44,7 +44,7 @@ load_data(const struct pfl_client_config *cfg, struct pfl_dataset *ds,
 		return PFL_ERR_CONFIG;
 	}
 	rv = pfl_dataset_load_fmnist(strcmp(d, "fashion-mnist") == 0 ? NULL : d,
-	        true, ds);
+	                             true, ds);
 	if (rv != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "data %s: %s", d, pfl_strerror(rv));
 		return rv;
@@ -91,7 +91,8 @@ run(const struct pfl_client_config *cfg)
 	pfl_key_fingerprint(pfl_identity_public(id), fp);
 	pfl_log(PFL_LOG_INFO, "client key %s", fp);
 	if (cfg->server_key[0] != '\0') {
-		if ((rv = pfl_pubkey_load(cfg->server_key, server_pk)) != PFL_OK) {
+		if ((rv = pfl_pubkey_load(cfg->server_key, server_pk)) !=
+		    PFL_OK) {
 			pfl_log(PFL_LOG_ERROR, "server_key %s: %s",
 			        cfg->server_key, pfl_strerror(rv));
 			goto out;
@@ -143,7 +144,7 @@ run(const struct pfl_client_config *cfg)
 			pfl_log(PFL_LOG_INFO, "update delivered (%llu so far)",
 			        (unsigned long long)pfl_client_rounds_done(c));
 		if (cfg->max_rounds > 0 && !pfl_client_is_busy(c) &&
-		        pfl_client_rounds_done(c) >= (uint64_t)cfg->max_rounds)
+		    pfl_client_rounds_done(c) >= (uint64_t)cfg->max_rounds)
 			break;
 		while (wait > 0 && !stop_flag) {
 			int64_t s = wait < 200 ? wait : 200;
@@ -171,13 +172,15 @@ main(int argc, char **argv)
 	int lvl;
 	pfl_err rv;
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
 		return 0;
 	}
 	if (argc > 1 && !strcmp(argv[1], "--config-markdown")) {
 		pfl_cfg_print_markdown(pfl_client_config_table,
-		        pfl_client_config_table_len, "privfl-client", stdout);
+		                       pfl_client_config_table_len,
+		                       "privfl-client", stdout);
 		return 0;
 	}
 	if (sodium_init() < 0)
@@ -185,15 +188,15 @@ main(int argc, char **argv)
 	if (pfl_client_config_init(&cfg, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
 	if (pfl_cfg_load_cli(pfl_client_config_table,
-	            pfl_client_config_table_len, &cfg, argc, argv, err,
-	            sizeof(err)) != PFL_OK ||
-	        pfl_cfg_validate(pfl_client_config_table,
-	                pfl_client_config_table_len, &cfg, err,
-	                sizeof(err)) != PFL_OK)
+	                     pfl_client_config_table_len, &cfg, argc, argv, err,
+	                     sizeof(err)) != PFL_OK ||
+	    pfl_cfg_validate(pfl_client_config_table,
+	                     pfl_client_config_table_len, &cfg, err,
+	                     sizeof(err)) != PFL_OK)
 		goto out_usage;
 	if ((lvl = pfl_log_level_parse(cfg.log_level)) < 0) {
 		snprintf(err, sizeof(err), "log_level: unknown '%s'",
-		        cfg.log_level);
+		         cfg.log_level);
 		goto out_usage;
 	}
 	pfl_log_set_level(lvl);

@@ -11,15 +11,14 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: privfl-sim [--config FILE] [--SETTING VALUE ...]\n\n"
-	        "Runs one aggregator and --clients virtual clients in this "
-	        "process\n(threads over inproc://) or, with --processes, "
-	        "clients in child\nprocesses over tcp://.\n\n"
-	        "example:\n  privfl-sim --dataset fashion-mnist --model mlp "
-	        "--clients 100 --per-round 10 \\\n    --rounds 50 "
-	        "--local-epochs 1 --batch 32 --lr 0.05 --partition iid "
-	        "--seed 1 --out DIR\n\nsimulator settings:\n");
+	fprintf(f, "usage: privfl-sim [--config FILE] [--SETTING VALUE ...]\n\n"
+	           "Runs one aggregator and --clients virtual clients in this "
+	           "process\n(threads over inproc://) or, with --processes, "
+	           "clients in child\nprocesses over tcp://.\n\n"
+	           "example:\n  privfl-sim --dataset fashion-mnist --model mlp "
+	           "--clients 100 --per-round 10 \\\n    --rounds 50 "
+	           "--local-epochs 1 --batch 32 --lr 0.05 --partition iid "
+	           "--seed 1 --out DIR\n\nsimulator settings:\n");
 	pfl_cfg_print_help(pfl_sim_config_table, pfl_sim_config_table_len, f);
 	fprintf(f, "\nand every aggregator setting (privfl-aggregator "
 	           "--help).\n");
@@ -34,13 +33,15 @@ main(int argc, char **argv)
 	int first = 1, lvl;
 	pfl_err rv;
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
 		return 0;
 	}
 	if (argc > 1 && !strcmp(argv[1], "--config-markdown")) {
 		pfl_cfg_print_markdown(pfl_sim_config_table,
-		        pfl_sim_config_table_len, "privfl-sim", stdout);
+		                       pfl_sim_config_table_len, "privfl-sim",
+		                       stdout);
 		return 0;
 	}
 	if (sodium_init() < 0)
@@ -49,16 +50,16 @@ main(int argc, char **argv)
 		goto out_usage;
 	if (argc > 2 && !strcmp(argv[1], "--config")) {
 		if (pfl_sim_config_load_file(&cfg, argv[2], err, sizeof(err)) !=
-		        PFL_OK)
+		    PFL_OK)
 			goto out_usage;
 		first = 3;
 	}
 	if (pfl_sim_config_parse_args(&cfg, argc, argv, first, err,
-	            sizeof(err)) != PFL_OK)
+	                              sizeof(err)) != PFL_OK)
 		goto out_usage;
 	if ((lvl = pfl_log_level_parse(cfg.agg.log_level)) < 0) {
 		snprintf(err, sizeof(err), "log_level: unknown '%s'",
-		        cfg.agg.log_level);
+		         cfg.agg.log_level);
 		goto out_usage;
 	}
 	pfl_log_set_level(lvl);
@@ -73,13 +74,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("privfl-sim: %llu rounds in %.1f s: accuracy %.4f, loss %.4f",
-	        (unsigned long long)res.rounds, res.seconds, res.accuracy,
-	        res.loss);
+	       (unsigned long long)res.rounds, res.seconds, res.accuracy,
+	       res.loss);
 	if (cfg.agg.dp_mode != 0)
 		printf(", epsilon %.3f (delta %.0e)", res.epsilon, res.delta);
 	printf(", %llu rounds abandoned; results in %s/rounds.csv and "
 	       "%s/model.safetensors\n",
-	        (unsigned long long)res.aborted_rounds, cfg.out, cfg.out);
+	       (unsigned long long)res.aborted_rounds, cfg.out, cfg.out);
 	pfl_sim_config_fini(&cfg);
 	return 0;
 out_usage:

@@ -9,11 +9,11 @@
 
 #define PFL_TOOL_CMD(name) int name(int argc, char **argv) __attribute__((weak))
 
-PFL_TOOL_CMD(pfl_cmd_model);      /* model train|eval|info|export (model/) */
-PFL_TOOL_CMD(pfl_cmd_accountant); /* accountant (privacy/) */
-PFL_TOOL_CMD(pfl_cmd_keygen);     /* keygen (crypto/) */
+PFL_TOOL_CMD(pfl_cmd_model);       /* model train|eval|info|export (model/) */
+PFL_TOOL_CMD(pfl_cmd_accountant);  /* accountant (privacy/) */
+PFL_TOOL_CMD(pfl_cmd_keygen);      /* keygen (crypto/) */
 PFL_TOOL_CMD(pfl_cmd_fingerprint); /* fingerprint (crypto/) */
-PFL_TOOL_CMD(pfl_cmd_certs);      /* certs: quick-start TLS CA (proto/) */
-PFL_TOOL_CMD(pfl_cmd_audit);      /* audit verify (aggregator/) */
+PFL_TOOL_CMD(pfl_cmd_certs);       /* certs: quick-start TLS CA (proto/) */
+PFL_TOOL_CMD(pfl_cmd_audit);       /* audit verify (aggregator/) */
 
 #endif

@@ -19,7 +19,8 @@ usage(FILE *f)
 	        "plan, or the plan for an epsilon\n"
 	        "  keygen --out DIR        make an Ed25519 identity\n"
 	        "  fingerprint FILE.pub    print a public key's fingerprint\n"
-	        "  certs --out DIR         make a quick-start TLS CA and server "
+	        "  certs --out DIR         make a quick-start TLS CA and "
+	        "server "
 	        "certificate\n"
 	        "  audit verify FILE       check an aggregator audit log\n\n"
 	        "Run 'privfl COMMAND --help' for a command's options.\n");
@@ -31,17 +32,17 @@ main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		cmd_fn fn;
-	} *cmd, table[] = {
-	        {"model", pfl_cmd_model},
-	        {"accountant", pfl_cmd_accountant},
-	        {"keygen", pfl_cmd_keygen},
-	        {"fingerprint", pfl_cmd_fingerprint},
-	        {"certs", pfl_cmd_certs},
-	        {"audit", pfl_cmd_audit},
-	};
+	} * cmd, table[] = {
+	                 {"model", pfl_cmd_model},
+	                 {"accountant", pfl_cmd_accountant},
+	                 {"keygen", pfl_cmd_keygen},
+	                 {"fingerprint", pfl_cmd_fingerprint},
+	                 {"certs", pfl_cmd_certs},
+	                 {"audit", pfl_cmd_audit},
+	         };
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-	        strcmp(argv[1], "-h") == 0) {
+	    strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}

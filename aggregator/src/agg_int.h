@@ -69,14 +69,15 @@ struct pfli_round {
 	int64_t phase_deadline_ms; /* current SecAgg phase */
 	double q;                  /* inclusion probability of each draw */
 	uint32_t draws;
-	uint32_t expected_draws; /* clients seen lately, when the round opened */
+	uint32_t
+	        expected_draws; /* clients seen lately, when the round opened */
 	struct pfli_member *members;
 	uint32_t n;
 	uint32_t cap;
 	/* secure aggregation */
 	struct pfl_sa_server *sa;
-	int sa_mode; /* the protocol used this round (secagg+ falls back to
-	                secagg for cohorts too small for its guarantees) */
+	int sa_mode;  /* the protocol used this round (secagg+ falls back to
+	                 secagg for cohorts too small for its guarantees) */
 	int sa_phase; /* phase currently open */
 	bool sa_closed[PFL_SA_PHASES];
 	uint32_t sa_t;
@@ -146,7 +147,7 @@ struct pfl_aggregator {
 	struct pfl_round_report *history; /* every round reported */
 	size_t nhistory;
 	size_t caphistory;
-	uint64_t checkins;      /* check-in requests served */
+	uint64_t checkins; /* check-in requests served */
 	uint64_t aborted_rounds;
 	uint64_t resamples;     /* selections that drew too few clients */
 	void *http;             /* http.c's state */
@@ -168,23 +169,24 @@ pfl_err pfli_audit_open(struct pfl_aggregator *a);
 void pfli_audit_close(struct pfl_aggregator *a);
 /* The JSON object (no newline, no chain fields) describing a round. */
 pfl_err pfli_audit_format(struct pfl_aggregator *a,
-        const struct pfl_round_report *rep, const uint8_t (*selected)[32],
-        uint32_t nselected, const uint8_t (*survived)[32], uint32_t nsurvived,
-        struct pfl_buf *line);
+                          const struct pfl_round_report *rep,
+                          const uint8_t (*selected)[32], uint32_t nselected,
+                          const uint8_t (*survived)[32], uint32_t nsurvived,
+                          struct pfl_buf *line);
 /* Append one line: adds "prev" (hash of the previous line), writes, fsyncs. */
 pfl_err pfli_audit_append(struct pfl_aggregator *a, const char *json,
-        size_t len);
+                          size_t len);
 
 /* clients.c */
 pfl_err pfli_clients_init(struct pfli_clients *t, size_t cap);
 void pfli_clients_fini(struct pfli_clients *t);
 struct pfli_client *pfli_clients_get(struct pfli_clients *t,
-        const uint8_t pk[32], bool create);
+                                     const uint8_t pk[32], bool create);
 size_t pfli_clients_available(const struct pfli_clients *t, int64_t since_ms);
 
 /* serve.c */
 void pfli_serve(void *arg, const uint8_t *req, size_t len,
-        struct pfl_buf *reply);
+                struct pfl_buf *reply);
 
 /* round.c */
 void pfli_round_tick(struct pfl_aggregator *a, int64_t now);
@@ -198,7 +200,7 @@ pfl_err pfli_round_finish(struct pfl_aggregator *a);
 /* results.c */
 pfl_err pfli_results_open(struct pfl_aggregator *a);
 void pfli_results_round(struct pfl_aggregator *a,
-        const struct pfl_round_report *r);
+                        const struct pfl_round_report *r);
 pfl_err pfli_results_save_model(struct pfl_aggregator *a, const char *name);
 pfl_err pfli_evaluate(struct pfl_aggregator *a, double *acc, double *loss);
 

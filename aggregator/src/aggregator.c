@@ -34,7 +34,7 @@ static pfl_err
 parse_shape(const char *s, int *c, int *h, int *w)
 {
 	if (sscanf(s, "%dx%dx%d", c, h, w) != 3 || *c <= 0 || *h <= 0 ||
-	        *w <= 0 || *c > 4096 || *h > 4096 || *w > 4096)
+	    *w <= 0 || *c > 4096 || *h > 4096 || *w > 4096)
 		return PFL_ERR_CONFIG;
 	return PFL_OK;
 }
@@ -53,7 +53,7 @@ setup_model(struct pfl_aggregator *a)
 		return rv;
 	}
 	rv = pfl_model_spec_parse(cfg->model, c, h, w, (int)cfg->classes,
-	        &a->spec);
+	                          &a->spec);
 	if (rv != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "model '%s': %s", cfg->model,
 		        pfl_strerror(rv));
@@ -67,7 +67,7 @@ setup_model(struct pfl_aggregator *a)
 		return PFL_ERR_NOMEM;
 	pfl_model_init(a->eval_model, (uint64_t)cfg->seed);
 	memcpy(a->global, pfl_model_params(a->eval_model),
-	        a->num_params * sizeof(float));
+	       a->num_params * sizeof(float));
 	if (cfg->init_model != NULL && *cfg->init_model != '\0') {
 		rv = pfl_safetensors_load(&a->spec, cfg->init_model, a->global);
 		if (rv != PFL_OK) {
@@ -95,7 +95,7 @@ setup_test_data(struct pfl_aggregator *a)
 	if (t == NULL || *t == '\0' || strcmp(t, "none") == 0)
 		return PFL_OK;
 	rv = pfl_dataset_load_fmnist(strcmp(t, "fashion-mnist") == 0 ? NULL : t,
-	        false, &a->test);
+	                             false, &a->test);
 	if (rv != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "test_data %s: %s", t, pfl_strerror(rv));
 		return rv;
@@ -117,16 +117,18 @@ setup_trust(struct pfl_aggregator *a)
 		rv = pfl_identity_generate(&a->id);
 	if (rv != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "identity %s: %s",
-		        cfg->identity_dir ? cfg->identity_dir : "", pfl_strerror(rv));
+		        cfg->identity_dir ? cfg->identity_dir : "",
+		        pfl_strerror(rv));
 		return rv;
 	}
 	pfl_key_fingerprint(pfl_identity_public(a->id), fp);
 	pfl_log(PFL_LOG_INFO, "aggregator key %s", fp);
 	if (cfg->enrolled_keys != NULL && *cfg->enrolled_keys != '\0') {
 		rv = pfl_keyset_load(cfg->enrolled_keys,
-		        cfg->revoked_keys && *cfg->revoked_keys ? cfg->revoked_keys
-		                                                : NULL,
-		        &a->keys);
+		                     cfg->revoked_keys && *cfg->revoked_keys
+		                             ? cfg->revoked_keys
+		                             : NULL,
+		                     &a->keys);
 		if (rv != PFL_OK) {
 			pfl_log(PFL_LOG_ERROR, "enrolled_keys %s: %s",
 			        cfg->enrolled_keys, pfl_strerror(rv));
@@ -139,7 +141,7 @@ setup_trust(struct pfl_aggregator *a)
 		                      "is accepted (open enrollment)");
 	}
 	if ((rv = pfl_replay_new(1u << 20, 10 * 60 * 1000, &a->replay)) !=
-	        PFL_OK)
+	    PFL_OK)
 		return rv;
 	return pfl_csprng_new(NULL, &a->rng);
 }
@@ -162,8 +164,9 @@ set_aside_previous_run(const struct pfl_aggregator *a)
 		if (access(from, F_OK) != 0)
 			continue;
 		if (rename(from, to) == 0)
-			pfl_log(PFL_LOG_INFO, "fresh run: previous %s kept as %s",
-			        names[i], to);
+			pfl_log(PFL_LOG_INFO,
+			        "fresh run: previous %s kept as %s", names[i],
+			        to);
 		else
 			pfl_log(PFL_LOG_WARN, "cannot set %s aside", from);
 	}
@@ -171,7 +174,7 @@ set_aside_previous_run(const struct pfl_aggregator *a)
 
 pfl_err
 pfl_aggregator_new(const struct pfl_agg_config *cfg,
-        struct pfl_aggregator **out)
+                   struct pfl_aggregator **out)
 {
 	struct pfl_aggregator *a;
 	pfl_err rv;
@@ -207,7 +210,8 @@ pfl_aggregator_new(const struct pfl_agg_config *cfg,
 		goto fail;
 	if ((rv = setup_trust(a)) != PFL_OK)
 		goto fail;
-	rv = pfl_accountant_new((enum pfl_acct_method)cfg->accountant, &a->acct);
+	rv = pfl_accountant_new((enum pfl_acct_method)cfg->accountant,
+	                        &a->acct);
 	if (rv != PFL_OK)
 		goto fail;
 	if ((rv = pfli_clients_init(&a->clients, 1024)) != PFL_OK)
@@ -230,7 +234,7 @@ fail:
 
 void
 pfl_aggregator_set_observer(struct pfl_aggregator *a, pfl_agg_observer_fn fn,
-        void *arg)
+                            void *arg)
 {
 	a->observer = fn;
 	a->observer_arg = arg;
@@ -266,12 +270,14 @@ reload_keys(struct pfl_aggregator *a)
 	if (cfg->enrolled_keys == NULL || *cfg->enrolled_keys == '\0')
 		return;
 	rv = pfl_keyset_load(cfg->enrolled_keys,
-	        cfg->revoked_keys && *cfg->revoked_keys ? cfg->revoked_keys
-	                                                : NULL,
-	        &ks);
+	                     cfg->revoked_keys && *cfg->revoked_keys
+	                             ? cfg->revoked_keys
+	                             : NULL,
+	                     &ks);
 	if (rv != PFL_OK) {
-		pfl_log(PFL_LOG_ERROR, "reloading %s failed (%s); the previous "
-		                       "allow-list stays in force",
+		pfl_log(PFL_LOG_ERROR,
+		        "reloading %s failed (%s); the previous "
+		        "allow-list stays in force",
 		        cfg->enrolled_keys, pfl_strerror(rv));
 		return;
 	}
@@ -320,19 +326,19 @@ recharge_from_audit(struct pfl_aggregator *a)
 	pfl_err rv;
 
 	if (a->cfg.dp_mode == PFL_DP_NONE ||
-	        a->audit_last_round <= a->rounds_done)
+	    a->audit_last_round <= a->rounds_done)
 		return PFL_OK;
 	snprintf(path, sizeof(path), "%s/audit.log", a->cfg.out_dir);
 	if ((rv = pfl_file_read(path, (size_t)1 << 32, &data, &len)) != PFL_OK)
 		return rv;
 	for (line = strtok_r((char *)data, "\n", &save); line != NULL;
-	        line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		double round, z, q;
 		if (!json_number(line, "{\"round\":", &round) ||
-		        round <= (double)a->rounds_done ||
-		        strstr(line, "\"status\":\"ok\"") == NULL ||
-		        !json_number(line, "\"noise_multiplier\":", &z) ||
-		        !json_number(line, "\"sample_rate\":", &q))
+		    round <= (double)a->rounds_done ||
+		    strstr(line, "\"status\":\"ok\"") == NULL ||
+		    !json_number(line, "\"noise_multiplier\":", &z) ||
+		    !json_number(line, "\"sample_rate\":", &q))
 			continue;
 		if ((rv = pfl_accountant_charge(a->acct, q, z, 1)) != PFL_OK)
 			break;
@@ -341,7 +347,7 @@ recharge_from_audit(struct pfl_aggregator *a)
 	free(data);
 	if (rv == PFL_OK)
 		rv = pfl_accountant_epsilon(a->acct, a->cfg.delta, &a->epsilon,
-		        &order);
+		                            &order);
 	if (rv == PFL_OK && charged > 0)
 		pfl_log(PFL_LOG_WARN,
 		        "%zu released rounds after the checkpoint were charged "
@@ -377,12 +383,13 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 		return rv;
 	/* A crash between checkpoint and audit append: repair the log. */
 	if (a->rounds_done > a->audit_last_round && a->pending_audit.len > 0) {
-		pfl_log(PFL_LOG_WARN, "audit log ends at round %llu, checkpoint "
-		                      "at %llu: appending the saved line",
+		pfl_log(PFL_LOG_WARN,
+		        "audit log ends at round %llu, checkpoint "
+		        "at %llu: appending the saved line",
 		        (unsigned long long)a->audit_last_round,
 		        (unsigned long long)a->rounds_done);
 		rv = pfli_audit_append(a, (const char *)a->pending_audit.data,
-		        a->pending_audit.len);
+		                       a->pending_audit.len);
 		if (rv != PFL_OK)
 			return rv;
 	}
@@ -401,8 +408,9 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 		        pfl_strerror(rv));
 		return rv;
 	}
-	pfl_log(PFL_LOG_INFO, "listening on %s; %lld rounds of %lld clients, "
-	                      "model %s (%zu parameters)",
+	pfl_log(PFL_LOG_INFO,
+	        "listening on %s; %lld rounds of %lld clients, "
+	        "model %s (%zu parameters)",
 	        a->cfg.listen, (long long)a->cfg.rounds,
 	        (long long)a->cfg.clients_per_round, a->model_name,
 	        a->num_params);
@@ -427,8 +435,9 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 	/* The server keeps answering (retry) until pfl_aggregator_free, so
 	 * that clients in the middle of a request are not left hanging. */
 	if (a->budget_spent)
-		pfl_log(PFL_LOG_INFO, "stopped at the privacy budget after %llu "
-		                      "rounds: epsilon %.4f (delta %g)",
+		pfl_log(PFL_LOG_INFO,
+		        "stopped at the privacy budget after %llu "
+		        "rounds: epsilon %.4f (delta %g)",
 		        (unsigned long long)a->rounds_done, a->epsilon,
 		        a->cfg.delta);
 	else if (a->stop && a->rounds_done < (uint64_t)a->cfg.rounds)

@@ -63,9 +63,9 @@ prune(const struct pfl_aggregator *a, const char *dir)
 		return;
 	keep_from = a->rounds_done - (uint64_t)a->cfg.keep_checkpoints + 1;
 	for (uint64_t r = keep_from > 64 ? keep_from - 64 : 1; r < keep_from;
-	        r++) {
+	     r++) {
 		snprintf(path, sizeof(path), "%s/ckpt-%08llu.bin", dir,
-		        (unsigned long long)r);
+		         (unsigned long long)r);
 		unlink(path);
 	}
 }
@@ -96,7 +96,7 @@ pfli_checkpoint_write(struct pfl_aggregator *a)
 		rv = put_section(&b, SEC_META, &m, sizeof(m));
 	if (rv == PFL_OK)
 		rv = put_section(&b, SEC_MODEL, a->global,
-		        a->num_params * sizeof(float));
+		                 a->num_params * sizeof(float));
 	if (rv == PFL_OK)
 		rv = pfl_strategy_save(a->strategy, &sub);
 	if (rv == PFL_OK)
@@ -108,13 +108,13 @@ pfli_checkpoint_write(struct pfl_aggregator *a)
 		rv = put_section(&b, SEC_ACCOUNTANT, sub.data, sub.len);
 	if (rv == PFL_OK)
 		rv = put_section(&b, SEC_AUDIT, a->pending_audit.data,
-		        a->pending_audit.len);
+		                 a->pending_audit.len);
 	if (rv == PFL_OK) {
 		pfl_hash(b.data, b.len, h);
 		rv = pfl_buf_append(&b, h, sizeof(h));
 	}
 	snprintf(path, sizeof(path), "%s/ckpt-%08llu.bin", dir,
-	        (unsigned long long)a->rounds_done);
+	         (unsigned long long)a->rounds_done);
 	if (rv == PFL_OK)
 		rv = pfl_file_write_atomic(path, b.data, b.len, 0600);
 	pfl_buf_fini(&b);
@@ -159,29 +159,29 @@ apply(struct pfl_aggregator *a, const uint8_t *buf, size_t len)
 		off += (size_t)l;
 	}
 	if (sec[SEC_META] == NULL || seclen[SEC_META] != sizeof(m) ||
-	        sec[SEC_MODEL] == NULL || sec[SEC_STRATEGY] == NULL ||
-	        sec[SEC_ACCOUNTANT] == NULL)
+	    sec[SEC_MODEL] == NULL || sec[SEC_STRATEGY] == NULL ||
+	    sec[SEC_ACCOUNTANT] == NULL)
 		return PFL_ERR_FORMAT;
 	memcpy(&m, sec[SEC_META], sizeof(m));
 	m.model[sizeof(m.model) - 1] = '\0';
 	if (m.num_params != a->num_params ||
-	        seclen[SEC_MODEL] != a->num_params * sizeof(float) ||
-	        strcmp(m.model, a->model_name) != 0)
+	    seclen[SEC_MODEL] != a->num_params * sizeof(float) ||
+	    strcmp(m.model, a->model_name) != 0)
 		return PFL_ERR_FORMAT;
 	rv = pfl_accountant_load(sec[SEC_ACCOUNTANT], seclen[SEC_ACCOUNTANT],
-	        &acct);
+	                         &acct);
 	if (rv != PFL_OK)
 		return PFL_ERR_FORMAT;
 	rv = pfl_strategy_load(a->strategy, sec[SEC_STRATEGY],
-	        seclen[SEC_STRATEGY]);
+	                       seclen[SEC_STRATEGY]);
 	if (rv != PFL_OK) {
 		pfl_accountant_free(acct);
 		return PFL_ERR_FORMAT;
 	}
 	pfl_buf_clear(&a->pending_audit);
 	if (sec[SEC_AUDIT] != NULL && seclen[SEC_AUDIT] > 0 &&
-	        pfl_buf_append(&a->pending_audit, sec[SEC_AUDIT],
-	                seclen[SEC_AUDIT]) != PFL_OK) {
+	    pfl_buf_append(&a->pending_audit, sec[SEC_AUDIT],
+	                   seclen[SEC_AUDIT]) != PFL_OK) {
 		pfl_accountant_free(acct);
 		return PFL_ERR_NOMEM;
 	}
@@ -220,13 +220,14 @@ pfli_checkpoint_restore(struct pfl_aggregator *a)
 		unsigned long long r;
 		char tail[8];
 		if (strstr(de->d_name, ".tmp.") != NULL) {
-			/* a write cut short by a crash: never renamed, unused */
+			/* a write cut short by a crash: never renamed, unused
+			 */
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 			unlink(path);
 			continue;
 		}
 		if (sscanf(de->d_name, "ckpt-%llu.%3s", &r, tail) == 2 &&
-		        strcmp(tail, "bin") == 0 && strlen(de->d_name) == 17)
+		    strcmp(tail, "bin") == 0 && strlen(de->d_name) == 17)
 			rounds[n++] = r;
 	}
 	closedir(d);
@@ -237,20 +238,22 @@ pfli_checkpoint_restore(struct pfl_aggregator *a)
 		pfl_err rv;
 
 		snprintf(path, sizeof(path), "%s/ckpt-%08llu.bin", dir,
-		        rounds[i]);
+		         rounds[i]);
 		rv = pfl_file_read(path, (size_t)1 << 34, &buf, &len);
 		if (rv == PFL_OK)
 			rv = apply(a, buf, len);
 		free(buf);
 		if (rv == PFL_OK) {
 			pfl_log(PFL_LOG_INFO,
-			        "resumed from %s: %llu rounds done, epsilon %.4f",
+			        "resumed from %s: %llu rounds done, epsilon "
+			        "%.4f",
 			        path, (unsigned long long)a->rounds_done,
 			        a->epsilon);
 			return PFL_OK;
 		}
-		pfl_log(PFL_LOG_WARN, "checkpoint %s is unusable (%s); trying "
-		                      "an older one",
+		pfl_log(PFL_LOG_WARN,
+		        "checkpoint %s is unusable (%s); trying "
+		        "an older one",
 		        path, pfl_strerror(rv));
 	}
 	return PFL_ERR_NOTFOUND;

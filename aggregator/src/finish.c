@@ -20,7 +20,7 @@
  */
 static pfl_err
 round_sum(struct pfl_aggregator *a, float *sum, uint32_t *survivors,
-        uint8_t (*surv)[32])
+          uint8_t (*surv)[32])
 {
 	struct pfli_round *r = &a->round;
 	uint32_t *isum = NULL, *ids = NULL;
@@ -70,7 +70,7 @@ sensitivity(const struct pfli_round *r, size_t p)
 /* Add central noise, and work out the realized noise multiplier. */
 static pfl_err
 privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
-        double *z_real, double *q)
+          double *z_real, double *q)
 {
 	const struct pfl_agg_config *cfg = &a->cfg;
 	struct pfli_round *r = &a->round;
@@ -85,9 +85,10 @@ privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
 	case PFL_DP_CENTRAL: {
 		double z_delta = z;
 		if (cfg->adaptive_clip) {
-			double sb = cfg->clip_count_stddev > 0
-			                    ? cfg->clip_count_stddev
-			                    : (double)cfg->clients_per_round / 20.0;
+			double sb =
+			        cfg->clip_count_stddev > 0
+			                ? cfg->clip_count_stddev
+			                : (double)cfg->clients_per_round / 20.0;
 			pfl_err rv = pfl_adaclip_update_noise(z, sb, &z_delta);
 			if (rv != PFL_OK)
 				return rv;
@@ -106,7 +107,7 @@ privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
 		if (survivors == 0)
 			return PFL_ERR_STATE;
 		return pfl_ddg_effective_sigma(s2, survivors, p, l2,
-		        sqrt((double)p) * l2, z_real);
+		                               sqrt((double)p) * l2, z_real);
 	}
 	case PFL_DP_LOCAL:
 		*q = 1.0;
@@ -118,7 +119,7 @@ privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
 
 static void
 make_report(struct pfl_aggregator *a, uint32_t survivors, double z_real,
-        struct pfl_round_report *out)
+            struct pfl_round_report *out)
 {
 	struct pfli_round *r = &a->round;
 	struct pfl_round_report rep;
@@ -126,9 +127,9 @@ make_report(struct pfl_aggregator *a, uint32_t survivors, double z_real,
 	bool last = a->rounds_done >= (uint64_t)a->cfg.rounds;
 
 	if (a->have_test &&
-	        ((a->cfg.eval_every > 0 &&
-	                 a->rounds_done % (uint64_t)a->cfg.eval_every == 0) ||
-	                last)) {
+	    ((a->cfg.eval_every > 0 &&
+	      a->rounds_done % (uint64_t)a->cfg.eval_every == 0) ||
+	     last)) {
 		pfl_err rv = pfli_evaluate(a, &acc, &loss);
 		if (rv != PFL_OK)
 			pfl_log(PFL_LOG_WARN, "evaluation failed: %s",
@@ -138,8 +139,8 @@ make_report(struct pfl_aggregator *a, uint32_t survivors, double z_real,
 	rep.round = r->number;
 	rep.accuracy = acc;
 	rep.loss = loss;
-	rep.train_loss = r->train_loss_n ? r->train_loss_sum / r->train_loss_n
-	                                : NAN;
+	rep.train_loss =
+	        r->train_loss_n ? r->train_loss_sum / r->train_loss_n : NAN;
 	rep.epsilon = a->epsilon;
 	rep.delta = a->cfg.dp_mode != PFL_DP_NONE ? a->cfg.delta : 0;
 	rep.selected = r->n;
@@ -171,9 +172,10 @@ publish(struct pfl_aggregator *a, const struct pfl_round_report *rep,
 		for (uint32_t i = 0; i < r->n; i++)
 			memcpy(sel[i], r->members[i].pk, 32);
 		rv = pfli_audit_format(a, rep, (const uint8_t(*)[32])sel, r->n,
-		        surv, nsurv, &a->pending_audit);
+		                       surv, nsurv, &a->pending_audit);
 		if (rv != PFL_OK)
-			pfl_log(PFL_LOG_ERROR, "audit line: %s", pfl_strerror(rv));
+			pfl_log(PFL_LOG_ERROR, "audit line: %s",
+			        pfl_strerror(rv));
 	}
 	free(sel);
 	if ((rv = pfli_checkpoint_write(a)) != PFL_OK)
@@ -181,14 +183,15 @@ publish(struct pfl_aggregator *a, const struct pfl_round_report *rep,
 		        (unsigned long long)r->number, pfl_strerror(rv));
 	if (a->pending_audit.len > 0) {
 		rv = pfli_audit_append(a, (const char *)a->pending_audit.data,
-		        a->pending_audit.len);
+		                       a->pending_audit.len);
 		if (rv != PFL_OK)
-			pfl_log(PFL_LOG_ERROR, "audit log: %s", pfl_strerror(rv));
+			pfl_log(PFL_LOG_ERROR, "audit log: %s",
+			        pfl_strerror(rv));
 	}
 	if (a->cfg.save_every_round) {
 		char name[64];
 		snprintf(name, sizeof(name), "model-%06llu.safetensors",
-		        (unsigned long long)a->rounds_done);
+		         (unsigned long long)a->rounds_done);
 		(void)pfli_results_save_model(a, name);
 	}
 	pfli_results_round(a, rep);
@@ -233,21 +236,24 @@ pfli_round_finish(struct pfl_aggregator *a)
 		rv = pfl_accountant_charge(a->acct, q, z_real, 1);
 		if (rv == PFL_OK)
 			rv = pfl_accountant_epsilon(a->acct, cfg->delta,
-			        &a->epsilon, &order);
+			                            &a->epsilon, &order);
 		if (rv != PFL_OK) {
 			pthread_mutex_unlock(&a->mtx);
-			pfl_log(PFL_LOG_ERROR, "accountant: %s", pfl_strerror(rv));
+			pfl_log(PFL_LOG_ERROR, "accountant: %s",
+			        pfl_strerror(rv));
 			goto out;
 		}
 	}
 	pfl_strategy_apply(a->strategy, a->global, sum);
 	pfl_hash_params(a->global, p, a->model_hash);
 	if (cfg->adaptive_clip) {
-		struct pfl_adaclip ac = {a->clip_norm, cfg->clip_target_quantile,
-		        cfg->clip_lr, 0};
+		struct pfl_adaclip ac = {a->clip_norm,
+		                         cfg->clip_target_quantile,
+		                         cfg->clip_lr, 0};
 		pfl_adaclip_update(&ac, below,
-		        cfg->dp_mode != PFL_DP_NONE ? (double)cfg->clients_per_round
-		                                    : (double)survivors);
+		                   cfg->dp_mode != PFL_DP_NONE
+		                           ? (double)cfg->clients_per_round
+		                           : (double)survivors);
 		a->clip_norm = ac.clip;
 	}
 	a->rounds_done++;

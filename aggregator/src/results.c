@@ -1,8 +1,8 @@
 /* What a run leaves behind: rounds.csv, model files, progress lines. */
 #include <errno.h>
-#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,8 +12,8 @@
 #include "privfl/log.h"
 #include "privfl/safetensors.h"
 
-#define CSV_HEADER                                                             \
-	"round,accuracy,loss,epsilon,delta,selected,survived,bytes_up,"       \
+#define CSV_HEADER                                                      \
+	"round,accuracy,loss,epsilon,delta,selected,survived,bytes_up," \
 	"bytes_down,seconds,train_loss,clip_norm,noise_multiplier,status\n"
 
 pfl_err
@@ -66,7 +66,8 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 
 	if (a->csv != NULL) {
 		fprintf(a->csv,
-		        "%llu,%.6f,%.6f,%.6f,%.3g,%u,%u,%llu,%llu,%.3f,%.6f,%.6g,"
+		        "%llu,%.6f,%.6f,%.6f,%.3g,%u,%u,%llu,%llu,%.3f,%.6f,%."
+		        "6g,"
 		        "%.6g,%s\n",
 		        (unsigned long long)r->round, r->accuracy, r->loss,
 		        r->epsilon, r->delta, r->selected, r->survived,
@@ -101,7 +102,7 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 		snprintf(accs, sizeof(accs), "acc -");
 	else
 		snprintf(accs, sizeof(accs), "acc %.4f loss %.4f", r->accuracy,
-		        r->loss);
+		         r->loss);
 	if (a->cfg.dp_mode != PFL_DP_NONE)
 		snprintf(eps, sizeof(eps), " eps %.3f", r->epsilon);
 	else
@@ -117,7 +118,8 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 		        "round %llu/%lld [%s] %s%s  clients %u/%u  %.2f s/round"
 		        "  ETA %s\n",
 		        (unsigned long long)r->round, (long long)a->cfg.rounds,
-		        bar, accs, eps, r->survived, r->selected, r->seconds, eta);
+		        bar, accs, eps, r->survived, r->selected, r->seconds,
+		        eta);
 		return;
 	}
 	pfl_log(PFL_LOG_INFO,
@@ -130,7 +132,7 @@ pfl_err
 pfli_evaluate(struct pfl_aggregator *a, double *acc, double *loss)
 {
 	memcpy(pfl_model_params(a->eval_model), a->global,
-	        a->num_params * sizeof(float));
+	       a->num_params * sizeof(float));
 	return pfl_model_evaluate(a->eval_model, &a->test, NULL, 0, acc, loss);
 }
 
@@ -147,8 +149,8 @@ pfli_results_save_model(struct pfl_aggregator *a, const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s", a->cfg.out_dir, name);
 	snprintf(round, sizeof(round), "%llu",
-	        (unsigned long long)a->rounds_done);
+	         (unsigned long long)a->rounds_done);
 	snprintf(eps, sizeof(eps), "%.6f (delta %.3g)", a->epsilon,
-	        a->cfg.dp_mode != PFL_DP_NONE ? a->cfg.delta : 0);
+	         a->cfg.dp_mode != PFL_DP_NONE ? a->cfg.delta : 0);
 	return pfl_safetensors_save(&a->spec, a->global, meta, 4, path);
 }

@@ -83,11 +83,12 @@ open_round(struct pfl_aggregator *a, int64_t now, size_t available)
 	if (cfg->dp_mode != PFL_DP_NONE && cfg->epsilon_budget > 0) {
 		double eps = 0;
 		double q = cfg->dp_mode == PFL_DP_LOCAL ? 1.0 : r->q;
-		pfl_err rv = pfl_accountant_epsilon_if(a->acct, q,
-		        planned_sigma(a), 1, cfg->delta, &eps);
+		pfl_err rv = pfl_accountant_epsilon_if(
+		        a->acct, q, planned_sigma(a), 1, cfg->delta, &eps);
 		if (rv != PFL_OK || eps > cfg->epsilon_budget) {
 			pfl_log(PFL_LOG_WARN,
-			        "privacy budget: round %llu would bring epsilon "
+			        "privacy budget: round %llu would bring "
+			        "epsilon "
 			        "to %.4f > budget %.4f; stopping",
 			        (unsigned long long)r->number, eps,
 			        cfg->epsilon_budget);
@@ -130,8 +131,7 @@ encode_model_reply(struct pfl_aggregator *a)
 		le[4 * i + 3] = (uint8_t)(w >> 24);
 	}
 	pfl_msg_init(&m, PFL_MSG_MODEL, a->cfg.federation_id, r->number, a->id);
-	snprintf(m.u.model.model, sizeof(m.u.model.model), "%s",
-	        a->model_name);
+	snprintf(m.u.model.model, sizeof(m.u.model.model), "%s", a->model_name);
 	m.u.model.num_params = (uint32_t)a->num_params;
 	m.u.model.offset = 0;
 	m.u.model.params = le;
@@ -168,19 +168,20 @@ plan_privacy(struct pfl_aggregator *a)
 		double scale = 0;
 		pfl_err rv;
 		/* the noise of all n, each at the share planned for min */
-		rv = pfl_quant_choose_scale(bound, r->n,
+		rv = pfl_quant_choose_scale(
+		        bound, r->n,
 		        total * sqrt((double)r->n / (double)cfg->min_clients),
 		        &scale);
 		if (rv != PFL_OK)
 			return rv;
 		r->quant_scale = scale;
-		r->client_noise_sigma = total * scale /
-		                        sqrt((double)cfg->min_clients);
+		r->client_noise_sigma =
+		        total * scale / sqrt((double)cfg->min_clients);
 		return PFL_OK;
 	}
 	if (cfg->dp_mode == PFL_DP_LOCAL)
-		return pfl_quant_choose_scale(bound, r->n,
-		        r->client_noise_sigma * sqrt((double)r->n),
+		return pfl_quant_choose_scale(
+		        bound, r->n, r->client_noise_sigma * sqrt((double)r->n),
 		        &r->quant_scale);
 	return pfl_quant_choose_scale(bound, r->n, 0, &r->quant_scale);
 }
@@ -201,13 +202,15 @@ start_running(struct pfl_aggregator *a, int64_t now)
 
 		r->sa_mode = cfg->secure_aggregation;
 		rv = pfl_sa_choose_params((enum pfl_sa_mode)r->sa_mode, r->n,
-		        cfg->sa_dropout, cfg->sa_corrupt, &k, &t);
+		                          cfg->sa_dropout, cfg->sa_corrupt, &k,
+		                          &t);
 		if (rv == PFL_ERR_CONFIG && r->sa_mode == PFL_SA_PLUS) {
 			/* Too small a cohort for a sparse graph with these
 			 * guarantees: every pair shares masks instead. */
 			r->sa_mode = PFL_SA_FULL;
 			rv = pfl_sa_choose_params(PFL_SA_FULL, r->n,
-			        cfg->sa_dropout, cfg->sa_corrupt, &k, &t);
+			                          cfg->sa_dropout,
+			                          cfg->sa_corrupt, &k, &t);
 		}
 		if (rv == PFL_ERR_CONFIG && r->n >= 3) {
 			/* No (k, t) meets the tolerated dropout for so small a
@@ -227,7 +230,7 @@ start_running(struct pfl_aggregator *a, int64_t now)
 		if (cfg->sa_threshold > 0)
 			t = (uint32_t)cfg->sa_threshold;
 		if (t < (uint32_t)cfg->min_clients &&
-		        (uint32_t)cfg->min_clients <= k + 1)
+		    (uint32_t)cfg->min_clients <= k + 1)
 			t = (uint32_t)cfg->min_clients;
 		r->sa_t = t;
 		r->sa_k = k;
@@ -241,7 +244,7 @@ start_running(struct pfl_aggregator *a, int64_t now)
 		p.dim = r->vector_len;
 		randombytes_buf(r->sa_seed, sizeof(r->sa_seed));
 		pfl_hash_round_ctx(cfg->federation_id, r->number, r->sa_seed,
-		        r->round_ctx);
+		                   r->round_ctx);
 		memcpy(p.round_ctx, r->round_ctx, 32);
 		memcpy(p.graph_seed, r->sa_seed, 32);
 		if ((pks = malloc((size_t)r->n * 32)) == NULL)
@@ -309,8 +312,8 @@ tick_secagg(struct pfl_aggregator *a, int64_t now)
 	int p = r->sa_phase;
 	uint32_t got = pfl_sa_server_count(r->sa, (enum pfl_sa_phase)p);
 	uint32_t expect = pfli_round_expected(r, p);
-	int64_t deadline = p == PFL_SA_MASKED ? r->deadline_ms
-	                                      : r->phase_deadline_ms;
+	int64_t deadline =
+	        p == PFL_SA_MASKED ? r->deadline_ms : r->phase_deadline_ms;
 	uint32_t target = pfli_round_target(a);
 	bool enough = got >= expect ||
 	              (p == PFL_SA_MASKED && got >= target && got >= r->sa_t);
@@ -322,9 +325,9 @@ tick_secagg(struct pfl_aggregator *a, int64_t now)
 	if (rv != PFL_OK) {
 		char why[128];
 		snprintf(why, sizeof(why),
-		        "secure aggregation phase %d closed with %u of %u "
-		        "(threshold %u): %s",
-		        p, got, expect, r->sa_t, pfl_strerror(rv));
+		         "secure aggregation phase %d closed with %u of %u "
+		         "(threshold %u): %s",
+		         p, got, expect, r->sa_t, pfl_strerror(rv));
 		abort_round(a, why);
 		return;
 	}
@@ -334,8 +337,7 @@ tick_secagg(struct pfl_aggregator *a, int64_t now)
 		return;
 	}
 	r->sa_phase = p + 1;
-	r->phase_deadline_ms =
-	        now + (int64_t)(a->cfg.phase_timeout_s * 1000.0);
+	r->phase_deadline_ms = now + (int64_t)(a->cfg.phase_timeout_s * 1000.0);
 }
 
 static void
@@ -344,7 +346,7 @@ tick_plain(struct pfl_aggregator *a, int64_t now)
 	struct pfli_round *r = &a->round;
 
 	if (r->received >= pfli_round_target(a) ||
-	        (r->received >= r->n && r->n > 0)) {
+	    (r->received >= r->n && r->n > 0)) {
 		r->state = PFLI_R_FINALIZING;
 		return;
 	}
@@ -376,20 +378,21 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 			if (rv == PFL_ERR_BUDGET) {
 				a->budget_spent = true;
 				a->stop = 1;
-			}
-			else
-				pfl_log(PFL_LOG_ERROR, "cannot open a round: %s",
+			} else
+				pfl_log(PFL_LOG_ERROR,
+				        "cannot open a round: %s",
 				        pfl_strerror(rv));
 			pfli_round_reset(r);
 		}
 		return;
 	case PFLI_R_SELECTING:
-		/* Close early once every client seen lately has had its draw. */
+		/* Close early once every client seen lately has had its draw.
+		 */
 		if (now < r->select_end_ms &&
-		        (r->draws < r->expected_draws || r->draws == 0))
+		    (r->draws < r->expected_draws || r->draws == 0))
 			return;
 		if (r->n < (uint32_t)cfg->min_clients ||
-		        (cfg->secure_aggregation != 0 && r->n < 3)) {
+		    (cfg->secure_aggregation != 0 && r->n < 3)) {
 			a->resamples++;
 			pfl_log(a->resamples % 20 == 1 ? PFL_LOG_INFO
 			                               : PFL_LOG_DEBUG,
@@ -406,9 +409,9 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 		if ((rv = start_running(a, now)) != PFL_OK) {
 			char why[128];
 			snprintf(why, sizeof(why),
-			        "cannot start with %u clients (secagg k %u, t "
-			        "%u): %s",
-			        r->n, r->sa_k, r->sa_t, pfl_strerror(rv));
+			         "cannot start with %u clients (secagg k %u, t "
+			         "%u): %s",
+			         r->n, r->sa_k, r->sa_t, pfl_strerror(rv));
 			abort_round(a, why);
 		}
 		return;

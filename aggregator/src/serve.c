@@ -34,7 +34,7 @@ reply_error(struct ctx *c, pfl_err code, const char *text, uint32_t retry)
 	struct pfl_msg m;
 
 	pfl_msg_init(&m, PFL_MSG_ERROR, c->a->cfg.federation_id,
-	        c->a->round.number, c->a->id);
+	             c->a->round.number, c->a->id);
 	m.u.error.code = (uint32_t)code;
 	snprintf(m.u.error.text, sizeof(m.u.error.text), "%s", text);
 	m.u.error.retry_after_ms = retry;
@@ -47,7 +47,7 @@ reply_retry(struct ctx *c, uint32_t ms, const char *reason)
 	struct pfl_msg m;
 
 	pfl_msg_init(&m, PFL_MSG_RETRY, c->a->cfg.federation_id,
-	        c->a->round.number, c->a->id);
+	             c->a->round.number, c->a->id);
 	m.u.retry.retry_after_ms = ms;
 	snprintf(m.u.retry.reason, sizeof(m.u.retry.reason), "%s", reason);
 	send_msg(c, &m);
@@ -59,7 +59,7 @@ reply_ack(struct ctx *c)
 	struct pfl_msg m;
 
 	pfl_msg_init(&m, PFL_MSG_ACK, c->a->cfg.federation_id,
-	        c->a->round.number, c->a->id);
+	             c->a->round.number, c->a->id);
 	m.u.ack.code = 0;
 	send_msg(c, &m);
 }
@@ -105,7 +105,7 @@ poll_ms(struct pfl_aggregator *a)
 
 static void
 fill_plan(struct pfl_aggregator *a, uint32_t idx, struct pfl_msg_plan *p,
-        int64_t now)
+          int64_t now)
 {
 	const struct pfli_round *r = &a->round;
 	const struct pfl_agg_config *cfg = &a->cfg;
@@ -170,7 +170,8 @@ on_checkin(struct ctx *c, struct pfli_client *cl)
 			int64_t poll = poll_ms(a);
 			if (left < poll)
 				poll = left > 0 ? left : 1;
-			reply_retry(c, (uint32_t)poll,
+			reply_retry(
+			        c, (uint32_t)poll,
 			        "selected; the plan follows at round start");
 		} else {
 			reply_retry(c, idle_retry(a, c->now), "not selected");
@@ -178,22 +179,24 @@ on_checkin(struct ctx *c, struct pfli_client *cl)
 		return;
 	}
 	if (r->state == PFLI_R_RUNNING && cl->rolled_round == r->epoch &&
-	        cl->member >= 0) {
+	    cl->member >= 0) {
 		struct pfli_member *mb = &r->members[cl->member];
 		if (mb->sent_update || (mb->sa_done & (1u << PFL_SA_MASKED))) {
-			reply_retry(c, idle_retry(a, c->now),
+			reply_retry(
+			        c, idle_retry(a, c->now),
 			        "result received; waiting for the next round");
 			return;
 		}
 		mb->got_plan = true;
 		pfl_msg_init(&m, PFL_MSG_PLAN, a->cfg.federation_id, r->number,
-		        a->id);
+		             a->id);
 		fill_plan(a, (uint32_t)cl->member, &m.u.plan, c->now);
 		send_msg(c, &m);
 		return;
 	}
 	reply_retry(c, idle_retry(a, c->now),
-	        r->state == PFLI_R_IDLE ? "no round open" : "round in progress");
+	            r->state == PFLI_R_IDLE ? "no round open"
+	                                    : "round in progress");
 }
 
 /* The member record of the sender in the current running round, or NULL. */
@@ -203,9 +206,10 @@ member_of(struct ctx *c, struct pfli_client *cl, uint32_t *idx)
 	struct pfli_round *r = &c->a->round;
 
 	if (r->state != PFLI_R_RUNNING || c->req->round != r->number ||
-	        cl->rolled_round != r->epoch || cl->member < 0) {
-		reply_error(c, PFL_ERR_STATE, "not a member of the running round",
-		        idle_retry(c->a, c->now));
+	    cl->rolled_round != r->epoch || cl->member < 0) {
+		reply_error(c, PFL_ERR_STATE,
+		            "not a member of the running round",
+		            idle_retry(c->a, c->now));
 		return NULL;
 	}
 	*idx = (uint32_t)cl->member;
@@ -284,8 +288,10 @@ on_update(struct ctx *c, struct pfli_client *cl, bool finite)
 	if ((mb = member_of(c, cl, &idx)) == NULL)
 		return;
 	if (r->sa != NULL) {
-		reply_error(c, PFL_ERR_STATE,
-		        "plain updates are refused: secure aggregation is on", 0);
+		reply_error(
+		        c, PFL_ERR_STATE,
+		        "plain updates are refused: secure aggregation is on",
+		        0);
 		return;
 	}
 	if (mb->sent_update) {
@@ -293,8 +299,10 @@ on_update(struct ctx *c, struct pfli_client *cl, bool finite)
 		return;
 	}
 	if (!finite || u->data_len != (size_t)r->vector_len * 4) {
-		reply_error(c, PFL_ERR_PROTO, "update has the wrong length or "
-		                              "non-finite values", 0);
+		reply_error(c, PFL_ERR_PROTO,
+		            "update has the wrong length or "
+		            "non-finite values",
+		            0);
 		return;
 	}
 	add_le_floats(r->acc, u->data, r->vector_len);
@@ -333,12 +341,13 @@ on_sa_submit(struct ctx *c, struct pfli_client *cl)
 		return;
 	}
 	rv = pfl_sa_server_recv(r->sa, (enum pfl_sa_phase)s->phase, idx + 1,
-	        s->payload, s->payload_len);
+	                        s->payload, s->payload_len);
 	if (rv != PFL_OK) {
 		char fp[PFL_FINGERPRINT_LEN];
 		pfl_key_fingerprint(cl->pk, fp);
 		pfl_log(PFL_LOG_WARN,
-		        "round %llu: secagg phase %d message from %s refused: %s",
+		        "round %llu: secagg phase %d message from %s refused: "
+		        "%s",
 		        (unsigned long long)r->number, s->phase, fp,
 		        pfl_strerror(rv));
 		reply_error(c, rv, "secure aggregation message refused", 0);
@@ -374,14 +383,14 @@ on_sa_fetch(struct ctx *c, struct pfli_client *cl)
 	}
 	pfl_buf_init(&out, 0);
 	rv = pfl_sa_server_output(r->sa, (enum pfl_sa_phase)s->phase, idx + 1,
-	        &out);
+	                          &out);
 	if (rv != PFL_OK) {
 		reply_error(c, rv, "no output for this client", 0);
 		pfl_buf_fini(&out);
 		return;
 	}
 	pfl_msg_init(&m, PFL_MSG_SA_DATA, c->a->cfg.federation_id, r->number,
-	        c->a->id);
+	             c->a->id);
 	m.u.sa.phase = s->phase;
 	m.u.sa.payload = out.data;
 	m.u.sa.payload_len = out.len;
@@ -453,7 +462,7 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 		return;
 	}
 	if (pfl_replay_check(a->replay, m.sender, m.nonce, m.time_ms,
-	            (uint64_t)(pfl_clock_wall() * 1000.0)) != PFL_OK) {
+	                     (uint64_t)(pfl_clock_wall() * 1000.0)) != PFL_OK) {
 		reply_error(&c, PFL_ERR_AUTH, "replayed or stale message", 0);
 		return;
 	}

@@ -47,7 +47,7 @@ pfl_strategy_name(enum pfl_strategy_kind k)
 
 pfl_err
 pfl_strategy_new(const struct pfl_strategy_params *p, size_t n,
-        struct pfl_strategy **out)
+                 struct pfl_strategy **out)
 {
 	struct pfl_strategy *s;
 

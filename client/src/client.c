@@ -56,15 +56,14 @@ struct pfl_client {
 	struct pfl_buf rep;
 };
 
-
 pfl_err
 pfl_client_new(const struct pfl_client_opts *o, const struct pfl_identity *id,
-        const struct pfl_client_data *data, struct pfl_client **out)
+               const struct pfl_client_data *data, struct pfl_client **out)
 {
 	struct pfl_client *c;
 
 	if (o->federation_id == NULL ||
-	        strlen(o->federation_id) > PFL_FED_ID_MAX)
+	    strlen(o->federation_id) > PFL_FED_ID_MAX)
 		return PFL_ERR_INVAL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return PFL_ERR_NOMEM;
@@ -160,7 +159,7 @@ backoff(struct pfl_client *c)
  */
 static pfl_err
 call(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *m,
-        struct pfl_msg *r)
+     struct pfl_msg *r)
 {
 	pfl_err rv;
 
@@ -172,17 +171,18 @@ call(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *m,
 		return rv;
 	}
 	if ((rv = pfl_conn_call(conn, c->req.data, c->req.len, &c->rep)) !=
-	        PFL_OK)
+	    PFL_OK)
 		return rv;
 	if ((rv = pfl_msg_decode(c->rep.data, c->rep.len, &c->o.limits, r)) !=
-	        PFL_OK) {
+	    PFL_OK) {
 		pfl_log(PFL_LOG_WARN, "malformed reply from the aggregator: %s",
 		        pfl_strerror(rv));
 		return rv;
 	}
 	if ((rv = pfl_msg_verify(r)) != PFL_OK ||
-	        (c->pinned && memcmp(r->sender, c->server_key, 32) != 0)) {
-		pfl_log(PFL_LOG_WARN, "reply not signed by the aggregator's key");
+	    (c->pinned && memcmp(r->sender, c->server_key, 32) != 0)) {
+		pfl_log(PFL_LOG_WARN,
+		        "reply not signed by the aggregator's key");
 		return PFL_ERR_CRYPTO;
 	}
 	if (strcmp(r->fed, c->fed) != 0)
@@ -197,17 +197,17 @@ plan_is_sane(const struct pfl_client *c, const struct pfl_msg_plan *p)
 	size_t maxp = c->o.limits.max_vector_bytes / 4;
 
 	if (strcmp(p->task, "train") != 0 || p->num_params == 0 ||
-	        p->num_params > maxp || p->epochs == 0 || p->batch == 0)
+	    p->num_params > maxp || p->epochs == 0 || p->batch == 0)
 		return false;
 	if (p->vector_len != p->num_params + 1 + (p->adaptive_clip ? 1u : 0u))
 		return false;
 	if (p->dp_mode > 3 || p->sa_mode > 2 || !isfinite(p->lr) ||
-	        !isfinite(p->clip_norm) || !isfinite(p->noise_sigma) ||
-	        !isfinite(p->quant_scale) || p->quant_scale < 0)
+	    !isfinite(p->clip_norm) || !isfinite(p->noise_sigma) ||
+	    !isfinite(p->quant_scale) || p->quant_scale < 0)
 		return false;
 	if (p->sa_mode != 0 &&
-	        (p->sa_id == 0 || p->sa_id > p->sa_n || p->sa_t < 2 ||
-	                p->sa_t > p->sa_n || p->quant_scale <= 0))
+	    (p->sa_id == 0 || p->sa_id > p->sa_n || p->sa_t < 2 ||
+	     p->sa_t > p->sa_n || p->quant_scale <= 0))
 		return false;
 	return true;
 }
@@ -240,8 +240,8 @@ roll_faults(struct pfl_client *c)
 
 	c->drop = f->dropout > 0 && pfl_rng_uniform(&c->frng) < f->dropout;
 	c->drop_phase = f->dropout_phase;
-	c->straggle = f->straggler > 0 &&
-	              pfl_rng_uniform(&c->frng) < f->straggler;
+	c->straggle =
+	        f->straggler > 0 && pfl_rng_uniform(&c->frng) < f->straggler;
 }
 
 static pfl_err
@@ -296,7 +296,7 @@ do_checkin(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 	pfl_msg_init(&m, PFL_MSG_CHECKIN, c->fed, 0, c->id);
 	m.u.checkin.capabilities = 1;
 	snprintf(m.u.checkin.software, sizeof(m.u.checkin.software),
-	        "privfl/0.1");
+	         "privfl/0.1");
 	if ((rv = call(c, conn, &m, &r)) != PFL_OK) {
 		*wait = backoff(c);
 		return rv == PFL_ERR_NOMEM ? rv : PFL_OK;
@@ -380,24 +380,24 @@ static pfl_err
 train_update(struct pfl_client *c, const struct pfl_trainer *tr)
 {
 	struct pfl_task task = {c->round, &c->plan,
-	        c->o.seed * 1000003ULL + c->round};
+	                        c->o.seed * 1000003ULL + c->round};
 	pfl_err rv;
 
 	rv = tr->train(tr->arg, c->data, &task, c->global, c->local,
-	        &c->num_examples, &c->train_loss);
+	               &c->num_examples, &c->train_loss);
 	if (rv != PFL_OK) {
 		pfl_log(PFL_LOG_WARN, "round %llu: local training failed: %s",
 		        (unsigned long long)c->round, pfl_strerror(rv));
 		return rv;
 	}
 	return pfli_pipeline(&c->plan, c->global, c->local, c->num_examples,
-	        c->rng, c->vec, c->qvec);
+	                     c->rng, c->vec, c->qvec);
 }
 
 /* Send m and expect an ACK; the round ends on refusal. */
 static pfl_err
 send_expect_ack(struct pfl_client *c, struct pfl_conn *conn,
-        const struct pfl_msg *m, int64_t *wait, bool *acked)
+                const struct pfl_msg *m, int64_t *wait, bool *acked)
 {
 	struct pfl_msg r;
 	pfl_err rv;
@@ -490,7 +490,7 @@ send_prepared(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 	if (rv != PFL_OK || !acked) {
 		if (rv == PFL_OK && c->st == CS_CHECKIN)
 			return PFL_OK; /* refused: round over */
-		c->st = CS_DELAYED; /* network: send again after back-off */
+		c->st = CS_DELAYED;    /* network: send again after back-off */
 		return rv;
 	}
 	if (phase < 0 || phase == PFL_SA_MASKED)
@@ -507,7 +507,7 @@ send_prepared(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 
 static pfl_err
 do_train(struct pfl_client *c, struct pfl_conn *conn,
-        const struct pfl_trainer *tr, int64_t *wait)
+         const struct pfl_trainer *tr, int64_t *wait)
 {
 	pfl_err rv;
 
@@ -516,7 +516,7 @@ do_train(struct pfl_client *c, struct pfl_conn *conn,
 		return PFL_OK;
 	}
 	if (train_update(c, tr) != PFL_OK ||
-	        (rv = prepare_update(c)) != PFL_OK) {
+	    (rv = prepare_update(c)) != PFL_OK) {
 		give_up(c, NULL, wait);
 		return PFL_OK;
 	}
@@ -531,7 +531,7 @@ do_train(struct pfl_client *c, struct pfl_conn *conn,
 /* Compute this client's message for `phase` from the server's input. */
 static pfl_err
 sa_compute(struct pfl_client *c, const struct pfl_trainer *tr, int phase,
-        const uint8_t *in, size_t inlen)
+           const uint8_t *in, size_t inlen)
 {
 	pfl_err rv;
 
@@ -542,7 +542,7 @@ sa_compute(struct pfl_client *c, const struct pfl_trainer *tr, int phase,
 	}
 	pfl_buf_clear(&c->delayed_payload);
 	rv = pfl_sa_client_step(c->sa, (enum pfl_sa_phase)phase, in, inlen,
-	        &c->delayed_payload);
+	                        &c->delayed_payload);
 	if (rv != PFL_OK)
 		pfl_log(PFL_LOG_WARN, "round %llu: secagg phase %d: %s",
 		        (unsigned long long)c->round, phase, pfl_strerror(rv));
@@ -561,7 +561,7 @@ static pfl_err
 do_sa_start(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 {
 	if (drops_at(c, PFL_SA_ADVERTISE) ||
-	        sa_compute(c, NULL, PFL_SA_ADVERTISE, NULL, 0) != PFL_OK) {
+	    sa_compute(c, NULL, PFL_SA_ADVERTISE, NULL, 0) != PFL_OK) {
 		give_up(c, NULL, wait);
 		return PFL_OK;
 	}
@@ -571,7 +571,7 @@ do_sa_start(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 
 static pfl_err
 do_sa_fetch(struct pfl_client *c, struct pfl_conn *conn,
-        const struct pfl_trainer *tr, int64_t *wait)
+            const struct pfl_trainer *tr, int64_t *wait)
 {
 	int next = c->sa_phase + 1;
 	struct pfl_msg m, r;
@@ -592,9 +592,9 @@ do_sa_fetch(struct pfl_client *c, struct pfl_conn *conn,
 		return PFL_OK;
 	}
 	if (r.type != PFL_MSG_SA_DATA || r.round != c->round ||
-	        r.u.sa.phase != c->sa_phase ||
-	        sa_compute(c, tr, next, r.u.sa.payload, r.u.sa.payload_len) !=
-	                PFL_OK) {
+	    r.u.sa.phase != c->sa_phase ||
+	    sa_compute(c, tr, next, r.u.sa.payload, r.u.sa.payload_len) !=
+	            PFL_OK) {
 		give_up(c, &r, wait);
 		return PFL_OK;
 	}
@@ -609,7 +609,7 @@ do_sa_fetch(struct pfl_client *c, struct pfl_conn *conn,
 
 pfl_err
 pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
-        const struct pfl_trainer *tr, int64_t *wait_ms)
+                const struct pfl_trainer *tr, int64_t *wait_ms)
 {
 	*wait_ms = 0;
 	switch (c->st) {
@@ -631,7 +631,7 @@ pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
 
 pfl_err
 pfl_client_run(struct pfl_client *c, struct pfl_conn *conn,
-        const struct pfl_trainer *tr, volatile sig_atomic_t *stop)
+               const struct pfl_trainer *tr, volatile sig_atomic_t *stop)
 {
 	while (!*stop) {
 		int64_t wait = 0;

@@ -12,8 +12,9 @@
  * a quant_scale (else untouched). Masking is secure aggregation's step.
  */
 pfl_err pfli_pipeline(const struct pfl_msg_plan *plan, const float *global,
-        const float *local, uint32_t num_examples, struct pfl_csprng *rng,
-        float *vec, uint32_t *qvec) PFL_WUR;
+                      const float *local, uint32_t num_examples,
+                      struct pfl_csprng *rng, float *vec,
+                      uint32_t *qvec) PFL_WUR;
 
 /* Weight of an update with n examples under the plan (see docs). */
 double pfli_update_weight(const struct pfl_msg_plan *plan, uint32_t n);

@@ -18,8 +18,8 @@ pfli_update_weight(const struct pfl_msg_plan *p, uint32_t n)
 
 pfl_err
 pfli_pipeline(const struct pfl_msg_plan *p, const float *global,
-        const float *local, uint32_t num_examples, struct pfl_csprng *rng,
-        float *vec, uint32_t *qvec)
+              const float *local, uint32_t num_examples, struct pfl_csprng *rng,
+              float *vec, uint32_t *qvec)
 {
 	size_t np = p->num_params;
 	double w = pfli_update_weight(p, num_examples);
@@ -44,6 +44,6 @@ pfli_pipeline(const struct pfl_msg_plan *p, const float *global,
 	pfl_quant_encode(rng, vec, p->vector_len, p->quant_scale, qvec);
 	if (p->dp_mode == 2 && p->noise_sigma > 0)
 		return pfl_noise_dgauss_add(rng, qvec, np,
-		        p->noise_sigma * p->noise_sigma);
+		                            p->noise_sigma * p->noise_sigma);
 	return PFL_OK;
 }

@@ -12,8 +12,8 @@ struct model_trainer {
 
 static pfl_err
 train(void *arg, const struct pfl_client_data *d, const struct pfl_task *task,
-        const float *global, float *local, uint32_t *num_examples,
-        double *train_loss)
+      const float *global, float *local, uint32_t *num_examples,
+      double *train_loss)
 {
 	struct model_trainer *t = arg;
 	const struct pfl_msg_plan *p = task->plan;
@@ -25,7 +25,7 @@ train(void *arg, const struct pfl_client_data *d, const struct pfl_task *task,
 
 	memset(&spec, 0, sizeof(spec));
 	rv = pfl_model_spec_parse(p->model, d->ds->c, d->ds->h, d->ds->w,
-	        d->ds->classes, &spec);
+	                          d->ds->classes, &spec);
 	if (rv != PFL_OK)
 		return rv;
 	if (t->m == NULL || memcmp(&spec, &t->spec, sizeof(spec)) != 0) {

@@ -9,8 +9,7 @@
 
 #include "privfl/file.h"
 
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 static void
@@ -87,7 +86,7 @@ parse_bool(const char *v, bool *out)
 
 static pfl_err
 apply(const struct pfl_cfg_entry *e, void *obj, const char *v, char *err,
-        size_t errlen)
+      size_t errlen)
 {
 	char *end = NULL;
 	char *field = (char *)obj + e->offset;
@@ -102,8 +101,9 @@ apply(const struct pfl_cfg_entry *e, void *obj, const char *v, char *err,
 			return PFL_ERR_CONFIG;
 		}
 		if ((double)x < e->min || (double)x > e->max) {
-			set_err(err, errlen, "%s: %lld is outside [%.17g, %.17g]",
-			        e->name, x, e->min, e->max);
+			set_err(err, errlen,
+			        "%s: %lld is outside [%.17g, %.17g]", e->name,
+			        x, e->min, e->max);
 			return PFL_ERR_CONFIG;
 		}
 		*(int64_t *)field = (int64_t)x;
@@ -112,8 +112,8 @@ apply(const struct pfl_cfg_entry *e, void *obj, const char *v, char *err,
 	case PFL_CFG_DOUBLE: {
 		double x = strtod(v, &end);
 		if (errno != 0 || end == v || *end != '\0' || !isfinite(x)) {
-			set_err(err, errlen, "%s: '%s' is not a number", e->name,
-			        v);
+			set_err(err, errlen, "%s: '%s' is not a number",
+			        e->name, v);
 			return PFL_ERR_CONFIG;
 		}
 		if (x < e->min || x > e->max) {
@@ -137,10 +137,11 @@ apply(const struct pfl_cfg_entry *e, void *obj, const char *v, char *err,
 		if (copy == NULL)
 			return PFL_ERR_NOMEM;
 		if ((e->flags & PFL_CFG_URL) && *v != '\0' &&
-		        !pfl_cfg_url_is_valid(v)) {
+		    !pfl_cfg_url_is_valid(v)) {
 			free(copy);
 			set_err(err, errlen,
-			        "%s: '%s' is not a tcp://, tls+tcp://, ipc:// or "
+			        "%s: '%s' is not a tcp://, tls+tcp://, ipc:// "
+			        "or "
 			        "inproc:// URL",
 			        e->name, v);
 			return PFL_ERR_CONFIG;
@@ -165,7 +166,7 @@ apply(const struct pfl_cfg_entry *e, void *obj, const char *v, char *err,
 
 pfl_err
 pfl_cfg_defaults(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        char *err, size_t errlen)
+                 char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *def = tab[i].def;
@@ -184,7 +185,7 @@ pfl_cfg_defaults(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 
 pfl_err
 pfl_cfg_set(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        const char *key, const char *value, char *err, size_t errlen)
+            const char *key, const char *value, char *err, size_t errlen)
 {
 	const struct pfl_cfg_entry *e = find(tab, n, key, strlen(key));
 
@@ -208,8 +209,8 @@ trim(char *s, char *end)
 
 pfl_err
 pfl_cfg_load_buf(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        const char *name, const char *text, size_t len, char *err,
-        size_t errlen)
+                 const char *name, const char *text, size_t len, char *err,
+                 size_t errlen)
 {
 	char *copy = malloc(len + 1);
 	char *line, *next;
@@ -230,7 +231,7 @@ pfl_cfg_load_buf(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 			eol = line + strlen(line);
 		lineno++;
 		if (memchr(line, '\0', (size_t)(eol - line)) != NULL ||
-		        (next == NULL && (size_t)(eol - copy) < len)) {
+		    (next == NULL && (size_t)(eol - copy) < len)) {
 			set_err(err, errlen, "%s:%d: NUL byte in file", name,
 			        lineno);
 			rv = PFL_ERR_CONFIG;
@@ -262,7 +263,7 @@ pfl_cfg_load_buf(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 
 pfl_err
 pfl_cfg_load_file(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        const char *path, char *err, size_t errlen)
+                  const char *path, char *err, size_t errlen)
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
@@ -275,14 +276,14 @@ pfl_cfg_load_file(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 		return PFL_ERR_CONFIG;
 	}
 	rv = pfl_cfg_load_buf(tab, n, obj, path, (const char *)data, len, err,
-	        errlen);
+	                      errlen);
 	free(data);
 	return rv;
 }
 
 pfl_err
 pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        int argc, char **argv, int first, char *err, size_t errlen)
+                   int argc, char **argv, int first, char *err, size_t errlen)
 {
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i];
@@ -306,7 +307,7 @@ pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 			val = eq + 1;
 		} else if (e->type == PFL_CFG_BOOL &&
 		           (i + 1 >= argc ||
-		                   strncmp(argv[i + 1], "--", 2) == 0)) {
+		            strncmp(argv[i + 1], "--", 2) == 0)) {
 			val = "true";
 		} else if (i + 1 < argc) {
 			val = argv[++i];
@@ -321,8 +322,8 @@ pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 }
 
 pfl_err
-pfl_cfg_load_cli(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        int argc, char **argv, char *err, size_t errlen)
+pfl_cfg_load_cli(const struct pfl_cfg_entry *tab, size_t n, void *obj, int argc,
+                 char **argv, char *err, size_t errlen)
 {
 	int first = 1;
 	pfl_err rv;
@@ -343,9 +344,9 @@ pfl_cfg_load_cli(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 bool
 pfl_cfg_url_is_valid(const char *url)
 {
-	static const char *const schemes[] = {"tcp://", "tls+tcp://", "ipc://",
-	        "inproc://", "tcp4://", "tcp6://", "tls+tcp4://",
-	        "tls+tcp6://"};
+	static const char *const schemes[] = {
+	        "tcp://",  "tls+tcp://", "ipc://",      "inproc://",
+	        "tcp4://", "tcp6://",    "tls+tcp4://", "tls+tcp6://"};
 
 	if (url == NULL)
 		return false;
@@ -359,7 +360,7 @@ pfl_cfg_url_is_valid(const char *url)
 
 pfl_err
 pfl_cfg_validate(const struct pfl_cfg_entry *tab, size_t n, const void *obj,
-        char *err, size_t errlen)
+                 char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pfl_cfg_entry *e = &tab[i];
@@ -368,13 +369,14 @@ pfl_cfg_validate(const struct pfl_cfg_entry *tab, size_t n, const void *obj,
 		if (e->type != PFL_CFG_STRING)
 			continue;
 		s = *(char *const *)((const char *)obj + e->offset);
-		if ((e->flags & PFL_CFG_REQUIRED) && (s == NULL || *s == '\0')) {
+		if ((e->flags & PFL_CFG_REQUIRED) &&
+		    (s == NULL || *s == '\0')) {
 			set_err(err, errlen, "%s: required setting is missing",
 			        e->name);
 			return PFL_ERR_CONFIG;
 		}
 		if ((e->flags & PFL_CFG_URL) && s != NULL && *s != '\0' &&
-		        !pfl_cfg_url_is_valid(s)) {
+		    !pfl_cfg_url_is_valid(s)) {
 			set_err(err, errlen, "%s: '%s' is not a supported URL",
 			        e->name, s);
 			return PFL_ERR_CONFIG;
@@ -424,7 +426,7 @@ md_cell(FILE *f, const char *s)
 
 void
 pfl_cfg_print_markdown(const struct pfl_cfg_entry *tab, size_t n,
-        const char *title, FILE *f)
+                       const char *title, FILE *f)
 {
 	fprintf(f, "## %s\n\n", title);
 	fprintf(f, "| setting | type | default | range | description |\n");
@@ -434,7 +436,7 @@ pfl_cfg_print_markdown(const struct pfl_cfg_entry *tab, size_t n,
 		char range[64] = "";
 		if (e->type == PFL_CFG_INT || e->type == PFL_CFG_DOUBLE)
 			snprintf(range, sizeof(range), "%g .. %g", e->min,
-			        e->max);
+			         e->max);
 		fprintf(f, "| `%s` | ", e->name);
 		md_cell(f, type_name(e));
 		fputs(" | ", f);
@@ -448,8 +450,8 @@ pfl_cfg_print_markdown(const struct pfl_cfg_entry *tab, size_t n,
 }
 
 void
-pfl_cfg_print_values(const struct pfl_cfg_entry *tab, size_t n,
-        const void *obj, FILE *f)
+pfl_cfg_print_values(const struct pfl_cfg_entry *tab, size_t n, const void *obj,
+                     FILE *f)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pfl_cfg_entry *e = &tab[i];

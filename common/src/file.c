@@ -121,8 +121,8 @@ fsync_dir_of(const char *path)
 }
 
 pfl_err
-pfl_file_write_atomic_parts(const char *path,
-        const struct pfl_file_part *parts, size_t nparts, mode_t mode)
+pfl_file_write_atomic_parts(const char *path, const struct pfl_file_part *parts,
+                            size_t nparts, mode_t mode)
 {
 	char tmp[PATH_MAX];
 	pfl_err rv = PFL_OK;
@@ -160,7 +160,7 @@ pfl_file_write_atomic_parts(const char *path,
 
 pfl_err
 pfl_file_write_atomic(const char *path, const void *data, size_t len,
-        mode_t mode)
+                      mode_t mode)
 {
 	struct pfl_file_part part = {data, len};
 

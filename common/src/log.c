@@ -54,7 +54,7 @@ pfl_log_emit(int level, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	n = snprintf(line, sizeof(line), "%s.%03ldZ %-5s ", stamp,
-	        ts.tv_nsec / 1000000, level_names[level]);
+	             ts.tv_nsec / 1000000, level_names[level]);
 	if (n < 0)
 		return;
 	va_start(ap, fmt);

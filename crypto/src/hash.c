@@ -19,7 +19,8 @@ pfl_hash_params(const float *params, size_t n, uint8_t out[PFL_HASH_BYTES])
 
 	crypto_generichash_init(&st, NULL, 0, PFL_HASH_BYTES);
 	while (i < n) {
-		size_t m = n - i < sizeof(block) / 4 ? n - i : sizeof(block) / 4;
+		size_t m =
+		        n - i < sizeof(block) / 4 ? n - i : sizeof(block) / 4;
 		for (size_t j = 0; j < m; j++) {
 			uint32_t w;
 			memcpy(&w, &params[i + j], 4);
@@ -36,7 +37,7 @@ pfl_hash_params(const float *params, size_t n, uint8_t out[PFL_HASH_BYTES])
 
 void
 pfl_hash_round_ctx(const char *fed, uint64_t round, const uint8_t seed[32],
-        uint8_t out[PFL_HASH_BYTES])
+                   uint8_t out[PFL_HASH_BYTES])
 {
 	static const char tag[] = "privfl/round/v1";
 	crypto_generichash_state st;

@@ -15,35 +15,34 @@
  * every other aggregator setting is accepted too.
  */
 const struct pfl_cfg_entry pfl_sim_config_table[] = {
-        {"dataset", PFL_CFG_STRING, F(dataset), "fashion-mnist", 0, 0, NULL,
-                0, "fashion-mnist, or a directory with the four IDX files"},
+        {"dataset", PFL_CFG_STRING, F(dataset), "fashion-mnist", 0, 0, NULL, 0,
+         "fashion-mnist, or a directory with the four IDX files"},
         {"clients", PFL_CFG_INT, F(clients), "100", 1, 1000000, NULL, 0,
-                "virtual clients"},
+         "virtual clients"},
         {"partition", PFL_CFG_STRING, F(partition), "iid", 0, 0, NULL, 0,
-                "iid, dirichlet:ALPHA, shards:K, quantity:ALPHA"},
+         "iid, dirichlet:ALPHA, shards:K, quantity:ALPHA"},
         {"dropout", PFL_CFG_DOUBLE, F(dropout), "0", 0, 1, NULL, 0,
-                "P(a selected client vanishes before sending its update)"},
-        {"dropout_phase", PFL_CFG_STRING, F(dropout_phase), "", 0, 0, NULL,
-                0,
-                "advertise|share|masked|unmask:P: drop a fraction P at "
-                "that secure-aggregation phase"},
+         "P(a selected client vanishes before sending its update)"},
+        {"dropout_phase", PFL_CFG_STRING, F(dropout_phase), "", 0, 0, NULL, 0,
+         "advertise|share|masked|unmask:P: drop a fraction P at "
+         "that secure-aggregation phase"},
         {"straggler", PFL_CFG_STRING, F(straggler), "", 0, 0, NULL, 0,
-                "P:SECONDS: a selected client is SECONDS late with "
-                "probability P"},
+         "P:SECONDS: a selected client is SECONDS late with "
+         "probability P"},
         {"threads", PFL_CFG_INT, F(threads), "0", 0, 256, NULL, 0,
-                "worker threads stepping clients; 0 = cores"},
+         "worker threads stepping clients; 0 = cores"},
         {"processes", PFL_CFG_BOOL, F(processes), "false", 0, 0, NULL, 0,
-                "run clients as separate processes over tcp://"},
+         "run clients as separate processes over tcp://"},
         {"port", PFL_CFG_INT, F(port), "0", 0, 65535, NULL, 0,
-                "tcp port with --processes (0 = pick one)"},
+         "tcp port with --processes (0 = pick one)"},
         {"out", PFL_CFG_STRING, F(out), "privfl-sim-out", 0, 0, NULL, 0,
-                "output directory (rounds.csv, model.safetensors)"},
-        {"per_round", PFL_CFG_INT, A(clients_per_round), "10", 1, 1000000,
-                NULL, 0, "target results per round"},
+         "output directory (rounds.csv, model.safetensors)"},
+        {"per_round", PFL_CFG_INT, A(clients_per_round), "10", 1, 1000000, NULL,
+         0, "target results per round"},
         {"secagg", PFL_CFG_ENUM, A(secure_aggregation), "off", 0, 0,
-                "off|secagg|secagg+", 0, "secure aggregation"},
+         "off|secagg|secagg+", 0, "secure aggregation"},
         {"dp", PFL_CFG_ENUM, A(dp_mode), "none", 0, 0,
-                "none|central|distributed|local", 0, "DP mode"},
+         "none|central|distributed|local", 0, "DP mode"},
 };
 
 const size_t pfl_sim_config_table_len =
@@ -57,8 +56,8 @@ pfl_sim_config_init(struct pfl_sim_config *c, char *err, size_t errlen)
 	memset(c, 0, sizeof(*c));
 	if ((rv = pfl_agg_config_init(&c->agg, err, errlen)) != PFL_OK)
 		return rv;
-	rv = pfl_cfg_defaults(pfl_sim_config_table, pfl_sim_config_table_len,
-	        c, err, errlen);
+	rv = pfl_cfg_defaults(pfl_sim_config_table, pfl_sim_config_table_len, c,
+	                      err, errlen);
 	if (rv != PFL_OK)
 		return rv;
 	/* A simulation is local and fast: tighter pacing than a real one. */
@@ -78,21 +77,21 @@ pfl_sim_config_fini(struct pfl_sim_config *c)
 }
 
 pfl_err
-pfl_sim_config_set(struct pfl_sim_config *c, const char *key,
-        const char *value, char *err, size_t errlen)
+pfl_sim_config_set(struct pfl_sim_config *c, const char *key, const char *value,
+                   char *err, size_t errlen)
 {
 	pfl_err rv = pfl_cfg_set(pfl_sim_config_table, pfl_sim_config_table_len,
-	        c, key, value, err, errlen);
+	                         c, key, value, err, errlen);
 
 	if (rv != PFL_ERR_NOTFOUND)
 		return rv;
 	return pfl_cfg_set(pfl_agg_config_table, pfl_agg_config_table_len,
-	        &c->agg, key, value, err, errlen);
+	                   &c->agg, key, value, err, errlen);
 }
 
 pfl_err
 pfl_sim_config_parse_args(struct pfl_sim_config *c, int argc, char **argv,
-        int first, char *err, size_t errlen)
+                          int first, char *err, size_t errlen)
 {
 	for (int i = first; i < argc; i++) {
 		char key[128];
@@ -134,8 +133,8 @@ pfl_sim_config_parse_args(struct pfl_sim_config *c, int argc, char **argv,
 }
 
 pfl_err
-pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path,
-        char *err, size_t errlen)
+pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path, char *err,
+                         size_t errlen)
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
@@ -145,7 +144,7 @@ pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path,
 
 	if ((rv = pfl_file_read(path, 1u << 20, &data, &len)) != PFL_OK) {
 		snprintf(err, errlen, "%s: cannot read: %s", path,
-		        pfl_strerror(rv));
+		         pfl_strerror(rv));
 		return PFL_ERR_CONFIG;
 	}
 	if (memchr(data, '\0', len) != NULL) {
@@ -154,7 +153,7 @@ pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path,
 		return PFL_ERR_CONFIG;
 	}
 	for (line = strtok_r((char *)data, "\n", &save); line != NULL;
-	        line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		char sub[PFL_CFG_ERRLEN] = "", *eq, *k, *v, *e;
 		lineno++;
 		if ((e = strchr(line, '#')) != NULL)
@@ -165,7 +164,7 @@ pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path,
 			continue;
 		if ((eq = strchr(k, '=')) == NULL) {
 			snprintf(err, errlen, "%s:%d: expected 'key = value'",
-			        path, lineno);
+			         path, lineno);
 			rv = PFL_ERR_CONFIG;
 			break;
 		}
@@ -175,13 +174,14 @@ pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path,
 		for (v = eq + 1; *v == ' ' || *v == '\t'; v++)
 			;
 		for (e = v + strlen(v);
-		        e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r');
-		        e--)
+		     e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r');
+		     e--)
 			e[-1] = '\0';
 		rv = pfl_sim_config_set(c, k, v, sub, sizeof(sub));
 		if (rv != PFL_OK) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno,
-			        rv == PFL_ERR_NOTFOUND ? "unknown setting" : sub);
+			         rv == PFL_ERR_NOTFOUND ? "unknown setting"
+			                                : sub);
 			rv = PFL_ERR_CONFIG;
 			break;
 		}

@@ -17,8 +17,9 @@ pfli_sim_load(const struct pfl_sim_config *c, struct pfli_sim *s)
 
 	rv = pfl_partition_parse(c->partition, &kind, &param);
 	if (rv != PFL_OK) {
-		pfl_log(PFL_LOG_ERROR, "partition '%s' is not iid, "
-		                       "dirichlet:A, shards:K or quantity:A",
+		pfl_log(PFL_LOG_ERROR,
+		        "partition '%s' is not iid, "
+		        "dirichlet:A, shards:K or quantity:A",
 		        c->partition);
 		return rv;
 	}
@@ -32,7 +33,7 @@ pfli_sim_load(const struct pfl_sim_config *c, struct pfli_sim *s)
 	}
 	s->n = (uint32_t)c->clients;
 	rv = pfl_partition_make(s->train.y, s->train.n, s->train.classes, s->n,
-	        kind, param, (uint64_t)c->agg.seed, &s->part);
+	                        kind, param, (uint64_t)c->agg.seed, &s->part);
 	if (rv != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "partition %s over %u clients: %s",
 		        c->partition, s->n, pfl_strerror(rv));
@@ -65,8 +66,7 @@ pfli_sim_unload(struct pfli_sim *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static const char *const phases[] = {"advertise", "share", "masked",
-        "unmask"};
+static const char *const phases[] = {"advertise", "share", "masked", "unmask"};
 
 /* "PHASE:P" -> phase index and P; false when malformed. */
 static bool
@@ -79,7 +79,8 @@ parse_phase(const char *spec, int *phase, double *p)
 		return false;
 	for (int i = 0; i < 4; i++) {
 		size_t l = strlen(phases[i]);
-		if ((size_t)(colon - spec) == l && !strncmp(spec, phases[i], l)) {
+		if ((size_t)(colon - spec) == l &&
+		    !strncmp(spec, phases[i], l)) {
 			*phase = i == 3 ? 4 : i;
 			*p = strtod(colon + 1, &end);
 			return *end == '\0' && *p >= 0 && *p <= 1;
@@ -107,22 +108,23 @@ pfl_sim_config_check(const struct pfl_sim_config *c, char *err, size_t errlen)
 	double p, s;
 
 	if (c->dropout_phase && *c->dropout_phase &&
-	        !parse_phase(c->dropout_phase, &phase, &p)) {
-		snprintf(err, errlen, "dropout_phase: '%s' is not "
-		                      "advertise|share|masked|unmask:P",
-		        c->dropout_phase);
+	    !parse_phase(c->dropout_phase, &phase, &p)) {
+		snprintf(err, errlen,
+		         "dropout_phase: '%s' is not "
+		         "advertise|share|masked|unmask:P",
+		         c->dropout_phase);
 		return PFL_ERR_CONFIG;
 	}
 	if (c->straggler && *c->straggler &&
-	        !parse_straggler(c->straggler, &p, &s)) {
+	    !parse_straggler(c->straggler, &p, &s)) {
 		snprintf(err, errlen, "straggler: '%s' is not P:SECONDS",
-		        c->straggler);
+		         c->straggler);
 		return PFL_ERR_CONFIG;
 	}
 	if (c->clients < c->agg.clients_per_round) {
 		snprintf(err, errlen, "clients (%lld) < per_round (%lld)",
-		        (long long)c->clients,
-		        (long long)c->agg.clients_per_round);
+		         (long long)c->clients,
+		         (long long)c->agg.clients_per_round);
 		return PFL_ERR_CONFIG;
 	}
 	return PFL_OK;
@@ -138,12 +140,12 @@ pfli_sim_faults(const struct pfl_sim_config *c, struct pfl_client_faults *f)
 	f->dropout = c->dropout;
 	f->dropout_phase = -1;
 	if (c->dropout_phase && *c->dropout_phase &&
-	        parse_phase(c->dropout_phase, &phase, &p)) {
+	    parse_phase(c->dropout_phase, &phase, &p)) {
 		f->dropout = p;
 		f->dropout_phase = phase;
 	}
 	if (c->straggler && *c->straggler &&
-	        parse_straggler(c->straggler, &p, &s)) {
+	    parse_straggler(c->straggler, &p, &s)) {
 		f->straggler = p;
 		f->straggler_ms = (int64_t)(s * 1000.0);
 	}
@@ -151,7 +153,7 @@ pfli_sim_faults(const struct pfl_sim_config *c, struct pfl_client_faults *f)
 
 void
 pfli_sim_client_seed(const struct pfl_sim_config *c, uint32_t i,
-        uint8_t seed[32])
+                     uint8_t seed[32])
 {
 	uint8_t in[16];
 

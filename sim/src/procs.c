@@ -30,7 +30,7 @@ pfli_sim_pick_url(const struct pfl_sim_config *c, char *url, size_t len)
 		sa.sin_family = AF_INET;
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-		        getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+		    getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
 			close(fd);
 			return PFL_ERR_IO;
 		}
@@ -57,7 +57,7 @@ struct agg_run {
 
 pfl_err
 pfli_sim_run_processes(const struct pfl_sim_config *c, struct pfli_sim *sim,
-        struct pfl_aggregator *a)
+                       struct pfl_aggregator *a)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	uint32_t procs = c->threads > 0 ? (uint32_t)c->threads : (uint32_t)ncpu;
@@ -83,7 +83,7 @@ pfli_sim_run_processes(const struct pfl_sim_config *c, struct pfli_sim *sim,
 		if (pid == 0) {
 			signal(SIGTERM, on_term);
 			rv = pfli_sim_workers(c, sim, c->agg.listen, first,
-			        last - first, 1, &child_done);
+			                      last - first, 1, &child_done);
 			_exit(rv == PFL_OK ? 0 : 1);
 		}
 		pids[p] = pid;

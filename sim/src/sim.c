@@ -89,7 +89,7 @@ worker_main(void *arg)
 	pfl_err rv;
 
 	if ((rv = pfl_conn_open(s->url, &s->topts, &conn)) != PFL_OK ||
-	        (rv = pfl_trainer_model_init(&tr)) != PFL_OK) {
+	    (rv = pfl_trainer_model_init(&tr)) != PFL_OK) {
 		pthread_mutex_lock(&s->mtx);
 		s->failure = rv;
 		s->stop = 1;
@@ -159,7 +159,7 @@ observe(void *arg, const struct pfl_round_report *r)
 
 pfl_err
 pfli_sim_make_clients(const struct pfl_sim_config *c, struct pfli_sim *sim,
-        const uint8_t *server_pk)
+                      const uint8_t *server_pk)
 {
 	struct pfl_client_opts o;
 	pfl_err rv;
@@ -185,7 +185,7 @@ pfli_sim_make_clients(const struct pfl_sim_config *c, struct pfli_sim *sim,
 		sim->data[i].idx = sim->part.index + sim->part.offset[i];
 		sim->data[i].n = sim->part.offset[i + 1] - sim->part.offset[i];
 		rv = pfl_client_new(&o, sim->ids[i], &sim->data[i],
-		        &sim->clients[i]);
+		                    &sim->clients[i]);
 		if (rv != PFL_OK)
 			return rv;
 	}
@@ -198,8 +198,8 @@ pfli_sim_make_clients(const struct pfl_sim_config *c, struct pfli_sim *sim,
  */
 pfl_err
 pfli_sim_workers(const struct pfl_sim_config *c, struct pfli_sim *sim,
-        const char *url, uint32_t first, uint32_t count, int64_t nthreads,
-        volatile int *done)
+                 const char *url, uint32_t first, uint32_t count,
+                 int64_t nthreads, volatile int *done)
 {
 	struct sched s;
 	struct worker *w = NULL;
@@ -214,7 +214,7 @@ pfli_sim_workers(const struct pfl_sim_config *c, struct pfli_sim *sim,
 	s.topts.max_msg_bytes = (size_t)c->agg.max_message_mb << 20;
 	s.topts.timeout_ms = (int)c->agg.request_timeout_ms;
 	if ((s.heap = calloc(count, sizeof(*s.heap))) == NULL ||
-	        (w = calloc((size_t)nthreads, sizeof(*w))) == NULL) {
+	    (w = calloc((size_t)nthreads, sizeof(*w))) == NULL) {
 		rv = PFL_ERR_NOMEM;
 		goto out;
 	}
@@ -223,7 +223,7 @@ pfli_sim_workers(const struct pfl_sim_config *c, struct pfli_sim *sim,
 	for (; started < nthreads; started++) {
 		w[started].s = &s;
 		if (pthread_create(&w[started].thr, NULL, worker_main,
-		            &w[started]) != 0)
+		                   &w[started]) != 0)
 			break;
 	}
 	while (!*done && !s.stop)
@@ -255,11 +255,11 @@ agg_main(void *arg)
 
 static pfl_err
 run_threads(const struct pfl_sim_config *c, struct pfli_sim *sim,
-        struct pfl_aggregator *a)
+            struct pfl_aggregator *a)
 {
 	struct agg_thread at;
-	int64_t nthreads = c->threads > 0 ? c->threads
-	                                  : sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t nthreads =
+	        c->threads > 0 ? c->threads : sysconf(_SC_NPROCESSORS_ONLN);
 	pfl_err rv;
 
 	memset(&at, 0, sizeof(at));
@@ -268,7 +268,7 @@ run_threads(const struct pfl_sim_config *c, struct pfli_sim *sim,
 		return PFL_ERR_NOMEM;
 	pfl_sleep_ms(20); /* let the aggregator listen before clients dial */
 	rv = pfli_sim_workers(c, sim, c->agg.listen, 0, sim->n, nthreads,
-	        &at.done);
+	                      &at.done);
 	if (rv != PFL_OK)
 		pfl_aggregator_stop(a);
 	pthread_join(at.thr, NULL);
@@ -295,7 +295,7 @@ pfl_sim_run(const struct pfl_sim_config *c, struct pfl_sim_result *res)
 	if ((rv = pfli_sim_load(&cfg, &sim)) != PFL_OK)
 		goto out;
 	if (c->processes &&
-	        (rv = pfli_sim_pick_url(&cfg, url, sizeof(url))) != PFL_OK)
+	    (rv = pfli_sim_pick_url(&cfg, url, sizeof(url))) != PFL_OK)
 		goto out;
 	if ((rv = pfl_aggregator_new(&cfg.agg, &a)) != PFL_OK)
 		goto out;

@@ -115,10 +115,10 @@ extern const size_t pfl_agg_config_table_len;
 
 /* Defaults for every setting. */
 pfl_err pfl_agg_config_init(struct pfl_agg_config *cfg, char *err,
-        size_t errlen) PFL_WUR;
+                            size_t errlen) PFL_WUR;
 /* Cross-field checks (e.g. distributed DP needs secure aggregation). */
 pfl_err pfl_agg_config_check(const struct pfl_agg_config *cfg, char *err,
-        size_t errlen) PFL_WUR;
+                             size_t errlen) PFL_WUR;
 void pfl_agg_config_fini(struct pfl_agg_config *cfg);
 
 /* One completed round, as written to rounds.csv (and passed to observers). */
@@ -140,7 +140,7 @@ struct pfl_round_report {
 };
 
 typedef void (*pfl_agg_observer_fn)(void *arg,
-        const struct pfl_round_report *r);
+                                    const struct pfl_round_report *r);
 
 struct pfl_aggregator;
 
@@ -150,10 +150,10 @@ struct pfl_aggregator;
  * checkpoint in out_dir when resume is set.
  */
 pfl_err pfl_aggregator_new(const struct pfl_agg_config *cfg,
-        struct pfl_aggregator **out) PFL_WUR;
+                           struct pfl_aggregator **out) PFL_WUR;
 /* Called after each round (from the aggregator's thread). */
 void pfl_aggregator_set_observer(struct pfl_aggregator *a,
-        pfl_agg_observer_fn fn, void *arg);
+                                 pfl_agg_observer_fn fn, void *arg);
 /*
  * Serve until all rounds are done, the budget is spent, or stop. The
  * listener stays open (answering "retry") until pfl_aggregator_free.

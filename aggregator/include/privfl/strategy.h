@@ -29,16 +29,16 @@ struct pfl_strategy_params {
 struct pfl_strategy;
 
 pfl_err pfl_strategy_new(const struct pfl_strategy_params *p, size_t n,
-        struct pfl_strategy **out) PFL_WUR;
+                         struct pfl_strategy **out) PFL_WUR;
 void pfl_strategy_free(struct pfl_strategy *s);
 /* Apply one server step: w[0..n) moved by the averaged delta d[0..n). */
 void pfl_strategy_apply(struct pfl_strategy *s, float *w, const float *d);
 /* State for checkpoints (the m and v vectors and the step count). */
 pfl_err pfl_strategy_save(const struct pfl_strategy *s,
-        struct pfl_buf *out) PFL_WUR;
+                          struct pfl_buf *out) PFL_WUR;
 /* Restore from pfl_strategy_save bytes; sizes must match. */
 pfl_err pfl_strategy_load(struct pfl_strategy *s, const uint8_t *buf,
-        size_t len) PFL_WUR;
+                          size_t len) PFL_WUR;
 const char *pfl_strategy_name(enum pfl_strategy_kind k);
 
 #endif

@@ -52,8 +52,9 @@ struct pfl_task {
  * training loss. Return PFL_OK or an error (the round is then skipped).
  */
 typedef pfl_err (*pfl_train_fn)(void *arg, const struct pfl_client_data *data,
-        const struct pfl_task *task, const float *global, float *local,
-        uint32_t *num_examples, double *train_loss);
+                                const struct pfl_task *task,
+                                const float *global, float *local,
+                                uint32_t *num_examples, double *train_loss);
 
 struct pfl_trainer {
 	pfl_train_fn train;
@@ -75,10 +76,10 @@ struct pfl_client_faults {
 
 struct pfl_client_opts {
 	const char *federation_id;
-	const uint8_t *server_key;   /* pinned aggregator key; NULL = any */
+	const uint8_t *server_key; /* pinned aggregator key; NULL = any */
 	struct pfl_wire_limits limits;
-	uint64_t seed;               /* local training seed */
-	int64_t backoff_min_ms;      /* after an error */
+	uint64_t seed;          /* local training seed */
+	int64_t backoff_min_ms; /* after an error */
 	int64_t backoff_max_ms;
 	struct pfl_client_faults faults;
 };
@@ -87,8 +88,9 @@ struct pfl_client;
 
 /* id and data are borrowed and must outlive the client. */
 pfl_err pfl_client_new(const struct pfl_client_opts *o,
-        const struct pfl_identity *id, const struct pfl_client_data *data,
-        struct pfl_client **out) PFL_WUR;
+                       const struct pfl_identity *id,
+                       const struct pfl_client_data *data,
+                       struct pfl_client **out) PFL_WUR;
 void pfl_client_free(struct pfl_client *c);
 
 /*
@@ -98,11 +100,12 @@ void pfl_client_free(struct pfl_client *c);
  * value is PFL_OK unless the client cannot go on (PFL_ERR_NOMEM, ...).
  */
 pfl_err pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
-        const struct pfl_trainer *tr, int64_t *wait_ms) PFL_WUR;
+                        const struct pfl_trainer *tr, int64_t *wait_ms) PFL_WUR;
 
 /* Step until *stop becomes non-zero (daemon loop). */
 pfl_err pfl_client_run(struct pfl_client *c, struct pfl_conn *conn,
-        const struct pfl_trainer *tr, volatile sig_atomic_t *stop) PFL_WUR;
+                       const struct pfl_trainer *tr,
+                       volatile sig_atomic_t *stop) PFL_WUR;
 
 /* Rounds whose result this client delivered. */
 uint64_t pfl_client_rounds_done(const struct pfl_client *c);
@@ -133,7 +136,7 @@ struct pfl_client_config {
 extern const struct pfl_cfg_entry pfl_client_config_table[];
 extern const size_t pfl_client_config_table_len;
 pfl_err pfl_client_config_init(struct pfl_client_config *c, char *err,
-        size_t errlen) PFL_WUR;
+                               size_t errlen) PFL_WUR;
 void pfl_client_config_fini(struct pfl_client_config *c);
 
 #endif

@@ -29,7 +29,8 @@ enum pfl_cfg_type {
 	PFL_CFG_ENUM,   /* int field: index into choices "a|b|c" */
 };
 
-#define PFL_CFG_URL      0x1u /* string must be a tcp://, tls+tcp://, ipc://, inproc:// URL */
+#define PFL_CFG_URL \
+	0x1u /* string must be a tcp://, tls+tcp://, ipc://, inproc:// URL */
 #define PFL_CFG_REQUIRED 0x2u /* must be set (no default) */
 
 struct pfl_cfg_entry {
@@ -48,39 +49,41 @@ struct pfl_cfg_entry {
 
 /* Fill obj with every default. */
 pfl_err pfl_cfg_defaults(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        char *err, size_t errlen) PFL_WUR;
+                         char *err, size_t errlen) PFL_WUR;
 /* Set one key from text; PFL_ERR_NOTFOUND for an unknown key. */
 pfl_err pfl_cfg_set(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        const char *key, const char *value, char *err, size_t errlen) PFL_WUR;
+                    const char *key, const char *value, char *err,
+                    size_t errlen) PFL_WUR;
 /* Apply a "key = value" file. */
 pfl_err pfl_cfg_load_file(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        const char *path, char *err, size_t errlen) PFL_WUR;
+                          const char *path, char *err, size_t errlen) PFL_WUR;
 /* Apply a buffer in file syntax; name is used in messages. */
 pfl_err pfl_cfg_load_buf(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        const char *name, const char *text, size_t len, char *err,
-        size_t errlen) PFL_WUR;
+                         const char *name, const char *text, size_t len,
+                         char *err, size_t errlen) PFL_WUR;
 /*
  * Apply "--key value" / "--key=value" arguments from argv[first..argc). A
  * boolean given without a value means true. Unknown options are an error.
  */
-pfl_err pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n,
-        void *obj, int argc, char **argv, int first, char *err,
-        size_t errlen) PFL_WUR;
+pfl_err pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n, void *obj,
+                           int argc, char **argv, int first, char *err,
+                           size_t errlen) PFL_WUR;
 /*
  * A program's command line: an optional "--config FILE" as the first
  * argument, then "--key value" overrides (pfl_cfg_parse_args from there).
  */
 pfl_err pfl_cfg_load_cli(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-        int argc, char **argv, char *err, size_t errlen) PFL_WUR;
+                         int argc, char **argv, char *err,
+                         size_t errlen) PFL_WUR;
 /* Check PFL_CFG_REQUIRED entries and URL flags. */
 pfl_err pfl_cfg_validate(const struct pfl_cfg_entry *tab, size_t n,
-        const void *obj, char *err, size_t errlen) PFL_WUR;
+                         const void *obj, char *err, size_t errlen) PFL_WUR;
 void pfl_cfg_print_help(const struct pfl_cfg_entry *tab, size_t n, FILE *f);
 void pfl_cfg_print_markdown(const struct pfl_cfg_entry *tab, size_t n,
-        const char *title, FILE *f);
+                            const char *title, FILE *f);
 /* Write current values in file syntax (strings that hold paths only). */
 void pfl_cfg_print_values(const struct pfl_cfg_entry *tab, size_t n,
-        const void *obj, FILE *f);
+                          const void *obj, FILE *f);
 /* Free every string the table owns in obj. Accepts NULL. */
 void pfl_cfg_free(const struct pfl_cfg_entry *tab, size_t n, void *obj);
 /* True when url has one of the supported nng schemes. */

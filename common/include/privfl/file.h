@@ -20,17 +20,18 @@
  * PFL_ERR_TOOBIG when the file is larger than max.
  */
 pfl_err pfl_file_read(const char *path, size_t max, uint8_t **data,
-        size_t *len) PFL_WUR;
+                      size_t *len) PFL_WUR;
 /* Atomically replace path with data; mode is the new file's permissions. */
 pfl_err pfl_file_write_atomic(const char *path, const void *data, size_t len,
-        mode_t mode) PFL_WUR;
+                              mode_t mode) PFL_WUR;
 /* Same, from several pieces (iov-like), for large files written in parts. */
 struct pfl_file_part {
 	const void *data;
 	size_t len;
 };
 pfl_err pfl_file_write_atomic_parts(const char *path,
-        const struct pfl_file_part *parts, size_t nparts, mode_t mode) PFL_WUR;
+                                    const struct pfl_file_part *parts,
+                                    size_t nparts, mode_t mode) PFL_WUR;
 /* mkdir -p with mode for the created directories. */
 pfl_err pfl_file_mkdirs(const char *path, mode_t mode) PFL_WUR;
 

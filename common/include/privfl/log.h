@@ -23,14 +23,14 @@ typedef void (*pfl_log_sink_fn)(void *arg, int level, const char *line);
 
 extern int pfl_log_level_current;
 
-#define pfl_log(lvl, ...)                                                      \
-	do {                                                                   \
-		if ((lvl) <= pfl_log_level_current)                            \
-			pfl_log_emit((lvl), __VA_ARGS__);                      \
+#define pfl_log(lvl, ...)                                 \
+	do {                                              \
+		if ((lvl) <= pfl_log_level_current)       \
+			pfl_log_emit((lvl), __VA_ARGS__); \
 	} while (0)
 
 void pfl_log_emit(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 /* Install a sink (NULL restores stderr). Call before threads start. */
 void pfl_log_set_sink(pfl_log_sink_fn fn, void *arg);

@@ -20,7 +20,7 @@ struct pfl_rng {
 void pfl_rng_seed(struct pfl_rng *r, uint64_t seed);
 /* A child stream for sub-task id, independent of the parent's future. */
 void pfl_rng_fork(const struct pfl_rng *parent, uint64_t id,
-        struct pfl_rng *child);
+                  struct pfl_rng *child);
 uint64_t pfl_rng_u64(struct pfl_rng *r);
 /* Uniform in [0, n), unbiased; n > 0. */
 uint64_t pfl_rng_below(struct pfl_rng *r, uint64_t n);

@@ -35,17 +35,18 @@ extern const struct pfl_cfg_entry pfl_sim_config_table[];
 extern const size_t pfl_sim_config_table_len;
 
 pfl_err pfl_sim_config_init(struct pfl_sim_config *c, char *err,
-        size_t errlen) PFL_WUR;
+                            size_t errlen) PFL_WUR;
 /* Set a simulator key, else an aggregator key (with '-' as '_'). */
 pfl_err pfl_sim_config_set(struct pfl_sim_config *c, const char *key,
-        const char *value, char *err, size_t errlen) PFL_WUR;
+                           const char *value, char *err, size_t errlen) PFL_WUR;
 pfl_err pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path,
-        char *err, size_t errlen) PFL_WUR;
+                                 char *err, size_t errlen) PFL_WUR;
 pfl_err pfl_sim_config_parse_args(struct pfl_sim_config *c, int argc,
-        char **argv, int first, char *err, size_t errlen) PFL_WUR;
+                                  char **argv, int first, char *err,
+                                  size_t errlen) PFL_WUR;
 /* Check the simulator's own options (faults, client counts). */
 pfl_err pfl_sim_config_check(const struct pfl_sim_config *c, char *err,
-        size_t errlen) PFL_WUR;
+                             size_t errlen) PFL_WUR;
 void pfl_sim_config_fini(struct pfl_sim_config *c);
 
 struct pfl_sim_result {
@@ -60,6 +61,6 @@ struct pfl_sim_result {
 
 /* Run the whole simulation; results also go to out/rounds.csv. */
 pfl_err pfl_sim_run(const struct pfl_sim_config *c,
-        struct pfl_sim_result *res) PFL_WUR;
+                    struct pfl_sim_result *res) PFL_WUR;
 
 #endif
