@@ -1,9 +1,12 @@
 /* The table-driven config: files, flags, bounds, and cross-field checks. */
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <stdio.h>
 #include <string.h>
@@ -15,8 +18,8 @@ static void
 load(struct pfl_agg_config *c, const char *text, pfl_err want, char *err)
 {
 	pfl_err rv = pfl_cfg_load_buf(pfl_agg_config_table,
-	        pfl_agg_config_table_len, c, "test.conf", text, strlen(text),
-	        err, PFL_CFG_ERRLEN);
+	                              pfl_agg_config_table_len, c, "test.conf",
+	                              text, strlen(text), err, PFL_CFG_ERRLEN);
 	assert_int_equal(rv, want);
 }
 
@@ -31,9 +34,9 @@ test_defaults_and_file(void **state)
 	assert_int_equal(c.rounds, 50);
 	assert_string_equal(c.listen, "tcp://127.0.0.1:7700");
 	load(&c,
-	        "# a comment\n rounds = 7 \nstrategy=fedadam\n\n"
-	        "listen = ipc:///tmp/x.sock # trailing\nadaptive_clip = yes\n",
-	        PFL_OK, err);
+	     "# a comment\n rounds = 7 \nstrategy=fedadam\n\n"
+	     "listen = ipc:///tmp/x.sock # trailing\nadaptive_clip = yes\n",
+	     PFL_OK, err);
 	assert_int_equal(c.rounds, 7);
 	assert_int_equal(c.strategy, PFL_STRAT_FEDADAM);
 	assert_string_equal(c.listen, "ipc:///tmp/x.sock");
@@ -72,29 +75,29 @@ test_args(void **state)
 {
 	struct pfl_agg_config c;
 	char err[PFL_CFG_ERRLEN];
-	char *argv[] = {"prog", "--rounds", "3", "--dp-mode=central",
-	        "--resume", "--clip-norm", "0.5"};
+	char *argv[] = {"prog",     "--rounds",    "3",  "--dp-mode=central",
+	                "--resume", "--clip-norm", "0.5"};
 	char *bad[] = {"prog", "--rounds"};
 	char *unknown[] = {"prog", "--bogus", "1"};
 
 	(void)state;
 	assert_int_equal(pfl_agg_config_init(&c, err, sizeof(err)), PFL_OK);
 	assert_int_equal(pfl_cfg_parse_args(pfl_agg_config_table,
-	                         pfl_agg_config_table_len, &c, 7, argv, 1, err,
-	                         sizeof(err)),
-	        PFL_OK);
+	                                    pfl_agg_config_table_len, &c, 7,
+	                                    argv, 1, err, sizeof(err)),
+	                 PFL_OK);
 	assert_int_equal(c.rounds, 3);
 	assert_int_equal(c.dp_mode, PFL_DP_CENTRAL);
 	assert_true(c.resume);
 	assert_int_equal(pfl_agg_config_check(&c, err, sizeof(err)), PFL_OK);
 	assert_int_equal(pfl_cfg_parse_args(pfl_agg_config_table,
-	                         pfl_agg_config_table_len, &c, 2, bad, 1, err,
-	                         sizeof(err)),
-	        PFL_ERR_CONFIG);
+	                                    pfl_agg_config_table_len, &c, 2,
+	                                    bad, 1, err, sizeof(err)),
+	                 PFL_ERR_CONFIG);
 	assert_int_equal(pfl_cfg_parse_args(pfl_agg_config_table,
-	                         pfl_agg_config_table_len, &c, 3, unknown, 1,
-	                         err, sizeof(err)),
-	        PFL_ERR_CONFIG);
+	                                    pfl_agg_config_table_len, &c, 3,
+	                                    unknown, 1, err, sizeof(err)),
+	                 PFL_ERR_CONFIG);
 	pfl_agg_config_fini(&c);
 }
 
@@ -108,17 +111,17 @@ test_cross_checks(void **state)
 	assert_int_equal(pfl_agg_config_init(&c, err, sizeof(err)), PFL_OK);
 	c.dp_mode = PFL_DP_CENTRAL; /* no clip norm */
 	assert_int_equal(pfl_agg_config_check(&c, err, sizeof(err)),
-	        PFL_ERR_CONFIG);
+	                 PFL_ERR_CONFIG);
 	assert_non_null(strstr(err, "clip_norm"));
 	c.clip_norm = 1.0;
 	c.dp_mode = PFL_DP_DISTRIBUTED; /* needs secure aggregation */
 	assert_int_equal(pfl_agg_config_check(&c, err, sizeof(err)),
-	        PFL_ERR_CONFIG);
+	                 PFL_ERR_CONFIG);
 	c.secure_aggregation = 2;
 	assert_int_equal(pfl_agg_config_check(&c, err, sizeof(err)), PFL_OK);
 	c.min_clients = c.clients_per_round + 1;
 	assert_int_equal(pfl_agg_config_check(&c, err, sizeof(err)),
-	        PFL_ERR_CONFIG);
+	                 PFL_ERR_CONFIG);
 	pfl_agg_config_fini(&c);
 }
 
@@ -131,13 +134,14 @@ test_client_table(void **state)
 	(void)state;
 	assert_int_equal(pfl_client_config_init(&c, err, sizeof(err)), PFL_OK);
 	assert_int_equal(pfl_cfg_set(pfl_client_config_table,
-	                         pfl_client_config_table_len, &c, "server",
-	                         "tls+tcp://agg.example:7700", err, sizeof(err)),
-	        PFL_OK);
+	                             pfl_client_config_table_len, &c, "server",
+	                             "tls+tcp://agg.example:7700", err,
+	                             sizeof(err)),
+	                 PFL_OK);
 	assert_int_equal(pfl_cfg_set(pfl_client_config_table,
-	                         pfl_client_config_table_len, &c, "server",
-	                         "udp://x", err, sizeof(err)),
-	        PFL_ERR_CONFIG);
+	                             pfl_client_config_table_len, &c, "server",
+	                             "udp://x", err, sizeof(err)),
+	                 PFL_ERR_CONFIG);
 	assert_string_equal(c.server, "tls+tcp://agg.example:7700");
 	pfl_client_config_fini(&c);
 }

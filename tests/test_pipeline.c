@@ -1,9 +1,12 @@
 /* The client's update pipeline: delta, weight, clip, quantize. */
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <math.h>
 #include <string.h>
@@ -65,7 +68,7 @@ test_clip_and_cap(void **state)
 	/* a wrong vector length is a protocol error */
 	p.vector_len = 4;
 	assert_int_equal(pfli_pipeline(&p, g, l, 10, r, v, NULL),
-	        PFL_ERR_PROTO);
+	                 PFL_ERR_PROTO);
 	pfl_csprng_free(r);
 }
 

@@ -4,11 +4,14 @@
  * dropouts and stragglers. Small models and few rounds keep it quick; the
  * accuracy bars are far above chance (0.1) so a broken pipeline fails.
  */
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,25 +31,26 @@ sim(const char *const *kv, struct pfl_sim_result *res, pfl_err want)
 	struct pfl_sim_config c;
 	char err[PFL_CFG_ERRLEN] = "", out[300];
 	static int runs;
-	static const char *const base[] = {"model", "logreg", "clients", "20",
-	        "per_round", "5", "rounds", "3", "batch", "32", "lr", "0.05",
-	        "seed", "1", "eval_every", "1", NULL};
+	static const char *const base[] = {
+	        "model",  "logreg", "clients",    "20", "per_round", "5",
+	        "rounds", "3",      "batch",      "32", "lr",        "0.05",
+	        "seed",   "1",      "eval_every", "1",  NULL};
 
 	assert_int_equal(pfl_sim_config_init(&c, err, sizeof(err)), PFL_OK);
 	for (int i = 0; base[i]; i += 2)
 		assert_int_equal(pfl_sim_config_set(&c, base[i], base[i + 1],
-		                         err, sizeof(err)),
-		        PFL_OK);
+		                                    err, sizeof(err)),
+		                 PFL_OK);
 	for (int i = 0; kv && kv[i]; i += 2) {
 		if (pfl_sim_config_set(&c, kv[i], kv[i + 1], err,
-		            sizeof(err)) != PFL_OK)
+		                       sizeof(err)) != PFL_OK)
 			fail_msg("%s", err);
 	}
 	snprintf(out, sizeof(out), "%s/%d", outdir, ++runs);
 	assert_int_equal(pfl_sim_config_set(&c, "out", out, err, sizeof(err)),
-	        PFL_OK);
+	                 PFL_OK);
 	assert_int_equal(pfl_agg_config_check(&c.agg, err, sizeof(err)),
-	        PFL_OK);
+	                 PFL_OK);
 	assert_int_equal(pfl_sim_config_check(&c, err, sizeof(err)), PFL_OK);
 	assert_int_equal(pfl_sim_run(&c, res), want);
 	pfl_sim_config_fini(&c);
@@ -63,9 +67,10 @@ csv_rows(void)
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	if (fgets(line, sizeof(line), f) == NULL ||
-	        strncmp(line, "round,accuracy,loss,epsilon,delta,selected,"
-	                      "survived,bytes_up,bytes_down,seconds",
-	                57) != 0) {
+	    strncmp(line,
+	            "round,accuracy,loss,epsilon,delta,selected,"
+	            "survived,bytes_up,bytes_down,seconds",
+	            57) != 0) {
 		fclose(f);
 		return -2;
 	}
@@ -94,9 +99,15 @@ test_plain_fedavg(void **state)
 static void
 test_secagg_plus_with_dropouts(void **state)
 {
-	static const char *const kv[] = {"secagg", "secagg+", "dropout_phase",
-	        "masked:0.2", "round_timeout_s", "3", "phase_timeout_s", "2",
-	        NULL};
+	static const char *const kv[] = {"secagg",
+	                                 "secagg+",
+	                                 "dropout_phase",
+	                                 "masked:0.2",
+	                                 "round_timeout_s",
+	                                 "3",
+	                                 "phase_timeout_s",
+	                                 "2",
+	                                 NULL};
 	struct pfl_sim_result r;
 
 	(void)state;
@@ -108,9 +119,19 @@ test_secagg_plus_with_dropouts(void **state)
 static void
 test_full_secagg_distributed_dp(void **state)
 {
-	static const char *const kv[] = {"secagg", "secagg", "dp",
-	        "distributed", "clip_norm", "1.0", "noise_multiplier", "0.5",
-	        "min_clients", "3", "round_timeout_s", "5", NULL};
+	static const char *const kv[] = {"secagg",
+	                                 "secagg",
+	                                 "dp",
+	                                 "distributed",
+	                                 "clip_norm",
+	                                 "1.0",
+	                                 "noise_multiplier",
+	                                 "0.5",
+	                                 "min_clients",
+	                                 "3",
+	                                 "round_timeout_s",
+	                                 "5",
+	                                 NULL};
 	struct pfl_sim_result r;
 
 	(void)state;
@@ -123,8 +144,9 @@ test_full_secagg_distributed_dp(void **state)
 static void
 test_stragglers_and_dropouts_plain(void **state)
 {
-	static const char *const kv[] = {"dropout", "0.2", "straggler",
-	        "0.3:0.5", "round_timeout_s", "2", NULL};
+	static const char *const kv[] = {
+	        "dropout",         "0.2", "straggler", "0.3:0.5",
+	        "round_timeout_s", "2",   NULL};
 	struct pfl_sim_result r;
 
 	(void)state;
@@ -136,9 +158,17 @@ test_stragglers_and_dropouts_plain(void **state)
 static void
 test_budget_stops_the_run(void **state)
 {
-	static const char *const kv[] = {"dp", "central", "clip_norm", "1.0",
-	        "noise_multiplier", "0.8", "epsilon_budget", "0.5", "rounds",
-	        "50", NULL};
+	static const char *const kv[] = {"dp",
+	                                 "central",
+	                                 "clip_norm",
+	                                 "1.0",
+	                                 "noise_multiplier",
+	                                 "0.8",
+	                                 "epsilon_budget",
+	                                 "0.5",
+	                                 "rounds",
+	                                 "50",
+	                                 NULL};
 	struct pfl_sim_result r;
 
 	(void)state;
@@ -151,8 +181,9 @@ test_budget_stops_the_run(void **state)
 static void
 test_cnn_travels(void **state)
 {
-	static const char *const kv[] = {"model", "cnn", "clients", "100",
-	        "per_round", "2", "min_clients", "2", "rounds", "1", NULL};
+	static const char *const kv[] = {
+	        "model",       "cnn", "clients", "100", "per_round", "2",
+	        "min_clients", "2",   "rounds",  "1",   NULL};
 	struct pfl_sim_result r;
 
 	(void)state;
@@ -169,7 +200,7 @@ setup(void **state)
 		return -1;
 	pfl_log_set_level(PFL_LOG_WARN);
 	snprintf(outdir, sizeof(outdir), "/tmp/privfl-test-sim-%ld",
-	        (long)getpid());
+	         (long)getpid());
 	return 0;
 }
 

@@ -1,9 +1,12 @@
 /* Server strategies against hand-computed steps, and checkpoint state. */
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <math.h>
 #include <string.h>
@@ -104,7 +107,7 @@ test_save_load(void **state)
 	assert_int_equal(pfl_strategy_load(b, buf.data, buf.len), PFL_OK);
 	assert_int_not_equal(pfl_strategy_load(c, buf.data, buf.len), PFL_OK);
 	assert_int_not_equal(pfl_strategy_load(b, buf.data, buf.len - 1),
-	        PFL_OK);
+	                     PFL_OK);
 	memcpy(wb, wa, sizeof(wa));
 	pfl_strategy_apply(a, wa, d);
 	pfl_strategy_apply(b, wb, d);
