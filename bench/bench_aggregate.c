@@ -11,22 +11,24 @@
  * message would be (the accumulator, 4 MB, may stay in cache as it does in
  * the aggregator). Per-update paths timed:
  *
- *   add      acc[i] += v[i] over float vectors: the loop of on_update() in
- *            aggregator/src/serve.c;
- *   decode   the whole plain path of that file: read_floats() (little-
- *            endian bytes to floats, rejecting non-finite values, into a
- *            scratch vector) followed by the same add;
- *   fix2     suggested fix, not in the aggregator: a vectorizable
- *            finiteness check of the message, then the add in place
- *            straight from the message bytes;
- *   fix1     suggested fix, not in the aggregator: one pass writing
+ *   add      acc[i] += v[i] over float vectors, the bare accumulation (in
+ *            serve.c's on_update() before 1f953e5);
+ *   plain    the aggregator's plain path (serve.c since 1f953e5):
+ *            all_finite() over the message bytes (branch-free), then
+ *            add_le_floats() straight from the message bytes;
+ *   old      the path before 1f953e5: read_floats() (byte-by-byte
+ *            conversion with an early exit on a non-finite value, into a
+ *            scratch vector), then the add;
+ *   fix1     suggested, not in the aggregator: one pass writing
  *            acc + update into a second accumulator with the finiteness
- *            check of the sums, swapped in on success.
+ *            check of the sums, swapped in on success;
+ *   fix2     suggested, not in the aggregator: plain with memcpy word
+ *            loads in all_finite() (little-endian hosts).
  *
- * add and decode are copies of aggregator/src/serve.c's loops (static
- * there); keep them in step. Every path's sum is checked exactly. The
- * baseline is STREAM-like: copy, add (c = a + b), triad (a = b + s*c) and
- * read (an integer sum of a and b) over arrays of 128 MB each, best of
+ * plain and old are copies of aggregator/src/serve.c's loops (static
+ * there; old as of 657b7bb); keep plain in step. Every path's sum is checked
+ * exactly. The baseline is STREAM-like: copy, add (c = a + b), triad (a = b +
+ * s*c) and read (an integer sum of a and b) over arrays of 128 MB each, best of
  * REPS, in the bytes the kernel must move as STREAM counts them (copy and
  * read 8, add and triad 12 bytes per float); "memory bandwidth" is the best
  * of the four. The baseline kernels run once in every repetition, before
@@ -118,30 +120,51 @@ fix_add_check(const uint8_t *p, const float *acc, float *out, uint32_t n)
 }
 
 /*
- * The other suggested fix: a branch-free finiteness check over the
- * message words (vectorizes), then the add in place straight from the
- * message bytes (in cache after the check). Exact, two passes.
+ * serve.c since commit 1f953e5: all_finite() over the message outside the
+ * lock, then add_le_floats() into the accumulator (little-endian branch).
  */
 static int
-fix_check_then_add(const uint8_t *p, float *acc, uint32_t n)
+agg_all_finite(const uint8_t *p, size_t n)
 {
 	uint32_t bad = 0;
 
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t w;
-
-		memcpy(&w, p + 4 * (size_t)i, 4);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t w = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+		             (uint32_t)p[4 * i + 2] << 16 |
+		             (uint32_t)p[4 * i + 3] << 24;
 		bad |= (w & 0x7f800000u) == 0x7f800000u;
 	}
-	if (bad)
-		return 0;
-	for (uint32_t i = 0; i < n; i++) {
+	return bad == 0;
+}
+
+static void
+agg_add_le_floats(float *acc, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
 		float f;
 
-		memcpy(&f, p + 4 * (size_t)i, 4);
+		memcpy(&f, p + 4 * i, 4);
 		acc[i] += f;
 	}
-	return 1;
+}
+
+/*
+ * Suggested, not in the aggregator: all_finite() with memcpy word loads
+ * (little-endian hosts) instead of assembling each word from four bytes,
+ * which the compiler vectorizes as byte shuffles.
+ */
+static int
+fix_all_finite(const uint8_t *p, size_t n)
+{
+	uint32_t bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t w;
+
+		memcpy(&w, p + 4 * i, 4);
+		bad |= (w & 0x7f800000u) == 0x7f800000u;
+	}
+	return bad == 0;
 }
 
 static int
@@ -155,9 +178,8 @@ little_endian(void)
 }
 
 /*
- * Sums UPDATES updates into *ACCP by PATH: 0 add, 1 decode, 2 fix2 (check,
- * then add in place), 3 fix1 (one pass into *SCRATCHP, then *ACCP and
- * *SCRATCHP are swapped).
+ * Sums UPDATES updates into *ACCP by PATH: 0 add, 1 old, 2 plain, 3 fix1
+ * (one pass into *SCRATCHP, then *ACCP and *SCRATCHP are swapped), 4 fix2.
  */
 static int
 run_path(int path, uint8_t *const *src, size_t ring, unsigned long updates,
@@ -177,8 +199,14 @@ run_path(int path, uint8_t *const *src, size_t ring, unsigned long updates,
 			agg_add(*accp, *scratchp, n);
 			break;
 		case 2:
-			if (!fix_check_then_add(p, *accp, n))
+			if (!agg_all_finite(p, n))
 				return -1;
+			agg_add_le_floats(*accp, p, n);
+			break;
+		case 4:
+			if (!fix_all_finite(p, n))
+				return -1;
+			agg_add_le_floats(*accp, p, n);
 			break;
 		default:
 			if (!fix_add_check(p, *accp, *scratchp, n))
@@ -247,8 +275,8 @@ main(int argc, char **argv)
 	uint8_t **src;
 	float *acc, *scratch, *a, *b, *c;
 	double bw[4] = {0, 0, 0, 0}, mem_bw = 0,
-	       best[4] = {1e30, 1e30, 1e30, 1e30}, want = 0, ub;
-	const char *pnames[4] = {"add", "decode", "fix2", "fix1"};
+	       best[5] = {1e30, 1e30, 1e30, 1e30, 1e30}, want = 0, ub;
+	const char *pnames[5] = {"add", "old", "plain", "fix1", "fix2"};
 	const char *names[4] = {"copy", "add", "triad", "read"};
 	const double moved[4] = {8, 12, 12, 8};
 
@@ -308,10 +336,10 @@ main(int argc, char **argv)
 			if (moved[k] * (double)sn / t > bw[k])
 				bw[k] = moved[k] * (double)sn / t;
 		}
-		for (int path = 0; path < 4; path++) {
+		for (int path = 0; path < 5; path++) {
 			double t;
 
-			if (path >= 2 && !little_endian())
+			if (path >= 2 && !little_endian()) /* memcpy loads */
 				continue;
 			memset(acc, 0, vbytes);
 			t = now_s();
@@ -345,7 +373,7 @@ main(int argc, char **argv)
 	ub = (double)updates * (double)vbytes;
 	printf("aggregate memory bandwidth (best stream kernel) %.2f GB/s\n",
 	       mem_bw / 1e9);
-	for (int path = 0; path < 4; path++) {
+	for (int path = 0; path < 5; path++) {
 		double r1, r3;
 
 		if (best[path] >= 1e30)
