@@ -8,22 +8,26 @@
 #   BUILD_DIR  a Release build with sim/privfl-sim
 #   OUT_DIR    where the runs go (default /tmp/privfl-dp-utility)
 #   --collect  skip the runs; only rebuild the CSV and plot from OUT_DIR
-# Env: JOBS (runs at once, default 2), ROUNDS (default 140),
-#      DIST_ROUNDS (distributed run, default 100: ~15 s a round),
-#      ONLY (space-separated setting names to run).
+# Env: JOBS (runs at once, default 1; see below), ROUNDS (default 140),
+#      DIST_ROUNDS (distributed run, default 100; 7-15 s a round),
+#      ONLY (space-separated setting names to run), STALL_S (end a run
+#      that completes no round for this long, default 300).
 # Writes docs/results/dp_utility.csv (one row per evaluated round of every
 # setting) and docs/img/dp_utility.png (needs python3-matplotlib).
 #
-# Runtime on the 2-core dev machine (shared), JOBS=2: about 35 min, nearly
-# all of it the distributed run (secure aggregation + discrete Gaussian,
-# ~12 s per round); the plain and central runs take ~2-3 s per round.
+# Runtime on the 2-core dev machine (shared), JOBS=1: about 35 min: four
+# plain/central runs of 140 rounds at ~2 s per round (~4.5 min each) and
+# the distributed run, 100 rounds at 7-10 s (secure aggregation and the
+# discrete Gaussian of 130 clients), ~15 min. JOBS=2 is faster but made
+# the distributed run stall once (rounds slowed by the shared CPU, then
+# every selection drew too few clients; see docs/PRIVACY_UTILITY.md).
 set -euo pipefail
 
 B=${1:?usage: bench/dp_utility.sh BUILD_DIR [OUT_DIR]}
 OUT=${2:-/tmp/privfl-dp-utility}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 SIM="$B/sim/privfl-sim"
-JOBS=${JOBS:-2}
+JOBS=${JOBS:-1}
 ROUNDS=${ROUNDS:-140}
 DIST_ROUNDS=${DIST_ROUNDS:-100}
 [ -x "$SIM" ] || { echo "no $SIM; build the privfl-sim target" >&2; exit 2; }
@@ -56,7 +60,23 @@ run() {
 	echo "$(date -u +%T) start $name: $SIM ${COMMON[*]} --rounds $rounds $extra --out $OUT/$name"
 	# shellcheck disable=SC2086
 	"$SIM" "${COMMON[@]}" --rounds "$rounds" $extra --out "$OUT/$name" \
-		>"$OUT/$name.log" 2>&1
+		>"$OUT/$name.log" 2>&1 &
+	local pid=$! last=$SECONDS n=0 m
+	# Watchdog: the aggregator can stop starting rounds (see
+	# docs/PRIVACY_UTILITY.md); end the run if no round completes for
+	# STALL_S seconds and keep the rounds done so far.
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		m=$(wc -l <"$OUT/$name/rounds.csv" 2>/dev/null || echo 0)
+		if [ "$m" != "$n" ]; then
+			n=$m
+			last=$SECONDS
+		elif [ $((SECONDS - last)) -gt "${STALL_S:-300}" ]; then
+			echo "$(date -u +%T) $name: no round for ${STALL_S:-300} s, ending it"
+			kill "$pid"
+		fi
+	done
+	wait "$pid" || true
 	echo "$(date -u +%T) done  $name: $(tail -n 1 "$OUT/$name.log")"
 }
 

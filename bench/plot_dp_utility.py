@@ -52,7 +52,7 @@ def summary(runs):
     accuracy (the stricter reference) and at the same round."""
     base = runs.get("nonprivate")
     top = base[-1]["accuracy"] if base else None
-    out = ["| setting | rounds run | final accuracy | final epsilon | "
+    out = ["| setting | last evaluated round | accuracy there | epsilon there | "
            "last eval with eps <= 4: round | accuracy | epsilon | "
            "ratio to non-private final | ratio to non-private, same round |",
            "|---|---|---|---|---|---|---|---|---|"]
