@@ -68,6 +68,7 @@ struct pfli_round {
 	int64_t running_since_ms;  /* end of selection */
 	int64_t phase_deadline_ms; /* current SecAgg phase */
 	double q;                  /* inclusion probability of each draw */
+	double q_charged;          /* the rate the accountant was charged */
 	uint32_t draws;
 	uint32_t
 	        expected_draws; /* clients seen lately, when the round opened */

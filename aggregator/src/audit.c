@@ -663,7 +663,7 @@ json_privacy(struct pfl_buf *b, const struct pfl_aggregator *a,
              const struct pfl_round_report *rep)
 {
 	const struct pfl_agg_config *c = &a->cfg;
-	double q = c->dp_mode == PFL_DP_LOCAL ? 1.0 : a->round.q;
+	double q = a->round.q_charged > 0 ? a->round.q_charged : a->round.q;
 	pfl_err rv;
 
 	rv = pfl_buf_printf(b, ",\"privacy\":{\"dp\":\"%s\"",

@@ -67,6 +67,30 @@ sensitivity(const struct pfli_round *r, size_t p)
 	return r->clip_norm + sqrt((double)p) / r->quant_scale;
 }
 
+/*
+ * The sampling rate to charge. Each draw selected with probability r->q,
+ * but a draw with too few selected is re-drawn, so a released cohort is a
+ * Poisson sample conditioned on its size reaching m. Charge q / P(size >=
+ * m), with P bounded from below by Chernoff (P(Bin < m) <= exp(-(mu -
+ * m)^2 / (2 mu)), mu = draws * q): conservative, and 1 when the bound says
+ * nothing (docs/PRIVACY.md).
+ */
+static double
+sampling_rate(const struct pfl_aggregator *a)
+{
+	const struct pfli_round *r = &a->round;
+	double m = (double)a->cfg.min_clients;
+	double mu = (double)r->draws * r->q, p_ok, q;
+
+	if (a->cfg.secure_aggregation != 0 && m < 3)
+		m = 3;
+	if (mu <= m)
+		return 1.0;
+	p_ok = 1.0 - exp(-(mu - m) * (mu - m) / (2.0 * mu));
+	q = r->q / p_ok;
+	return q < 1.0 ? q : 1.0;
+}
+
 /* Add central noise, and work out the realized noise multiplier. */
 static pfl_err
 privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
@@ -77,7 +101,7 @@ privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
 	size_t p = a->num_params;
 	double z = cfg->noise_multiplier;
 
-	*q = r->q;
+	*q = sampling_rate(a);
 	*z_real = 0;
 	switch (cfg->dp_mode) {
 	case PFL_DP_NONE:
@@ -220,6 +244,7 @@ pfli_round_finish(struct pfl_aggregator *a)
 		goto out;
 	if ((rv = privatize(a, sum, survivors, &z_real, &q)) != PFL_OK)
 		goto out;
+	r->q_charged = q;
 	den = cfg->dp_mode != PFL_DP_NONE ? (double)cfg->clients_per_round
 	                                  : (double)sum[p];
 	if (!(den > 0)) {

@@ -104,7 +104,13 @@ open_round(struct pfl_aggregator *a, int64_t now, size_t available)
 	r->state = PFLI_R_SELECTING;
 	r->expected_draws = (uint32_t)available;
 	r->opened_ms = now;
+	/* Long enough for every client told to come back after the last
+	 * round to get its draw; it closes early once all have drawn. */
 	r->select_end_ms = now + cfg->selection_window_ms;
+	if (r->select_end_ms <
+	    now + 2 * a->est_run_ms + cfg->checkin_interval_ms)
+		r->select_end_ms =
+		        now + 2 * a->est_run_ms + cfg->checkin_interval_ms;
 	pfl_log(PFL_LOG_DEBUG,
 	        "round %llu: selecting, %zu clients available, q=%.4f",
 	        (unsigned long long)r->number, available, r->q);
@@ -289,6 +295,13 @@ pfli_round_target(const struct pfl_aggregator *a)
 	double share = ceil((double)r->n / a->cfg.overselect);
 	uint32_t t = (uint32_t)a->cfg.clients_per_round;
 
+	/*
+	 * With DP every result of the cohort is waited for (or the deadline):
+	 * closing on the first results would let one added client push
+	 * another out, doubling what one client can change.
+	 */
+	if (a->cfg.dp_mode != PFL_DP_NONE)
+		return r->n;
 	if (share < (double)t)
 		t = (uint32_t)share;
 	if (t < (uint32_t)a->cfg.min_clients)

@@ -247,9 +247,12 @@ all_finite(const uint8_t *p, size_t n)
 	uint32_t bad = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		uint32_t w = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-		             (uint32_t)p[4 * i + 2] << 16 |
-		             (uint32_t)p[4 * i + 3] << 24;
+		uint32_t w; /* the exponent test is the same in either order */
+		memcpy(&w, p + 4 * i, 4);
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+		w = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+		    (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+#endif
 		bad |= (w & 0x7f800000u) == 0x7f800000u;
 	}
 	return bad == 0;
