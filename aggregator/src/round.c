@@ -5,6 +5,7 @@
  * (aggregate, noise, strategy, accounting, results) -> IDLE.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -372,6 +373,32 @@ tick_plain(struct pfl_aggregator *a, int64_t now)
 	abort_round(a, "too few results before the deadline");
 }
 
+/*
+ * Open a round only when the clients seen lately make a cohort of
+ * min_clients likely: a draw over too few clients is re-drawn, and
+ * re-draws raise the sampling rate the accountant must charge.
+ */
+static bool
+enough_available(const struct pfl_aggregator *a, size_t available)
+{
+	const struct pfl_agg_config *cfg = &a->cfg;
+	double m = (double)cfg->min_clients;
+	double want = (double)cfg->clients_per_round * cfg->overselect;
+	double pool = (double)available, need = m + 4.0 * sqrt(m), q;
+
+	if (available < (size_t)cfg->min_clients)
+		return false;
+	if (cfg->population > 0 && (double)cfg->population > pool)
+		pool = (double)cfg->population;
+	q = want / pool;
+	if (q >= 1.0)
+		return true; /* every client drawn is selected */
+	if (need > want)
+		need = want;
+	return (double)available * q >= need ||
+	       (cfg->population > 0 && available >= (size_t)cfg->population);
+}
+
 void
 pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 {
@@ -385,7 +412,7 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 	switch (r->state) {
 	case PFLI_R_IDLE:
 		available = pfli_clients_available(&a->clients, now - window);
-		if (available < (size_t)cfg->min_clients)
+		if (!enough_available(a, available))
 			return;
 		if ((rv = open_round(a, now, available)) != PFL_OK) {
 			if (rv == PFL_ERR_BUDGET) {
