@@ -16,6 +16,52 @@
 	"round,accuracy,loss,epsilon,delta,selected,survived,bytes_up," \
 	"bytes_down,seconds,train_loss,clip_norm,noise_multiplier,status\n"
 
+static void
+history_add(struct pfl_aggregator *a, const struct pfl_round_report *r)
+{
+	if (a->nhistory == a->caphistory) {
+		size_t cap = a->caphistory ? a->caphistory * 2 : 64;
+		struct pfl_round_report *h =
+		        realloc(a->history, cap * sizeof(*h));
+		if (h == NULL)
+			return;
+		a->history = h;
+		a->caphistory = cap;
+	}
+	a->history[a->nhistory++] = *r;
+}
+
+/* Resuming: the rounds already in rounds.csv go back into the history. */
+static void
+history_reload(struct pfl_aggregator *a, const char *path)
+{
+	char line[512], status[16];
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct pfl_round_report r;
+		unsigned long long round, up, down;
+		memset(&r, 0, sizeof(r));
+		if (sscanf(line,
+		           "%llu,%lf,%lf,%lf,%lf,%u,%u,%llu,%llu,%lf,%lf,%lf,"
+		           "%lf,%15s",
+		           &round, &r.accuracy, &r.loss, &r.epsilon, &r.delta,
+		           &r.selected, &r.survived, &up, &down, &r.seconds,
+		           &r.train_loss, &r.clip_norm, &r.noise_sigma,
+		           status) != 14 ||
+		    round > a->rounds_done)
+			continue;
+		r.round = round;
+		r.bytes_up = up;
+		r.bytes_down = down;
+		r.aborted = strcmp(status, "ok") != 0;
+		history_add(a, &r);
+	}
+	fclose(f);
+}
+
 pfl_err
 pfli_results_open(struct pfl_aggregator *a)
 {
@@ -37,6 +83,8 @@ pfli_results_open(struct pfl_aggregator *a)
 	}
 	if (fresh)
 		fputs(CSV_HEADER, a->csv);
+	else
+		history_reload(a, path);
 	/* A person watching: a progress bar; a log file: timestamped lines. */
 	a->tty = isatty(STDERR_FILENO) == 1;
 	fflush(a->csv);
@@ -81,17 +129,7 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 	a->last = *r;
 	if (r->aborted)
 		a->aborted_rounds++;
-	if (a->nhistory == a->caphistory) {
-		size_t cap = a->caphistory ? a->caphistory * 2 : 64;
-		struct pfl_round_report *h =
-		        realloc(a->history, cap * sizeof(*h));
-		if (h != NULL) {
-			a->history = h;
-			a->caphistory = cap;
-		}
-	}
-	if (a->nhistory < a->caphistory)
-		a->history[a->nhistory++] = *r;
+	history_add(a, r);
 	pthread_mutex_unlock(&a->mtx);
 	if (a->observer != NULL)
 		a->observer(a->observer_arg, r);
