@@ -7,6 +7,7 @@
 
 #include "privfl/aggregator.h"
 #include "privfl/log.h"
+#include "privfl/sig.h"
 
 static struct pfl_aggregator *running;
 
@@ -82,10 +83,10 @@ main(int argc, char **argv)
 		goto out;
 	}
 	running = a;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, on_hup);
+	pfl_signal_install(SIGINT, on_signal);
+	pfl_signal_install(SIGTERM, on_signal);
+	pfl_signal_install(SIGPIPE, NULL);
+	pfl_signal_install(SIGHUP, on_hup);
 	rv = pfl_aggregator_run(a);
 	running = NULL;
 	code = rv == PFL_OK ? 0 : rv == PFL_ERR_CLOSED ? 3 : 1;

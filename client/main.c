@@ -9,6 +9,7 @@
 #include "privfl/client.h"
 #include "privfl/clock.h"
 #include "privfl/log.h"
+#include "privfl/sig.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -200,9 +201,9 @@ main(int argc, char **argv)
 		goto out_usage;
 	}
 	pfl_log_set_level(lvl);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	pfl_signal_install(SIGINT, on_signal);
+	pfl_signal_install(SIGTERM, on_signal);
+	pfl_signal_install(SIGPIPE, NULL);
 	rv = run(&cfg);
 	pfl_client_config_fini(&cfg);
 	return rv == PFL_OK ? 0 : 1;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "privfl/log.h"
+#include "privfl/sig.h"
 #include "sim_int.h"
 
 pfl_err
@@ -81,7 +82,7 @@ pfli_sim_run_processes(const struct pfl_sim_config *c, struct pfli_sim *sim,
 			break;
 		}
 		if (pid == 0) {
-			signal(SIGTERM, on_term);
+			pfl_signal_install(SIGTERM, on_term);
 			rv = pfli_sim_workers(c, sim, c->agg.listen, first,
 			                      last - first, 1, &child_done);
 			_exit(rv == PFL_OK ? 0 : 1);
