@@ -209,7 +209,7 @@ main(int argc, char **argv)
 	    set(&cfg, "classes", "2") || set(&cfg, "test_data", "none") ||
 	    set(&cfg, "rounds", rounds) ||
 	    set(&cfg, "clients_per_round", "3") ||
-	    set(&cfg, "min_clients", "2") ||
+	    set(&cfg, "min_clients", "3") ||
 	    set(&cfg, "selection_window_ms", "300") ||
 	    set(&cfg, "checkin_interval_ms", "100") || set(&cfg, "lr", "0.5") ||
 	    set(&cfg, "local_epochs", "2") || set(&cfg, "out_dir", out_dir) ||
