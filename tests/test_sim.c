@@ -158,14 +158,15 @@ test_stragglers_and_dropouts_plain(void **state)
 static void
 test_budget_stops_the_run(void **state)
 {
+	/* q is about 0.5 here (20 clients): a few rounds fit, not 50 */
 	static const char *const kv[] = {"dp",
 	                                 "central",
 	                                 "clip_norm",
 	                                 "1.0",
 	                                 "noise_multiplier",
-	                                 "0.8",
+	                                 "3",
 	                                 "epsilon_budget",
-	                                 "0.5",
+	                                 "2.0",
 	                                 "rounds",
 	                                 "50",
 	                                 NULL};
@@ -173,8 +174,10 @@ test_budget_stops_the_run(void **state)
 
 	(void)state;
 	sim(kv, &r, PFL_OK);
+	assert_true(r.rounds >= 2);
 	assert_true(r.rounds < 50);
-	assert_true(r.epsilon <= 0.5);
+	assert_true(r.epsilon > 0.5);
+	assert_true(r.epsilon <= 2.0);
 }
 
 /* A 1.6M-parameter CNN (6.6 MB) must travel both ways in one message. */
@@ -182,14 +185,15 @@ static void
 test_cnn_travels(void **state)
 {
 	static const char *const kv[] = {
-	        "model",       "cnn", "clients", "100", "per_round", "2",
-	        "min_clients", "2",   "rounds",  "1",   NULL};
+	        "model",       "cnn", "clients", "100", "per_round",    "2",
+	        "min_clients", "2",   "rounds",  "1",   "local_epochs", "2",
+	        "lr",          "0.1", NULL};
 	struct pfl_sim_result r;
 
 	(void)state;
 	sim(kv, &r, PFL_OK);
 	assert_int_equal(r.rounds, 1);
-	assert_true(r.accuracy > 0.2); /* twice chance after one round */
+	assert_true(r.accuracy > 0.25); /* well above chance (0.1) */
 }
 
 static int
