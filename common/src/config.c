@@ -208,9 +208,8 @@ trim(char *s, char *end)
 }
 
 pfl_err
-pfl_cfg_load_buf(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-                 const char *name, const char *text, size_t len, char *err,
-                 size_t errlen)
+pfl_cfg_parse_text(const char *name, const char *text, size_t len,
+                   pfl_cfg_setter set, void *arg, char *err, size_t errlen)
 {
 	char *copy = malloc(len + 1);
 	char *line, *next;
@@ -251,7 +250,7 @@ pfl_cfg_load_buf(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 		val = trim(eq + 1, eq + 1 + strlen(eq + 1));
 		key = trim(key, eq);
 		sub[0] = '\0';
-		rv = pfl_cfg_set(tab, n, obj, key, val, sub, sizeof(sub));
+		rv = set(arg, key, val, sub, sizeof(sub));
 		if (rv != PFL_OK) {
 			set_err(err, errlen, "%s:%d: %s", name, lineno, sub);
 			rv = PFL_ERR_CONFIG;
@@ -262,8 +261,8 @@ pfl_cfg_load_buf(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 }
 
 pfl_err
-pfl_cfg_load_file(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-                  const char *path, char *err, size_t errlen)
+pfl_cfg_read_file(const char *path, pfl_cfg_setter set, void *arg, char *err,
+                  size_t errlen)
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
@@ -275,10 +274,44 @@ pfl_cfg_load_file(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 		        pfl_strerror(rv));
 		return PFL_ERR_CONFIG;
 	}
-	rv = pfl_cfg_load_buf(tab, n, obj, path, (const char *)data, len, err,
-	                      errlen);
+	rv = pfl_cfg_parse_text(path, (const char *)data, len, set, arg, err,
+	                        errlen);
 	free(data);
 	return rv;
+}
+
+struct table_arg {
+	const struct pfl_cfg_entry *tab;
+	size_t n;
+	void *obj;
+};
+
+static pfl_err
+table_set(void *arg, const char *key, const char *value, char *err,
+          size_t errlen)
+{
+	const struct table_arg *t = arg;
+
+	return pfl_cfg_set(t->tab, t->n, t->obj, key, value, err, errlen);
+}
+
+pfl_err
+pfl_cfg_load_buf(const struct pfl_cfg_entry *tab, size_t n, void *obj,
+                 const char *name, const char *text, size_t len, char *err,
+                 size_t errlen)
+{
+	struct table_arg t = {tab, n, obj};
+
+	return pfl_cfg_parse_text(name, text, len, table_set, &t, err, errlen);
+}
+
+pfl_err
+pfl_cfg_load_file(const struct pfl_cfg_entry *tab, size_t n, void *obj,
+                  const char *path, char *err, size_t errlen)
+{
+	struct table_arg t = {tab, n, obj};
+
+	return pfl_cfg_read_file(path, table_set, &t, err, errlen);
 }
 
 pfl_err

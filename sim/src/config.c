@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "privfl/file.h"
 #include "privfl/sim.h"
 
 #define F(field) offsetof(struct pfl_sim_config, field)
@@ -132,60 +131,15 @@ pfl_sim_config_parse_args(struct pfl_sim_config *c, int argc, char **argv,
 	return PFL_OK;
 }
 
+static pfl_err
+sim_set(void *arg, const char *key, const char *value, char *err, size_t errlen)
+{
+	return pfl_sim_config_set(arg, key, value, err, errlen);
+}
+
 pfl_err
 pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path, char *err,
                          size_t errlen)
 {
-	uint8_t *data = NULL;
-	size_t len = 0;
-	char *line, *save = NULL;
-	int lineno = 0;
-	pfl_err rv;
-
-	if ((rv = pfl_file_read(path, 1u << 20, &data, &len)) != PFL_OK) {
-		snprintf(err, errlen, "%s: cannot read: %s", path,
-		         pfl_strerror(rv));
-		return PFL_ERR_CONFIG;
-	}
-	if (memchr(data, '\0', len) != NULL) {
-		free(data);
-		snprintf(err, errlen, "%s: NUL byte in file", path);
-		return PFL_ERR_CONFIG;
-	}
-	for (line = strtok_r((char *)data, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char sub[PFL_CFG_ERRLEN] = "", *eq, *k, *v, *e;
-		lineno++;
-		if ((e = strchr(line, '#')) != NULL)
-			*e = '\0';
-		for (k = line; *k == ' ' || *k == '\t'; k++)
-			;
-		if (*k == '\0' || *k == '\r')
-			continue;
-		if ((eq = strchr(k, '=')) == NULL) {
-			snprintf(err, errlen, "%s:%d: expected 'key = value'",
-			         path, lineno);
-			rv = PFL_ERR_CONFIG;
-			break;
-		}
-		*eq = '\0';
-		for (e = eq; e > k && (e[-1] == ' ' || e[-1] == '\t'); e--)
-			e[-1] = '\0';
-		for (v = eq + 1; *v == ' ' || *v == '\t'; v++)
-			;
-		for (e = v + strlen(v);
-		     e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r');
-		     e--)
-			e[-1] = '\0';
-		rv = pfl_sim_config_set(c, k, v, sub, sizeof(sub));
-		if (rv != PFL_OK) {
-			snprintf(err, errlen, "%s:%d: %s", path, lineno,
-			         rv == PFL_ERR_NOTFOUND ? "unknown setting"
-			                                : sub);
-			rv = PFL_ERR_CONFIG;
-			break;
-		}
-	}
-	free(data);
-	return rv;
+	return pfl_cfg_read_file(path, sim_set, c, err, errlen);
 }

@@ -47,6 +47,21 @@ struct pfl_cfg_entry {
 
 #define PFL_CFG_ERRLEN 256
 
+/*
+ * Where parsed "key = value" pairs go: PFL_OK, PFL_ERR_NOTFOUND for an
+ * unknown key, or another error, with a message in err. Programs whose
+ * settings span several tables (the simulator) supply their own.
+ */
+typedef pfl_err (*pfl_cfg_setter)(void *arg, const char *key, const char *value,
+                                  char *err, size_t errlen);
+/* Parse text in file syntax (name is used in messages: "name:line: ..."). */
+pfl_err pfl_cfg_parse_text(const char *name, const char *text, size_t len,
+                           pfl_cfg_setter set, void *arg, char *err,
+                           size_t errlen) PFL_WUR;
+/* Read a file of at most 1 MiB and parse it with pfl_cfg_parse_text. */
+pfl_err pfl_cfg_read_file(const char *path, pfl_cfg_setter set, void *arg,
+                          char *err, size_t errlen) PFL_WUR;
+
 /* Fill obj with every default. */
 pfl_err pfl_cfg_defaults(const struct pfl_cfg_entry *tab, size_t n, void *obj,
                          char *err, size_t errlen) PFL_WUR;
