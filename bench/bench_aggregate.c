@@ -9,42 +9,40 @@
  * ring of buffers about eight times the last-level cache, written before
  * the timed loop, so every update is read from DRAM as a freshly received
  * message would be (the accumulator, 4 MB, may stay in cache as it does in
- * the aggregator). Per-update paths timed:
+ * the aggregator). Each update buffer starts 4 bytes past a 64-byte
+ * boundary, as the float data of a decoded message may. Paths timed:
  *
- *   add      acc[i] += v[i] over float vectors, the bare accumulation (in
- *            serve.c's on_update() before 1f953e5);
- *   plain    the aggregator's plain path (serve.c since 1f953e5):
- *            all_finite() over the message bytes (branch-free), then
- *            add_le_floats() straight from the message bytes;
- *   old      the path before 1f953e5: read_floats() (byte-by-byte
- *            conversion with an early exit on a non-finite value, into a
- *            scratch vector), then the add;
- *   fix1     suggested, not in the aggregator: one pass writing
- *            acc + update into a second accumulator with the finiteness
- *            check of the sums, swapped in on success;
- *   fix2     suggested, not in the aggregator: plain with memcpy word
- *            loads in all_finite() (little-endian hosts).
+ *   add      acc[i] += v[i] over float vectors: the bare accumulation, no
+ *            check (the floor; not a correct aggregator path);
+ *   accum    pfli_accum_add(acc, undo, msg, n), aggregator/src/accum.c:
+ *            check and add fused per 4 KB block, refusal through the undo
+ *            buffer (the aggregator with an undo buffer);
+ *   noundo   pfli_accum_add(acc, NULL, msg, n): check the whole update,
+ *            then add (the aggregator without an undo buffer);
+ *   many     pfli_accum_add_many over the updates queued 16 at a time (the
+ *            server would need to queue updates, accum.h);
+ *   before   serve.c's loops before accum.c (all_finite() over the
+ *            message, then add_le_floats(); a copy, as of 97ad85b).
  *
- * plain and old are copies of aggregator/src/serve.c's loops (static
- * there; old as of 657b7bb); keep plain in step. Every path's sum is checked
- * exactly. The baseline is STREAM-like: copy, add (c = a + b), triad (a = b +
- * s*c) and read (an integer sum of a and b) over arrays of 128 MB each, best of
- * REPS, in the bytes the kernel must move as STREAM counts them (copy and
- * read 8, add and triad 12 bytes per float); "memory bandwidth" is the best
- * of the four. The baseline kernels run once in every repetition, before
- * the aggregation paths, so both sample the same machine load. The ratio
- * counts only the 4 bytes per entry that must come from memory (the
- * update): update bytes per second over memory bandwidth, both best of
- * REPS. The figure in parentheses counts the loop as STREAM would (read
- * acc, read v, write acc: 12 bytes per entry); it is above 1 when the
- * accumulator stays in cache.
+ * accum, noundo and many call accum.c itself (compiled into the bench, see
+ * bench/aggregate.cmake). Every entry of every path's sum is checked
+ * exactly against the expected value. The baseline is STREAM-like: copy,
+ * add (c = a + b), triad (a = b + s*c) and read (an integer sum of a and
+ * b) over arrays of 128 MB each, in the bytes the kernel must move as
+ * STREAM counts them (copy and read 8, add and triad 12 bytes per float);
+ * "memory bandwidth" is the best of the four, each best of REPS. The
+ * baseline kernels run once in every repetition, before the aggregation
+ * paths, so both sample the same machine load. The ratio counts only the
+ * 4 bytes per entry that must come from memory (the update): update bytes
+ * per second over memory bandwidth, both best of REPS.
  */
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "accum.h"
 
 static double
 now_s(void)
@@ -68,93 +66,9 @@ xalloc(size_t n)
 	return p;
 }
 
-/* The aggregator's plain accumulation (serve.c, on_update). */
-static void
-agg_add(float *acc, const float *v, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++)
-		acc[i] += v[i];
-}
-
-/* serve.c, read_floats: little-endian float32 bytes, finite only. */
+/* serve.c before accum.c (97ad85b): all_finite(), then add_le_floats(). */
 static int
-agg_read_floats(const uint8_t *p, size_t n, float *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint32_t w = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-		             (uint32_t)p[4 * i + 2] << 16 |
-		             (uint32_t)p[4 * i + 3] << 24;
-		memcpy(&out[i], &w, 4);
-		if (!isfinite(out[i]))
-			return 0;
-	}
-	return 1;
-}
-
-/*
- * Not in the aggregator: what a faster plain path could look like (the
- * suggested fix, timed for comparison). One pass: out = acc + the update
- * read straight from the message bytes (little-endian hosts), with a
- * branch-free check that every sum is finite (a finite accumulator plus a
- * non-finite value is never finite, so this rejects every update that
- * read_floats rejects, and also one whose sum overflows). The caller
- * keeps ACC on failure and swaps ACC and OUT on success, so a rejected
- * update leaves no trace. Same sums as read_floats + add.
- */
-static int
-fix_add_check(const uint8_t *p, const float *acc, float *out, uint32_t n)
-{
-	uint32_t bad = 0;
-
-	for (uint32_t i = 0; i < n; i++) {
-		float f;
-		uint32_t w;
-
-		memcpy(&f, p + 4 * (size_t)i, 4);
-		f += acc[i];
-		out[i] = f;
-		memcpy(&w, &f, 4);
-		bad |= (w & 0x7f800000u) == 0x7f800000u;
-	}
-	return bad == 0;
-}
-
-/*
- * serve.c since commit 1f953e5: all_finite() over the message outside the
- * lock, then add_le_floats() into the accumulator (little-endian branch).
- */
-static int
-agg_all_finite(const uint8_t *p, size_t n)
-{
-	uint32_t bad = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint32_t w = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-		             (uint32_t)p[4 * i + 2] << 16 |
-		             (uint32_t)p[4 * i + 3] << 24;
-		bad |= (w & 0x7f800000u) == 0x7f800000u;
-	}
-	return bad == 0;
-}
-
-static void
-agg_add_le_floats(float *acc, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		float f;
-
-		memcpy(&f, p + 4 * i, 4);
-		acc[i] += f;
-	}
-}
-
-/*
- * Suggested, not in the aggregator: all_finite() with memcpy word loads
- * (little-endian hosts) instead of assembling each word from four bytes,
- * which the compiler vectorizes as byte shuffles.
- */
-static int
-fix_all_finite(const uint8_t *p, size_t n)
+before_all_finite(const uint8_t *p, size_t n)
 {
 	uint32_t bad = 0;
 
@@ -167,6 +81,17 @@ fix_all_finite(const uint8_t *p, size_t n)
 	return bad == 0;
 }
 
+static void
+before_add_le_floats(float *acc, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		float f;
+
+		memcpy(&f, p + 4 * i, 4);
+		acc[i] += f;
+	}
+}
+
 static int
 little_endian(void)
 {
@@ -177,45 +102,51 @@ little_endian(void)
 	return b == 1;
 }
 
-/*
- * Sums UPDATES updates into *ACCP by PATH: 0 add, 1 old, 2 plain, 3 fix1
- * (one pass into *SCRATCHP, then *ACCP and *SCRATCHP are swapped), 4 fix2.
- */
+enum { P_ADD, P_ACCUM, P_NOUNDO, P_MANY, P_BEFORE, NPATHS };
+enum { QUEUE = 16 }; /* updates per pfli_accum_add_many call */
+
+/* Sums UPDATES updates from the ring SRC into ACC by PATH; 0 or -1. */
 static int
 run_path(int path, uint8_t *const *src, size_t ring, unsigned long updates,
-         float **accp, float **scratchp, uint32_t n)
+         float *acc, float *undo, uint32_t n)
 {
-	for (unsigned long u = 0; u < updates; u++) {
+	for (unsigned long u = 0; u < updates;) {
 		const uint8_t *p = src[u % ring];
-		float *t;
+		const uint8_t *q[QUEUE];
+		size_t k;
 
 		switch (path) {
-		case 0:
-			agg_add(*accp, (const float *)(const void *)p, n);
-			break;
-		case 1:
-			if (!agg_read_floats(p, n, *scratchp))
-				return -1;
-			agg_add(*accp, *scratchp, n);
-			break;
-		case 2:
-			if (!agg_all_finite(p, n))
-				return -1;
-			agg_add_le_floats(*accp, p, n);
-			break;
-		case 4:
-			if (!fix_all_finite(p, n))
-				return -1;
-			agg_add_le_floats(*accp, p, n);
-			break;
-		default:
-			if (!fix_add_check(p, *accp, *scratchp, n))
-				return -1;
-			t = *accp;
-			*accp = *scratchp;
-			*scratchp = t;
+		case P_ADD: {
+			const float *v = (const float *)(const void *)p;
+
+			for (uint32_t i = 0; i < n; i++)
+				acc[i] += v[i];
 			break;
 		}
+		case P_ACCUM:
+			if (pfli_accum_add(acc, undo, p, n) != PFL_OK)
+				return -1;
+			break;
+		case P_NOUNDO:
+			if (pfli_accum_add(acc, NULL, p, n) != PFL_OK)
+				return -1;
+			break;
+		case P_MANY:
+			k = updates - u < QUEUE ? updates - u : QUEUE;
+			for (size_t j = 0; j < k; j++)
+				q[j] = src[(u + j) % ring];
+			if (pfli_accum_add_many(acc, undo, q, k, n, NULL) !=
+			    PFL_OK)
+				return -1;
+			u += k;
+			continue;
+		default:
+			if (!before_all_finite(p, n))
+				return -1;
+			before_add_le_floats(acc, p, n);
+			break;
+		}
+		u++;
 	}
 	return 0;
 }
@@ -272,11 +203,16 @@ main(int argc, char **argv)
 	int reps = argc > 3 ? atoi(argv[3]) : 5;
 	size_t sn = (size_t)32 << 20; /* 32M floats = 128 MB per array */
 	size_t ring, vbytes;
-	uint8_t **src;
-	float *acc, *scratch, *a, *b, *c;
-	double bw[4] = {0, 0, 0, 0}, mem_bw = 0,
-	       best[5] = {1e30, 1e30, 1e30, 1e30, 1e30}, want = 0, ub;
-	const char *pnames[5] = {"add", "old", "plain", "fix1", "fix2"};
+	uint8_t **src, **raw;
+	float *acc, *undo, *a, *b, *c, want[1024];
+	double bw[4] = {0, 0, 0, 0}, mem_bw = 0, best[NPATHS], ub;
+	const char *pnames[NPATHS] = {"add", "accum", "noundo", "many",
+	                              "before"};
+	const char *notes[NPATHS] = {
+	        "  [no check: the floor, not an aggregator path]",
+	        "  [pfli_accum_add with undo]", "  [pfli_accum_add, undo NULL]",
+	        "  [pfli_accum_add_many, 16 queued]",
+	        "  [serve.c before accum.c]"};
 	const char *names[4] = {"copy", "add", "triad", "read"};
 	const double moved[4] = {8, 12, 12, 8};
 
@@ -286,6 +222,16 @@ main(int argc, char **argv)
 		                "[REPS]]]\n");
 		return 2;
 	}
+	if (!little_endian()) { /* the add and before paths read in place */
+		fprintf(stderr, "bench_aggregate: little-endian hosts only\n");
+		return 2;
+	}
+	if (updates > 8192) { /* partial sums stay exact up to 2^13 terms */
+		fprintf(stderr, "bench_aggregate: at most 8192 updates\n");
+		return 2;
+	}
+	for (int path = 0; path < NPATHS; path++)
+		best[path] = 1e30;
 	vbytes = entries * 4;
 	/* A ring of ~256 MB of update buffers (8x a 32 MB L3), at least 2. */
 	ring = ((size_t)256 << 20) / vbytes;
@@ -306,8 +252,10 @@ main(int argc, char **argv)
 	}
 
 	src = xalloc(ring * sizeof(*src));
+	raw = xalloc(ring * sizeof(*raw));
 	for (size_t j = 0; j < ring; j++) {
-		src[j] = xalloc(vbytes);
+		raw[j] = xalloc(vbytes + 64);
+		src[j] = raw[j] + 4; /* not vector-aligned, as in a message */
 		/* Small finite values (the bytes of k * 2^-20, little-endian).
 		 */
 		for (size_t i = 0; i < entries; i++) {
@@ -322,12 +270,17 @@ main(int argc, char **argv)
 		}
 	}
 	acc = xalloc(vbytes);
-	scratch = xalloc(vbytes);
-	/* The expected last entry of the sum: every term is a multiple of
-	 * 2^-20 below 2^-10, so every partial sum is exact in float up to
-	 * 2^13 updates and the check is exact. */
-	for (unsigned long u = 0; u < updates; u++)
-		want += (double)(((entries - 1) + u % ring) % 1024) / 1048576.0;
+	undo = xalloc(vbytes);
+	/* The expected sum at entry i is want[i % 1024]: every term is a
+	 * multiple of 2^-20 below 2^-10, so every partial sum is exact in
+	 * float up to 2^13 updates, in any order, and the check is exact. */
+	for (size_t r = 0; r < 1024; r++) {
+		double s = 0;
+
+		for (unsigned long u = 0; u < updates; u++)
+			s += (double)((r + u % ring) % 1024) / 1048576.0;
+		want[r] = (float)s;
+	}
 
 	for (int r = 0; r < reps; r++) {
 		for (int k = 0; k < 4; k++) {
@@ -336,28 +289,29 @@ main(int argc, char **argv)
 			if (moved[k] * (double)sn / t > bw[k])
 				bw[k] = moved[k] * (double)sn / t;
 		}
-		for (int path = 0; path < 5; path++) {
+		for (int path = 0; path < NPATHS; path++) {
 			double t;
 
-			if (path >= 2 && !little_endian()) /* memcpy loads */
-				continue;
 			memset(acc, 0, vbytes);
 			t = now_s();
-			if (run_path(path, src, ring, updates, &acc, &scratch,
+			if (run_path(path, src, ring, updates, acc, undo,
 			             (uint32_t)entries) != 0) {
 				fprintf(stderr,
-				        "bench_aggregate: non-finite\n");
+				        "bench_aggregate: %s: update refused\n",
+				        pnames[path]);
 				return 1;
 			}
 			t = now_s() - t;
-			if (updates <= 8192 &&
-			    (double)acc[entries - 1] != want) {
-				fprintf(stderr,
-				        "bench_aggregate: %s: wrong sum %g != "
-				        "%g\n",
-				        pnames[path], (double)acc[entries - 1],
-				        want);
-				return 1;
+			for (size_t i = 0; i < entries; i++) {
+				if (acc[i] != want[i % 1024]) {
+					fprintf(stderr,
+					        "bench_aggregate: %s: wrong "
+					        "sum "
+					        "at %zu: %g != %g\n",
+					        pnames[path], i, (double)acc[i],
+					        (double)want[i % 1024]);
+					return 1;
+				}
 			}
 			if (t < best[path])
 				best[path] = t;
@@ -373,30 +327,20 @@ main(int argc, char **argv)
 	ub = (double)updates * (double)vbytes;
 	printf("aggregate memory bandwidth (best stream kernel) %.2f GB/s\n",
 	       mem_bw / 1e9);
-	for (int path = 0; path < 5; path++) {
-		double r1, r3;
-
-		if (best[path] >= 1e30)
-			continue;
-		/* r1: update bytes / bandwidth; r3: the STREAM count of the
-		 * loop (read acc, read v, write acc: 12 bytes per entry). */
-		r1 = ub / best[path] / mem_bw;
-		r3 = 3 * r1;
+	for (int path = 0; path < NPATHS; path++) {
 		printf("aggregate %-6s %lu x %lu float32: %.3f s  %6.2f GB/s "
-		       "of "
-		       "updates  ratio %.2f of memory bandwidth (%.2f counted "
-		       "as STREAM, 12 B/entry; target 0.8)%s\n",
+		       "of updates  ratio %.2f of memory bandwidth (target "
+		       "0.8)%s\n",
 		       pnames[path], updates, entries, best[path],
-		       ub / best[path] / 1e9, r1, r3,
-		       path == 2
-		               ? "  [suggested fix, not the aggregator's code]"
-		               : "");
+		       ub / best[path] / 1e9, ub / best[path] / mem_bw,
+		       notes[path]);
 	}
 	for (size_t j = 0; j < ring; j++)
-		free(src[j]);
+		free(raw[j]);
 	free(src);
+	free(raw);
 	free(acc);
-	free(scratch);
+	free(undo);
 	free(a);
 	free(b);
 	free(c);
