@@ -63,6 +63,8 @@ main(int argc, char **argv)
 		goto out_usage;
 	}
 	pfl_log_set_level(lvl);
+	if (pfl_sim_config_resolve(&cfg, err, sizeof(err)) != PFL_OK)
+		goto out_usage;
 	if (pfl_agg_config_check(&cfg.agg, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
 	if (pfl_sim_config_check(&cfg, err, sizeof(err)) != PFL_OK)

@@ -49,6 +49,7 @@ sim(const char *const *kv, struct pfl_sim_result *res, pfl_err want)
 	snprintf(out, sizeof(out), "%s/%d", outdir, ++runs);
 	assert_int_equal(pfl_sim_config_set(&c, "out", out, err, sizeof(err)),
 	                 PFL_OK);
+	assert_int_equal(pfl_sim_config_resolve(&c, err, sizeof(err)), PFL_OK);
 	assert_int_equal(pfl_agg_config_check(&c.agg, err, sizeof(err)),
 	                 PFL_OK);
 	assert_int_equal(pfl_sim_config_check(&c, err, sizeof(err)), PFL_OK);

@@ -140,6 +140,9 @@ struct pfl_aggregator {
 	bool tty; /* stderr is a terminal: progress lines for people */
 	pfl_agg_observer_fn observer;
 	void *observer_arg;
+	pfl_agg_notify_fn notify;
+	void *notify_arg;
+	pthread_cond_t wake; /* the round loop: something worth a tick */
 	struct pfl_round_report last;
 	uint64_t total_up;
 	uint64_t total_down;
@@ -194,9 +197,18 @@ void pfli_round_tick(struct pfl_aggregator *a, int64_t now);
 void pfli_round_reset(struct pfli_round *r);
 uint32_t pfli_round_expected(const struct pfli_round *r, int phase);
 uint32_t pfli_round_target(const struct pfl_aggregator *a);
+/* Under a->mtx: wake the round loop (a result or draw may end a phase). */
+void pfli_round_wake(struct pfl_aggregator *a);
 
 /* finish.c */
 pfl_err pfli_round_finish(struct pfl_aggregator *a);
+/*
+ * The sampling rate the accountant is charged for a round drawn with
+ * probability q over `draws` check-ins: q / P(cohort >= min_clients), P
+ * bounded by Chernoff; 1 when the bound says nothing (docs/PRIVACY.md).
+ */
+double pfli_charged_rate(const struct pfl_aggregator *a, double q,
+                         double draws);
 
 /* results.c */
 pfl_err pfli_results_open(struct pfl_aggregator *a);

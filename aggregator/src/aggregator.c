@@ -189,6 +189,7 @@ pfl_aggregator_new(const struct pfl_agg_config *cfg,
 		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 		pthread_mutex_init(&a->mtx, &attr);
 		pthread_mutexattr_destroy(&attr);
+		pthread_cond_init(&a->wake, NULL);
 	}
 	pfl_buf_init(&a->pending_audit, 0);
 	if ((rv = copy_config(&a->cfg, cfg)) != PFL_OK)
@@ -238,6 +239,16 @@ pfl_aggregator_set_observer(struct pfl_aggregator *a, pfl_agg_observer_fn fn,
 {
 	a->observer = fn;
 	a->observer_arg = arg;
+}
+
+void
+pfl_aggregator_set_notify(struct pfl_aggregator *a, pfl_agg_notify_fn fn,
+                          void *arg)
+{
+	pthread_mutex_lock(&a->mtx);
+	a->notify = fn;
+	a->notify_arg = arg;
+	pthread_mutex_unlock(&a->mtx);
 }
 
 const uint8_t *
@@ -371,6 +382,23 @@ serve_open(struct pfl_aggregator *a)
 	return pfl_server_open(a->cfg.listen, &o, pfli_serve, a, &a->server);
 }
 
+/*
+ * Under a->mtx (held once): sleep until pfli_round_wake or ms pass.
+ * Deadlines and idle check-ins are found by the next tick; results and
+ * draws that may end a phase wake the loop at once.
+ */
+static void
+wait_tick(struct pfl_aggregator *a, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	ts.tv_sec += (time_t)(ms / 1000) + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	(void)pthread_cond_timedwait(&a->wake, &a->mtx, &ts);
+}
+
 pfl_err
 pfl_aggregator_run(struct pfl_aggregator *a)
 {
@@ -421,12 +449,11 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 		pthread_mutex_lock(&a->mtx);
 		pfli_round_tick(a, pfl_clock_ms());
 		st = a->round.state;
+		if (st != PFLI_R_FINALIZING)
+			wait_tick(a, st == PFLI_R_IDLE ? 20 : 5);
 		pthread_mutex_unlock(&a->mtx);
-		if (st == PFLI_R_FINALIZING) {
+		if (st == PFLI_R_FINALIZING)
 			(void)pfli_round_finish(a);
-			continue;
-		}
-		pfl_sleep_ms(3);
 	}
 	rv = pfli_results_save_model(a, "model.safetensors");
 	if (rv != PFL_OK)
@@ -469,6 +496,7 @@ pfl_aggregator_free(struct pfl_aggregator *a)
 	free(a->history);
 	pfl_buf_fini(&a->pending_audit);
 	pfl_agg_config_fini(&a->cfg);
+	pthread_cond_destroy(&a->wake);
 	pthread_mutex_destroy(&a->mtx);
 	free(a);
 }

@@ -75,20 +75,25 @@ sensitivity(const struct pfli_round *r, size_t p)
  * m)^2 / (2 mu)), mu = draws * q): conservative, and 1 when the bound says
  * nothing (docs/PRIVACY.md).
  */
-static double
-sampling_rate(const struct pfl_aggregator *a)
+double
+pfli_charged_rate(const struct pfl_aggregator *a, double q, double draws)
 {
-	const struct pfli_round *r = &a->round;
 	double m = (double)a->cfg.min_clients;
-	double mu = (double)r->draws * r->q, p_ok, q;
+	double mu = draws * q, p_ok;
 
 	if (a->cfg.secure_aggregation != 0 && m < 3)
 		m = 3;
 	if (mu <= m)
 		return 1.0;
 	p_ok = 1.0 - exp(-(mu - m) * (mu - m) / (2.0 * mu));
-	q = r->q / p_ok;
+	q = q / p_ok;
 	return q < 1.0 ? q : 1.0;
+}
+
+static double
+sampling_rate(const struct pfl_aggregator *a)
+{
+	return pfli_charged_rate(a, a->round.q, (double)a->round.draws);
 }
 
 /* Add central noise, and work out the realized noise multiplier. */
@@ -256,6 +261,29 @@ pfli_round_finish(struct pfl_aggregator *a)
 	for (size_t i = 0; i < p; i++)
 		sum[i] = (float)(sum[i] / den);
 	pthread_mutex_lock(&a->mtx);
+	if (cfg->dp_mode != PFL_DP_NONE && cfg->epsilon_budget > 0) {
+		/* The authoritative check, with what would really be charged
+		 * (open_round's is an estimate made before the draws): a
+		 * round that would pass the budget is not released. */
+		double eps = 0;
+		rv = pfl_accountant_epsilon_if(a->acct, q, z_real, 1,
+		                               cfg->delta, &eps);
+		if (rv == PFL_OK && eps > cfg->epsilon_budget)
+			rv = PFL_ERR_BUDGET;
+		if (rv != PFL_OK) {
+			pfl_log(PFL_LOG_WARN,
+			        "privacy budget: releasing round %llu would "
+			        "bring epsilon to %.4f > budget %.4f (q %.4f, "
+			        "noise multiplier %.4f); not released, "
+			        "stopping",
+			        (unsigned long long)r->number, eps,
+			        cfg->epsilon_budget, q, z_real);
+			a->budget_spent = true;
+			a->stop = 1;
+			pthread_mutex_unlock(&a->mtx);
+			goto out;
+		}
+	}
 	if (cfg->dp_mode != PFL_DP_NONE) {
 		double order = 0;
 		rv = pfl_accountant_charge(a->acct, q, z_real, 1);

@@ -63,6 +63,32 @@ planned_sigma(const struct pfl_aggregator *a)
 	return a->cfg.noise_multiplier;
 }
 
+void
+pfli_round_wake(struct pfl_aggregator *a)
+{
+	pthread_cond_signal(&a->wake);
+}
+
+/* Tell the embedder's waiting clients (pfl_aggregator_set_notify). */
+static void
+notify(struct pfl_aggregator *a, enum pfl_agg_event ev, bool members)
+{
+	struct pfli_round *r = &a->round;
+	uint8_t(*pks)[32] = NULL;
+
+	if (a->notify == NULL)
+		return;
+	if (members && r->n > 0) {
+		if ((pks = malloc((size_t)r->n * 32)) == NULL)
+			return; /* they come back at their retry-after */
+		for (uint32_t i = 0; i < r->n; i++)
+			memcpy(pks[i], r->members[i].pk, 32);
+	}
+	a->notify(a->notify_arg, ev, (const uint8_t(*)[32])pks,
+	          members ? r->n : 0);
+	free(pks);
+}
+
 static pfl_err
 open_round(struct pfl_aggregator *a, int64_t now, size_t available)
 {
@@ -83,7 +109,10 @@ open_round(struct pfl_aggregator *a, int64_t now, size_t available)
 		r->q = 1.0;
 	if (cfg->dp_mode != PFL_DP_NONE && cfg->epsilon_budget > 0) {
 		double eps = 0;
-		double q = cfg->dp_mode == PFL_DP_LOCAL ? 1.0 : r->q;
+		double q =
+		        cfg->dp_mode == PFL_DP_LOCAL
+		                ? 1.0
+		                : pfli_charged_rate(a, r->q, (double)available);
 		pfl_err rv = pfl_accountant_epsilon_if(
 		        a->acct, q, planned_sigma(a), 1, cfg->delta, &eps);
 		if (rv != PFL_OK || eps > cfg->epsilon_budget) {
@@ -115,6 +144,7 @@ open_round(struct pfl_aggregator *a, int64_t now, size_t available)
 	pfl_log(PFL_LOG_DEBUG,
 	        "round %llu: selecting, %zu clients available, q=%.4f",
 	        (unsigned long long)r->number, available, r->q);
+	notify(a, PFL_AGG_EV_SELECTING, false);
 	return PFL_OK;
 }
 
@@ -281,6 +311,7 @@ start_running(struct pfl_aggregator *a, int64_t now)
 	r->state = PFLI_R_RUNNING;
 	pfl_log(PFL_LOG_DEBUG, "round %llu: %u selected of %u draws",
 	        (unsigned long long)r->number, r->n, r->draws);
+	notify(a, PFL_AGG_EV_RUNNING, true);
 	return PFL_OK;
 }
 
@@ -352,6 +383,7 @@ tick_secagg(struct pfl_aggregator *a, int64_t now)
 	}
 	r->sa_phase = p + 1;
 	r->phase_deadline_ms = now + (int64_t)(a->cfg.phase_timeout_s * 1000.0);
+	notify(a, PFL_AGG_EV_PHASE, true);
 }
 
 static void

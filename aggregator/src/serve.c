@@ -145,6 +145,32 @@ fill_plan(struct pfl_aggregator *a, uint32_t idx, struct pfl_msg_plan *p,
 	p->deadline_ms = left > 0 ? (uint32_t)left : 0;
 }
 
+/*
+ * Whether the check-in just counted in r->draws joins the cohort. With DP
+ * each client is drawn independently with probability q (Poisson
+ * sampling, which the accountant's amplification assumes). Without DP the
+ * cohort is a uniform sample of fixed size, ceil(clients_per_round *
+ * overselect) of the clients expected to check in (selection sampling,
+ * Knuth's Algorithm S): no round runs short of clients by chance.
+ */
+static bool
+drawn(struct pfl_aggregator *a)
+{
+	const struct pfli_round *r = &a->round;
+	double want, need, left;
+
+	if (a->cfg.dp_mode != PFL_DP_NONE)
+		return pfl_csprng_uniform(a->rng) < r->q;
+	want = ceil((double)a->cfg.clients_per_round * a->cfg.overselect);
+	need = want - (double)r->n;
+	left = (double)r->expected_draws - (double)(r->draws - 1);
+	if (need <= 0)
+		return false;
+	if (left <= need)
+		return true;
+	return pfl_csprng_uniform(a->rng) * left < need;
+}
+
 static void
 on_checkin(struct ctx *c, struct pfli_client *cl)
 {
@@ -156,12 +182,14 @@ on_checkin(struct ctx *c, struct pfli_client *cl)
 		cl->rolled_round = r->epoch;
 		cl->member = -1;
 		r->draws++;
-		if (r->n < r->cap && pfl_csprng_uniform(a->rng) < r->q) {
+		if (r->n < r->cap && drawn(a)) {
 			struct pfli_member *mb = &r->members[r->n];
 			memset(mb, 0, sizeof(*mb));
 			memcpy(mb->pk, cl->pk, 32);
 			cl->member = (int32_t)r->n++;
 		}
+		if (r->draws >= r->expected_draws)
+			pfli_round_wake(a);
 	}
 	if (r->state == PFLI_R_SELECTING) {
 		if (cl->rolled_round == r->epoch && cl->member >= 0) {
@@ -317,6 +345,8 @@ on_update(struct ctx *c, struct pfli_client *cl, bool finite)
 	}
 	r->received++;
 	r->bytes_up += c->req->u.update.data_len;
+	if (r->received >= pfli_round_target(c->a) || r->received >= r->n)
+		pfli_round_wake(c->a);
 	reply_ack(c);
 }
 
@@ -360,6 +390,9 @@ on_sa_submit(struct ctx *c, struct pfli_client *cl)
 	if (s->phase == PFL_SA_MASKED)
 		r->received++;
 	r->bytes_up += s->payload_len;
+	if (pfl_sa_server_count(r->sa, (enum pfl_sa_phase)s->phase) >=
+	    pfli_round_expected(r, s->phase))
+		pfli_round_wake(c->a);
 	reply_ack(c);
 }
 

@@ -9,7 +9,13 @@
 #include "model_int.h"
 
 enum layer_type { L_DENSE, L_CONV, L_POOL };
-enum { MAX_LAYERS = 8, EVAL_BATCH = 64 };
+/*
+ * Evaluation batches: large enough that the packed GEMM kernel amortizes
+ * its packing (the MLP's 10k-image evaluation runs at 165 GFLOPS with 256
+ * against 100 with 64), small enough that the CNN's activations stay a few
+ * tens of MB.
+ */
+enum { MAX_LAYERS = 8, EVAL_BATCH = 256, EVAL_BATCH_CNN = 64 };
 
 struct layer {
 	enum layer_type t;
@@ -620,8 +626,7 @@ pfl_model_evaluate(struct pfl_model *m, const struct pfl_dataset *ds,
 		n = ds->n;
 	if ((err = check_data(m, ds, idx, n)) != PFL_OK)
 		return err;
-	B = m->cap > EVAL_BATCH ? EVAL_BATCH
-	                        : (m->cap > 0 ? m->cap : EVAL_BATCH);
+	B = m->spec.arch == PFL_ARCH_CNN ? EVAL_BATCH_CNN : EVAL_BATCH;
 	if ((err = ensure_capacity(m, B)) != PFL_OK)
 		return err;
 	for (size_t s = 0; s < n; s += B) {
@@ -651,7 +656,9 @@ pfl_model_predict(struct pfl_model *m, const float *x, size_t n, float *logits)
 		return PFL_ERR_INVAL;
 	dim = m->l[0].in_sz;
 	k = (size_t)m->spec.classes;
-	B = m->cap > 0 ? m->cap : EVAL_BATCH;
+	B = m->cap > 0 ? m->cap
+	               : (m->spec.arch == PFL_ARCH_CNN ? EVAL_BATCH_CNN
+	                                               : EVAL_BATCH);
 	if ((err = ensure_capacity(m, B)) != PFL_OK)
 		return err;
 	for (size_t s = 0; s < n; s += B) {

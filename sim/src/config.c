@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,16 @@ const struct pfl_cfg_entry pfl_sim_config_table[] = {
          "output directory (rounds.csv, model.safetensors)"},
         {"per_round", PFL_CFG_INT, A(clients_per_round), "10", 1, 1000000, NULL,
          0, "target results per round"},
+        {"overselect", PFL_CFG_DOUBLE, A(overselect), "0", 0, 10, NULL, 0,
+         "clients selected per target result; 0 = 1.3 when --dropout, "
+         "--dropout_phase or --straggler inject faults, else 1.0 (every "
+         "simulated client is reliable: over-selecting would only "
+         "discard finished work)"},
+        {"checkin_interval_ms", PFL_CFG_INT, A(checkin_interval_ms), "0", 0,
+         600000, NULL, 0,
+         "base retry-after given to idle clients; 0 = 1000 in one "
+         "process (the simulator wakes its waiting clients when a round "
+         "needs them) or 40 with --processes"},
         {"secagg", PFL_CFG_ENUM, A(secure_aggregation), "off", 0, 0,
          "off|secagg|secagg+", 0, "secure aggregation"},
         {"dp", PFL_CFG_ENUM, A(dp_mode), "none", 0, 0,
@@ -61,10 +72,30 @@ pfl_sim_config_init(struct pfl_sim_config *c, char *err, size_t errlen)
 		return rv;
 	/* A simulation is local and fast: tighter pacing than a real one. */
 	c->agg.selection_window_ms = 5000;
-	c->agg.checkin_interval_ms = 40;
 	c->agg.round_timeout_s = 60;
 	c->agg.phase_timeout_s = 20;
 	c->agg.resume = false;
+	return PFL_OK;
+}
+
+pfl_err
+pfl_sim_config_resolve(struct pfl_sim_config *c, char *err, size_t errlen)
+{
+	bool faults = c->dropout > 0 ||
+	              (c->dropout_phase != NULL && *c->dropout_phase) ||
+	              (c->straggler != NULL && *c->straggler);
+
+	if (c->agg.overselect == 0)
+		c->agg.overselect = faults ? 1.3 : 1.0;
+	if (c->agg.overselect < 1.0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen,
+			         "overselect: %g is below 1 (0 = automatic)",
+			         c->agg.overselect);
+		return PFL_ERR_CONFIG;
+	}
+	if (c->agg.checkin_interval_ms == 0)
+		c->agg.checkin_interval_ms = c->processes ? 40 : 1000;
 	return PFL_OK;
 }
 

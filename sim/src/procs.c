@@ -84,7 +84,8 @@ pfli_sim_run_processes(const struct pfl_sim_config *c, struct pfli_sim *sim,
 		if (pid == 0) {
 			pfl_signal_install(SIGTERM, on_term);
 			rv = pfli_sim_workers(c, sim, c->agg.listen, first,
-			                      last - first, 1, &child_done);
+			                      last - first, 1, &child_done,
+			                      NULL);
 			_exit(rv == PFL_OK ? 0 : 1);
 		}
 		pids[p] = pid;

@@ -28,12 +28,28 @@ struct sched {
 	pthread_cond_t cv;
 	struct slot *heap;
 	size_t len;
+	uint32_t first; /* clients [first, first + count) are stepped here */
+	uint32_t count;
+	uint8_t *nudged; /* [count]: woken while being stepped: step again */
+	struct keyidx *keys; /* [count], sorted by public key */
 	volatile int stop;
 	struct pfl_client **clients;
 	const char *url;
 	struct pfl_transport_opts topts;
 	pfl_err failure;
 };
+
+/* A client's public key and index, for finding the members of a round. */
+struct keyidx {
+	uint8_t pk[32];
+	uint32_t client;
+};
+
+static int
+keyidx_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
 
 static void
 heap_push(struct sched *s, int64_t wake, uint32_t client)
@@ -72,6 +88,67 @@ heap_pop(struct sched *s)
 	}
 	s->heap[i] = last;
 	return top;
+}
+
+/* Floyd's bottom-up construction, after wake times were lowered. */
+static void
+heap_rebuild(struct sched *s)
+{
+	for (size_t k = s->len / 2; k-- > 0;) {
+		struct slot v = s->heap[k];
+		size_t i = k;
+		for (;;) {
+			size_t l = 2 * i + 1, m = l;
+			if (l >= s->len)
+				break;
+			if (l + 1 < s->len &&
+			    s->heap[l + 1].wake < s->heap[l].wake)
+				m = l + 1;
+			if (s->heap[m].wake >= v.wake)
+				break;
+			s->heap[i] = s->heap[m];
+			i = m;
+		}
+		s->heap[i] = v;
+	}
+}
+
+/*
+ * The aggregator says waiting clients could act now (a round is drawing,
+ * or the members' plans or secure-aggregation outputs are ready): wake
+ * them instead of letting them sleep out their retry-after. Clients in
+ * the middle of a step are marked and stepped again at once after it.
+ */
+static void
+on_notify(void *arg, enum pfl_agg_event ev, const uint8_t (*members)[32],
+          uint32_t n)
+{
+	struct sched *s = arg;
+	int64_t now = pfl_clock_ms();
+
+	(void)ev;
+	pthread_mutex_lock(&s->mtx);
+	if (members == NULL) {
+		memset(s->nudged, 1, s->count);
+	} else {
+		for (uint32_t i = 0; i < n; i++) {
+			const struct keyidx *k =
+			        bsearch(members[i], s->keys, s->count,
+			                sizeof(*s->keys), keyidx_cmp);
+			if (k != NULL)
+				s->nudged[k->client - s->first] = 1;
+		}
+	}
+	for (size_t i = 0; i < s->len; i++) {
+		uint32_t j = s->heap[i].client - s->first;
+		if (s->nudged[j] && s->heap[i].wake > now) {
+			s->heap[i].wake = now;
+			s->nudged[j] = 0;
+		}
+	}
+	heap_rebuild(s);
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mtx);
 }
 
 struct worker {
@@ -114,6 +191,7 @@ worker_main(void *arg)
 			continue;
 		}
 		sl = heap_pop(s);
+		s->nudged[sl.client - s->first] = 0;
 		pthread_mutex_unlock(&s->mtx);
 		rv = pfl_client_step(s->clients[sl.client], conn, &tr, &wait);
 		pthread_mutex_lock(&s->mtx);
@@ -121,6 +199,10 @@ worker_main(void *arg)
 			pfl_log(PFL_LOG_ERROR, "client %u: %s", sl.client,
 			        pfl_strerror(rv));
 			wait = 1000;
+		}
+		if (s->nudged[sl.client - s->first]) {
+			s->nudged[sl.client - s->first] = 0;
+			wait = 0;
 		}
 		heap_push(s, pfl_clock_ms() + wait, sl.client);
 		pthread_cond_signal(&s->cv);
@@ -199,7 +281,7 @@ pfli_sim_make_clients(const struct pfl_sim_config *c, struct pfli_sim *sim,
 pfl_err
 pfli_sim_workers(const struct pfl_sim_config *c, struct pfli_sim *sim,
                  const char *url, uint32_t first, uint32_t count,
-                 int64_t nthreads, volatile int *done)
+                 int64_t nthreads, volatile int *done, struct pfl_aggregator *a)
 {
 	struct sched s;
 	struct worker *w = NULL;
@@ -211,13 +293,25 @@ pfli_sim_workers(const struct pfl_sim_config *c, struct pfli_sim *sim,
 	pthread_cond_init(&s.cv, NULL);
 	s.clients = sim->clients;
 	s.url = url;
+	s.first = first;
+	s.count = count;
 	s.topts.max_msg_bytes = (size_t)c->agg.max_message_mb << 20;
 	s.topts.timeout_ms = (int)c->agg.request_timeout_ms;
 	if ((s.heap = calloc(count, sizeof(*s.heap))) == NULL ||
+	    (s.nudged = calloc(count ? count : 1, 1)) == NULL ||
+	    (s.keys = calloc(count ? count : 1, sizeof(*s.keys))) == NULL ||
 	    (w = calloc((size_t)nthreads, sizeof(*w))) == NULL) {
 		rv = PFL_ERR_NOMEM;
 		goto out;
 	}
+	for (uint32_t i = 0; i < count; i++) {
+		memcpy(s.keys[i].pk, pfl_identity_public(sim->ids[first + i]),
+		       32);
+		s.keys[i].client = first + i;
+	}
+	qsort(s.keys, count, sizeof(*s.keys), keyidx_cmp);
+	if (a != NULL)
+		pfl_aggregator_set_notify(a, on_notify, &s);
 	for (uint32_t i = 0; i < count; i++)
 		heap_push(&s, pfl_clock_ms() + (int64_t)(i % 50), first + i);
 	for (; started < nthreads; started++) {
@@ -228,6 +322,8 @@ pfli_sim_workers(const struct pfl_sim_config *c, struct pfli_sim *sim,
 	}
 	while (!*done && !s.stop)
 		pfl_sleep_ms(10);
+	if (a != NULL)
+		pfl_aggregator_set_notify(a, NULL, NULL);
 	pthread_mutex_lock(&s.mtx);
 	s.stop = 1;
 	pthread_cond_broadcast(&s.cv);
@@ -237,6 +333,8 @@ pfli_sim_workers(const struct pfl_sim_config *c, struct pfli_sim *sim,
 	rv = s.failure;
 out:
 	free(w);
+	free(s.keys);
+	free(s.nudged);
 	free(s.heap);
 	pthread_cond_destroy(&s.cv);
 	pthread_mutex_destroy(&s.mtx);
@@ -268,7 +366,7 @@ run_threads(const struct pfl_sim_config *c, struct pfli_sim *sim,
 		return PFL_ERR_NOMEM;
 	pfl_sleep_ms(20); /* let the aggregator listen before clients dial */
 	rv = pfli_sim_workers(c, sim, c->agg.listen, 0, sim->n, nthreads,
-	                      &at.done);
+	                      &at.done, a);
 	if (rv != PFL_OK)
 		pfl_aggregator_stop(a);
 	pthread_join(at.thr, NULL);
@@ -290,6 +388,8 @@ pfl_sim_run(const struct pfl_sim_config *c, struct pfl_sim_result *res)
 	cfg.agg.out_dir = c->out;
 	if (cfg.agg.population == 0)
 		cfg.agg.population = c->clients;
+	if ((rv = pfl_sim_config_resolve(&cfg, NULL, 0)) != PFL_OK)
+		goto out;
 	snprintf(url, sizeof(url), "inproc://privfl-sim-%ld", (long)getpid());
 	cfg.agg.listen = url;
 	if ((rv = pfli_sim_load(&cfg, &sim)) != PFL_OK)

@@ -28,10 +28,14 @@ void pfli_sim_client_seed(const struct pfl_sim_config *c, uint32_t i,
                           uint8_t seed[32]);
 pfl_err pfli_sim_make_clients(const struct pfl_sim_config *c,
                               struct pfli_sim *sim, const uint8_t *server_pk);
-/* Step clients [first, first+count) until *done (worker pool). */
+/*
+ * Step clients [first, first+count) until *done (worker pool). With a
+ * (same process), the aggregator's notifications wake waiting clients.
+ */
 pfl_err pfli_sim_workers(const struct pfl_sim_config *c, struct pfli_sim *sim,
                          const char *url, uint32_t first, uint32_t count,
-                         int64_t nthreads, volatile int *done);
+                         int64_t nthreads, volatile int *done,
+                         struct pfl_aggregator *a);
 /* --processes: a free loopback tcp:// URL for the aggregator. */
 pfl_err pfli_sim_pick_url(const struct pfl_sim_config *c, char *url,
                           size_t len);

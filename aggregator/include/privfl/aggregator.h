@@ -142,6 +142,22 @@ struct pfl_round_report {
 typedef void (*pfl_agg_observer_fn)(void *arg,
                                     const struct pfl_round_report *r);
 
+/* A change of round state that clients waiting on a retry-after could act
+ * on at once (see pfl_aggregator_set_notify). */
+enum pfl_agg_event {
+	PFL_AGG_EV_SELECTING, /* a round is drawing its cohort: everyone */
+	PFL_AGG_EV_RUNNING,   /* the cohort's plans are ready: members */
+	PFL_AGG_EV_PHASE,     /* a secure-aggregation phase closed: members */
+};
+
+/*
+ * Called from the aggregator's thread with its lock held: the callback
+ * must be quick and must not call back into the aggregator. `members`
+ * lists the public keys concerned (n of them; NULL and 0 for everyone).
+ */
+typedef void (*pfl_agg_notify_fn)(void *arg, enum pfl_agg_event ev,
+                                  const uint8_t (*members)[32], uint32_t n);
+
 struct pfl_aggregator;
 
 /*
@@ -154,6 +170,14 @@ pfl_err pfl_aggregator_new(const struct pfl_agg_config *cfg,
 /* Called after each round (from the aggregator's thread). */
 void pfl_aggregator_set_observer(struct pfl_aggregator *a,
                                  pfl_agg_observer_fn fn, void *arg);
+/*
+ * Tell an in-process embedder (the simulator) when waiting clients could
+ * come back early: a server cannot reach clients behind NATs, but one
+ * running them in the same process can wake them instead of letting them
+ * sleep out their retry-after. Set before pfl_aggregator_run.
+ */
+void pfl_aggregator_set_notify(struct pfl_aggregator *a, pfl_agg_notify_fn fn,
+                               void *arg);
 /*
  * Serve until all rounds are done, the budget is spent, or stop. The
  * listener stays open (answering "retry") until pfl_aggregator_free.

@@ -44,6 +44,14 @@ pfl_err pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path,
 pfl_err pfl_sim_config_parse_args(struct pfl_sim_config *c, int argc,
                                   char **argv, int first, char *err,
                                   size_t errlen) PFL_WUR;
+/*
+ * Fill in the settings left at 0 = automatic (overselect,
+ * checkin_interval_ms), which depend on the others; call after the last
+ * set and before the checks. err may be NULL. PFL_ERR_CONFIG if overselect
+ * is below 1.
+ */
+pfl_err pfl_sim_config_resolve(struct pfl_sim_config *c, char *err,
+                               size_t errlen) PFL_WUR;
 /* Check the simulator's own options (faults, client counts). */
 pfl_err pfl_sim_config_check(const struct pfl_sim_config *c, char *err,
                              size_t errlen) PFL_WUR;
