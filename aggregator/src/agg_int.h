@@ -143,6 +143,7 @@ struct pfl_aggregator {
 	pfl_agg_notify_fn notify;
 	void *notify_arg;
 	pthread_cond_t wake; /* the round loop: something worth a tick */
+	struct pfli_reporter *reporter; /* report.c */
 	struct pfl_round_report last;
 	uint64_t total_up;
 	uint64_t total_down;
@@ -215,7 +216,19 @@ pfl_err pfli_results_open(struct pfl_aggregator *a);
 void pfli_results_round(struct pfl_aggregator *a,
                         const struct pfl_round_report *r);
 pfl_err pfli_results_save_model(struct pfl_aggregator *a, const char *name);
-pfl_err pfli_evaluate(struct pfl_aggregator *a, double *acc, double *loss);
+/*
+ * report.c: rounds.csv rows, progress lines and evaluations on a thread of
+ * their own, in the order queued. pfli_report_round copies params (the
+ * released model, to evaluate; NULL = none) and may block while two
+ * evaluations are pending; never holds a->mtx while waiting, so it may be
+ * called under it when params is NULL. drain waits for every queued
+ * report (call without a->mtx); stop drains, ends the thread, frees.
+ */
+pfl_err pfli_report_start(struct pfl_aggregator *a);
+void pfli_report_round(struct pfl_aggregator *a,
+                       const struct pfl_round_report *rep, const float *params);
+void pfli_report_drain(struct pfl_aggregator *a);
+void pfli_report_stop(struct pfl_aggregator *a);
 
 /* checkpoint.c */
 pfl_err pfli_checkpoint_write(struct pfl_aggregator *a);

@@ -426,6 +426,8 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 		        pfl_strerror(rv));
 		return rv;
 	}
+	if ((rv = pfli_report_start(a)) != PFL_OK)
+		return rv;
 	if ((rv = pfli_http_open(a)) != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "http_listen %s: %s", a->cfg.http_listen,
 		        pfl_strerror(rv));
@@ -455,6 +457,7 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 		if (st == PFLI_R_FINALIZING)
 			(void)pfli_round_finish(a);
 	}
+	pfli_report_drain(a);
 	rv = pfli_results_save_model(a, "model.safetensors");
 	if (rv != PFL_OK)
 		pfl_log(PFL_LOG_ERROR, "saving the model failed: %s",
@@ -478,6 +481,7 @@ pfl_aggregator_free(struct pfl_aggregator *a)
 	if (a == NULL)
 		return;
 	pfl_server_close(a->server);
+	pfli_report_stop(a);
 	pfli_round_reset(&a->round);
 	pfli_clients_fini(&a->clients);
 	if (a->csv != NULL)

@@ -146,28 +146,29 @@ privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
 	return PFL_ERR_CONFIG;
 }
 
+/* Whether the model just released is evaluated on the test set. */
+static bool
+eval_due(const struct pfl_aggregator *a)
+{
+	bool last = a->rounds_done >= (uint64_t)a->cfg.rounds;
+
+	return a->have_test &&
+	       ((a->cfg.eval_every > 0 &&
+	         a->rounds_done % (uint64_t)a->cfg.eval_every == 0) ||
+	        last);
+}
+
 static void
 make_report(struct pfl_aggregator *a, uint32_t survivors, double z_real,
             struct pfl_round_report *out)
 {
 	struct pfli_round *r = &a->round;
 	struct pfl_round_report rep;
-	double acc = NAN, loss = NAN;
-	bool last = a->rounds_done >= (uint64_t)a->cfg.rounds;
 
-	if (a->have_test &&
-	    ((a->cfg.eval_every > 0 &&
-	      a->rounds_done % (uint64_t)a->cfg.eval_every == 0) ||
-	     last)) {
-		pfl_err rv = pfli_evaluate(a, &acc, &loss);
-		if (rv != PFL_OK)
-			pfl_log(PFL_LOG_WARN, "evaluation failed: %s",
-			        pfl_strerror(rv));
-	}
 	memset(&rep, 0, sizeof(rep));
 	rep.round = r->number;
-	rep.accuracy = acc;
-	rep.loss = loss;
+	rep.accuracy = NAN; /* filled in by the reporter (report.c) */
+	rep.loss = NAN;
 	rep.train_loss =
 	        r->train_loss_n ? r->train_loss_sum / r->train_loss_n : NAN;
 	rep.epsilon = a->epsilon;
@@ -223,7 +224,7 @@ publish(struct pfl_aggregator *a, const struct pfl_round_report *rep,
 		         (unsigned long long)a->rounds_done);
 		(void)pfli_results_save_model(a, name);
 	}
-	pfli_results_round(a, rep);
+	pfli_report_round(a, rep, eval_due(a) ? a->global : NULL);
 }
 
 pfl_err

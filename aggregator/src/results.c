@@ -107,9 +107,13 @@ fmt_duration(double s, char *out, size_t len)
 void
 pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 {
+	/* rounds released by now (this runs on the reporter's thread) */
+	uint64_t done = r->aborted && r->round > 0 ? r->round - 1 : r->round;
 	double elapsed = pfl_clock_sec() - a->run_started;
-	double per = a->rounds_done > 0 ? elapsed / (double)a->rounds_done : 0;
-	double left = (double)((uint64_t)a->cfg.rounds - a->rounds_done) * per;
+	double per = done > 0 ? elapsed / (double)done : 0;
+	double left = done < (uint64_t)a->cfg.rounds
+	                      ? (double)((uint64_t)a->cfg.rounds - done) * per
+	                      : 0;
 	char eta[32], accs[32], eps[32];
 
 	if (a->csv != NULL) {
@@ -147,8 +151,8 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 		eps[0] = '\0';
 	if (a->tty && pfl_log_level_current >= PFL_LOG_INFO) {
 		char bar[21];
-		size_t fill = (size_t)(20.0 * (double)a->rounds_done /
-		                       (double)a->cfg.rounds);
+		size_t fill =
+		        (size_t)(20.0 * (double)done / (double)a->cfg.rounds);
 		for (size_t i = 0; i < 20; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[20] = '\0';
@@ -164,14 +168,6 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 	        "round %llu/%lld  %s%s  clients %u/%u  %.2fs  ETA %s",
 	        (unsigned long long)r->round, (long long)a->cfg.rounds, accs,
 	        eps, r->survived, r->selected, r->seconds, eta);
-}
-
-pfl_err
-pfli_evaluate(struct pfl_aggregator *a, double *acc, double *loss)
-{
-	memcpy(pfl_model_params(a->eval_model), a->global,
-	       a->num_params * sizeof(float));
-	return pfl_model_evaluate(a->eval_model, &a->test, NULL, 0, acc, loss);
 }
 
 pfl_err

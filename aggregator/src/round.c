@@ -52,7 +52,7 @@ abort_round(struct pfl_aggregator *a, const char *why)
 	rep.bytes_down = r->bytes_down;
 	rep.seconds = (double)(pfl_clock_ms() - r->opened_ms) / 1000.0;
 	rep.aborted = true;
-	pfli_results_round(a, &rep);
+	pfli_report_round(a, &rep, NULL);
 	pfli_round_reset(r);
 }
 

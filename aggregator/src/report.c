@@ -1,0 +1,186 @@
+/*
+ * The reporter: evaluates released models and writes the round reports
+ * (rounds.csv, progress line, /status history, observer) on a thread of
+ * its own, so that the next round draws and trains while the last one is
+ * evaluated on the test set.
+ *
+ * A round is durable and released (checkpoint, audit line, new model
+ * served) before its report is queued; the report only adds the test
+ * accuracy. Reports leave in the order they were queued, aborted rounds
+ * included. At most REPORT_MAX_EVALS model copies wait for evaluation:
+ * pfli_report_round blocks the round loop beyond that.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg_int.h"
+#include "privfl/log.h"
+
+enum { REPORT_MAX_EVALS = 2 };
+
+struct job {
+	struct job *next;
+	struct pfl_round_report rep;
+	float *params; /* the released model to evaluate, or NULL */
+};
+
+struct pfli_reporter {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv; /* job queued, job done, or stop */
+	pthread_t thr;
+	bool started;
+	bool stop;
+	bool busy; /* a job popped and not yet written */
+	struct job *head, *tail;
+	unsigned evals; /* queued or running jobs with params */
+};
+
+static void
+evaluate(struct pfl_aggregator *a, struct job *j)
+{
+	pfl_err rv;
+
+	memcpy(pfl_model_params(a->eval_model), j->params,
+	       a->num_params * sizeof(float));
+	rv = pfl_model_evaluate(a->eval_model, &a->test, NULL, 0,
+	                        &j->rep.accuracy, &j->rep.loss);
+	if (rv != PFL_OK)
+		pfl_log(PFL_LOG_WARN, "round %llu: evaluation failed: %s",
+		        (unsigned long long)j->rep.round, pfl_strerror(rv));
+}
+
+static void *
+reporter_main(void *arg)
+{
+	struct pfl_aggregator *a = arg;
+	struct pfli_reporter *p = a->reporter;
+
+	pthread_mutex_lock(&p->mtx);
+	for (;;) {
+		struct job *j;
+		while (p->head == NULL && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mtx);
+		if (p->head == NULL)
+			break; /* stop, and nothing left */
+		j = p->head;
+		p->head = j->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+		p->busy = true;
+		pthread_mutex_unlock(&p->mtx);
+		if (j->params != NULL)
+			evaluate(a, j);
+		pfli_results_round(a, &j->rep);
+		pthread_mutex_lock(&p->mtx);
+		if (j->params != NULL)
+			p->evals--;
+		p->busy = false;
+		pthread_cond_broadcast(&p->cv);
+		free(j->params);
+		free(j);
+	}
+	pthread_mutex_unlock(&p->mtx);
+	return NULL;
+}
+
+pfl_err
+pfli_report_start(struct pfl_aggregator *a)
+{
+	struct pfli_reporter *p;
+
+	if (a->reporter != NULL)
+		return PFL_OK;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return PFL_ERR_NOMEM;
+	pthread_mutex_init(&p->mtx, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	a->reporter = p;
+	if (pthread_create(&p->thr, NULL, reporter_main, a) != 0) {
+		/* reports are then written synchronously */
+		pfl_log(PFL_LOG_WARN, "no reporter thread: evaluating inline");
+		return PFL_OK;
+	}
+	p->started = true;
+	return PFL_OK;
+}
+
+void
+pfli_report_round(struct pfl_aggregator *a, const struct pfl_round_report *rep,
+                  const float *params)
+{
+	struct pfli_reporter *p = a->reporter;
+	struct job *j;
+
+	if (p == NULL || !p->started || (j = calloc(1, sizeof(*j))) == NULL) {
+		struct pfl_round_report r = *rep;
+		if (params != NULL && a->have_test) {
+			struct job tmp = {NULL, r, (float *)params};
+			evaluate(a, &tmp);
+			r = tmp.rep;
+		}
+		pfli_results_round(a, &r);
+		return;
+	}
+	j->rep = *rep;
+	if (params != NULL && a->have_test) {
+		size_t bytes = a->num_params * sizeof(float);
+		if ((j->params = malloc(bytes)) != NULL)
+			memcpy(j->params, params, bytes);
+		else
+			pfl_log(PFL_LOG_WARN,
+			        "round %llu: no memory to "
+			        "evaluate",
+			        (unsigned long long)rep->round);
+	}
+	pthread_mutex_lock(&p->mtx);
+	while (j->params != NULL && p->evals >= REPORT_MAX_EVALS)
+		pthread_cond_wait(&p->cv, &p->mtx);
+	if (j->params != NULL)
+		p->evals++;
+	if (p->tail != NULL)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mtx);
+}
+
+void
+pfli_report_drain(struct pfl_aggregator *a)
+{
+	struct pfli_reporter *p = a->reporter;
+
+	if (p == NULL || !p->started)
+		return;
+	pthread_mutex_lock(&p->mtx);
+	while (p->head != NULL || p->busy)
+		pthread_cond_wait(&p->cv, &p->mtx);
+	pthread_mutex_unlock(&p->mtx);
+}
+
+void
+pfli_report_stop(struct pfl_aggregator *a)
+{
+	struct pfli_reporter *p = a->reporter;
+
+	if (p == NULL)
+		return;
+	if (p->started) {
+		pthread_mutex_lock(&p->mtx);
+		p->stop = true;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mtx);
+		pthread_join(p->thr, NULL);
+	}
+	while (p->head != NULL) { /* only if the thread never started */
+		struct job *j = p->head;
+		p->head = j->next;
+		free(j->params);
+		free(j);
+	}
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mtx);
+	free(p);
+	a->reporter = NULL;
+}
