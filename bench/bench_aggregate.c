@@ -19,8 +19,9 @@
  *            buffer (the aggregator with an undo buffer);
  *   noundo   pfli_accum_add(acc, NULL, msg, n): check the whole update,
  *            then add (the aggregator without an undo buffer);
- *   many     pfli_accum_add_many over the updates queued 16 at a time (the
- *            server would need to queue updates, accum.h);
+ *   many     pfli_accum_add_many over the updates queued PFLI_ACCUM_GROUP
+ *            (4) at a time: the accumulator walked once per 4 updates
+ *            (the server would need to queue updates, see accum.h);
  *   before   serve.c's loops before accum.c (all_finite() over the
  *            message, then add_le_floats(); a copy, as of 97ad85b).
  *
@@ -103,7 +104,7 @@ little_endian(void)
 }
 
 enum { P_ADD, P_ACCUM, P_NOUNDO, P_MANY, P_BEFORE, NPATHS };
-enum { QUEUE = 16 }; /* updates per pfli_accum_add_many call */
+enum { QUEUE = PFLI_ACCUM_GROUP }; /* updates per add_many call */
 
 /* Sums UPDATES updates from the ring SRC into ACC by PATH; 0 or -1. */
 static int
@@ -211,7 +212,7 @@ main(int argc, char **argv)
 	const char *notes[NPATHS] = {
 	        "  [no check: the floor, not an aggregator path]",
 	        "  [pfli_accum_add with undo]", "  [pfli_accum_add, undo NULL]",
-	        "  [pfli_accum_add_many, 16 queued]",
+	        "  [pfli_accum_add_many, 4 queued]",
 	        "  [serve.c before accum.c]"};
 	const char *names[4] = {"copy", "add", "triad", "read"};
 	const double moved[4] = {8, 12, 12, 8};
