@@ -14,6 +14,10 @@
 #   bench/fedavg.sh BUILD_DIR [REPS]
 # PFL_BENCH_PYTHON: the interpreter for the reference (default
 # /usr/bin/python3, where Debian installs python3-torch).
+# Also prints the compute floor: the run's SGD steps and evaluations at
+# privfl's single-thread speed (bench_train, bench_eval, measured in the
+# same run) divided by the number of cores, the least wall time any run can
+# take on this machine, and the best ratio against PyTorch it allows.
 # Targets: privfl >= 3x faster than PyTorch at the same accuracy (>= 0.80);
 # dirichlet:0.5 >= 0.75; shards:2 >= 0.55.
 set -uo pipefail
@@ -71,10 +75,31 @@ run_torch() {
 		awk '{ printf "%.2f %.2f %.4f\n", $2, $3, $1 }'
 }
 
+# The compute floor: the SGD steps and evaluations the simulation cannot
+# avoid, at privfl's single-thread speed measured now (bench_train,
+# bench_eval), spread perfectly over every core. Nothing privfl does
+# besides (messages, signatures, aggregation, checkpoints) can make a run
+# faster than this.
+floor() {
+	local sps ems cores
+	sps=$("$build/bench/bench_train" mlp 32 60000 3 2>/dev/null |
+		sed -n 's/.*samples_per_s=\([0-9.]*\).*/\1/p')
+	ems=$("$build/bench/bench_eval" mlp 5 2>/dev/null |
+		sed -n 's/.*eval_ms=\([0-9.]*\).*/\1/p')
+	cores=$(getconf _NPROCESSORS_ONLN)
+	[ -n "$sps" ] && [ -n "$ems" ] || return 1
+	# 50 rounds x 10 clients x 600 samples; 50 evaluations
+	awk -v s="$sps" -v e="$ems" -v n="$cores" 'BEGIN {
+		t = 300000 / s; v = 50 * e / 1000
+		printf "%.2f %.2f %.2f %d\n", t, v, (t + v) / n, n
+	}'
+}
+
 status=0
 echo "fedavg: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 p=$(best_of run_sim iid iid) || exit 1
 read -r pw pc pa <<<"$p"
+fl=$(floor) || fl=""
 if "$py" -c 'import torch, numpy' 2>/dev/null; then
 	t=$(best_of run_torch) || exit 1
 	read -r tw tc ta <<<"$t"
@@ -85,6 +110,12 @@ if "$py" -c 'import torch, numpy' 2>/dev/null; then
 		ok = (rw >= 3 && pa >= 0.80 && pa >= ta - 0.01)
 		printf "fedavg iid   privfl %.2fx faster (wall), %.2fx (cpu); target 3x at accuracy >= 0.80 %s\n", rw, rc, ok ? "ok" : "MISS"
 	}'
+	if [ -n "$fl" ]; then
+		read -r ft fe fw fn <<<"$fl"
+		awk -v ft="$ft" -v fe="$fe" -v fw="$fw" -v fn="$fn" -v tw="$tw" -v pw="$pw" 'BEGIN {
+			printf "fedavg iid   compute floor: %.2f s of SGD + %.2f s of evaluation = %.2f s wall on %d cores at best: at most %.2fx faster than PyTorch; privfl reaches %.0f%% of the floor\n", ft, fe, fw, fn, tw / fw, 100 * fw / pw
+		}'
+	fi
 else
 	printf 'fedavg iid   privfl  %6.2f s wall %6.2f s cpu  accuracy %.4f  (python3-torch not installed: no baseline)\n' "$pw" "$pc" "$pa"
 fi

@@ -3,4 +3,6 @@
 if(TARGET pfl_model)
 	pfl_add_program(bench_train SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bench_train.c
 		DEPS pfl_model)
+	pfl_add_program(bench_eval SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bench_eval.c
+		DEPS pfl_model)
 endif()
