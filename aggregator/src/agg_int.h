@@ -88,6 +88,7 @@ struct pfli_round {
 	double quant_scale;
 	/* plain aggregation */
 	float *acc;
+	float *acc_undo; /* vector_len floats, scratch for pfli_accum_add */
 	uint32_t received;
 	double train_loss_sum; /* plain mode without DP only (see docs) */
 	uint32_t train_loss_n;

@@ -25,6 +25,7 @@ pfli_round_reset(struct pfli_round *r)
 	pfl_sa_server_free(r->sa);
 	free(r->members);
 	free(r->acc);
+	free(r->acc_undo);
 	free(r->model_reply);
 	memset(r, 0, sizeof(*r));
 	r->number = number;
@@ -299,7 +300,8 @@ start_running(struct pfl_aggregator *a, int64_t now)
 		        now + (int64_t)(cfg->phase_timeout_s * 1000.0);
 	} else {
 		r->acc = calloc(r->vector_len, sizeof(float));
-		if (r->acc == NULL)
+		r->acc_undo = calloc(r->vector_len, sizeof(float));
+		if (r->acc == NULL || r->acc_undo == NULL)
 			return PFL_ERR_NOMEM;
 	}
 	if ((rv = plan_privacy(a)) != PFL_OK)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accum.h"
 #include "agg_int.h"
 #include "privfl/clock.h"
 #include "privfl/log.h"
@@ -215,6 +216,16 @@ on_checkin(struct ctx *c, struct pfli_client *cl)
 			        "result received; waiting for the next round");
 			return;
 		}
+		if (r->sa != NULL &&
+		    (r->sa_phase != PFL_SA_ADVERTISE ||
+		     (mb->sa_done & (1u << PFL_SA_ADVERTISE)))) {
+			/* A member asking again for the plan has lost its
+			 * secure-aggregation state (or never advertised in
+			 * time): it cannot take part any more. */
+			reply_retry(c, idle_retry(a, c->now),
+			            "round in progress");
+			return;
+		}
 		mb->got_plan = true;
 		pfl_msg_init(&m, PFL_MSG_PLAN, a->cfg.federation_id, r->number,
 		             a->id);
@@ -265,51 +276,8 @@ on_get_model(struct ctx *c, struct pfli_client *cl)
 	r->bytes_down += r->model_reply_len;
 }
 
-/*
- * True when every little-endian float32 of p[0..n) is finite. Branch-free
- * so that it vectorizes: this runs over every plain update.
- */
-static bool
-all_finite(const uint8_t *p, size_t n)
-{
-	uint32_t bad = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint32_t w; /* the exponent test is the same in either order */
-		memcpy(&w, p + 4 * i, 4);
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-		w = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-		    (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
-#endif
-		bad |= (w & 0x7f800000u) == 0x7f800000u;
-	}
-	return bad == 0;
-}
-
-/* acc[i] += the i-th little-endian float32 of p. */
 static void
-add_le_floats(float *acc, const uint8_t *p, size_t n)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	for (size_t i = 0; i < n; i++) {
-		float f;
-		memcpy(&f, p + 4 * i, 4);
-		acc[i] += f;
-	}
-#else
-	for (size_t i = 0; i < n; i++) {
-		uint32_t w = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-		             (uint32_t)p[4 * i + 2] << 16 |
-		             (uint32_t)p[4 * i + 3] << 24;
-		float f;
-		memcpy(&f, &w, 4);
-		acc[i] += f;
-	}
-#endif
-}
-
-static void
-on_update(struct ctx *c, struct pfli_client *cl, bool finite)
+on_update(struct ctx *c, struct pfli_client *cl)
 {
 	struct pfli_round *r = &c->a->round;
 	const struct pfl_msg_update *u = &c->req->u.update;
@@ -329,14 +297,16 @@ on_update(struct ctx *c, struct pfli_client *cl, bool finite)
 		reply_ack(c);
 		return;
 	}
-	if (!finite || u->data_len != (size_t)r->vector_len * 4) {
+	/* Checked and added in one pass; a refused update leaves no trace. */
+	if (u->data_len != (size_t)r->vector_len * 4 ||
+	    pfli_accum_add(r->acc, r->acc_undo, u->data, r->vector_len) !=
+	            PFL_OK) {
 		reply_error(c, PFL_ERR_PROTO,
 		            "update has the wrong length or "
 		            "non-finite values",
 		            0);
 		return;
 	}
-	add_le_floats(r->acc, u->data, r->vector_len);
 	mb->sent_update = true;
 	mb->train_loss = u->train_loss;
 	if (isfinite(u->train_loss) && u->train_loss >= 0) {
@@ -480,7 +450,6 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 	struct pfl_msg m;
 	struct ctx c = {a, &m, reply, pfl_clock_ms()};
 	struct pfli_client *cl;
-	bool finite = false;
 	pfl_err rv;
 
 	if ((rv = pfl_msg_decode(req, len, &a->limits, &m)) != PFL_OK) {
@@ -502,9 +471,6 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 		reply_error(&c, PFL_ERR_AUTH, "replayed or stale message", 0);
 		return;
 	}
-	/* Check a plain update's values outside the lock. */
-	if (m.type == PFL_MSG_UPDATE && m.u.update.data_len % 4 == 0)
-		finite = all_finite(m.u.update.data, m.u.update.data_len / 4);
 	pthread_mutex_lock(&a->mtx);
 	if (!authorized(a, &m)) { /* under the lock: SIGHUP swaps the list */
 		pthread_mutex_unlock(&a->mtx);
@@ -531,7 +497,7 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 		on_get_model(&c, cl);
 		break;
 	case PFL_MSG_UPDATE:
-		on_update(&c, cl, finite);
+		on_update(&c, cl);
 		break;
 	case PFL_MSG_SA_SUBMIT:
 		on_sa_submit(&c, cl);

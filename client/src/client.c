@@ -35,6 +35,9 @@ struct pfl_client {
 	enum cstate st;
 	int sa_phase;
 	uint64_t round;
+	uint64_t left_round;    /* the round given up last (0: none) */
+	int64_t left_until_ms;  /* ... whose plan's deadline is then */
+	int64_t deadline_at_ms; /* the current plan's deadline */
 	struct pfl_msg_plan plan;
 	float *global;
 	float *local;
@@ -262,6 +265,7 @@ accept_plan(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
 		return rv;
 	c->plan = *p;
 	c->round = r->round;
+	c->deadline_at_ms = pfl_clock_ms() + (int64_t)p->deadline_ms;
 	roll_faults(c);
 	if (p->sa_mode != 0) {
 		struct pfl_sa_params sp;
@@ -303,6 +307,15 @@ do_checkin(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 	}
 	switch (r.type) {
 	case PFL_MSG_PLAN:
+		if (r.round == c->left_round &&
+		    pfl_clock_ms() < c->left_until_ms) {
+			/* We left this round (dropped out, refused its model,
+			 * failed a phase): stay out until its deadline rather
+			 * than rejoin at once, perhaps to fail again. A re-run
+			 * of the round after it was abandoned is joined. */
+			*wait = jitter(c, c->left_until_ms - pfl_clock_ms());
+			return PFL_OK;
+		}
 		return accept_plan(c, &r, wait);
 	case PFL_MSG_RETRY:
 		*wait = jitter(c, r.u.retry.retry_after_ms);
@@ -325,6 +338,8 @@ give_up(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
 	if (r != NULL && r->type == PFL_MSG_ERROR)
 		pfl_log(PFL_LOG_DEBUG, "round %llu: %s",
 		        (unsigned long long)c->round, r->u.error.text);
+	c->left_round = c->round;
+	c->left_until_ms = c->deadline_at_ms;
 	release_round(c);
 	*wait = jitter(c, 20);
 }
