@@ -24,13 +24,13 @@
 #include "privfl/sim.h"
 
 static char outdir[256];
+static int runs; /* simulations so far: run k writes outdir/k */
 
 static void
 sim(const char *const *kv, struct pfl_sim_result *res, pfl_err want)
 {
 	struct pfl_sim_config c;
 	char err[PFL_CFG_ERRLEN] = "", out[300];
-	static int runs;
 	static const char *const base[] = {
 	        "model",  "logreg", "clients",    "20", "per_round", "5",
 	        "rounds", "3",      "batch",      "32", "lr",        "0.05",
@@ -142,6 +142,57 @@ test_full_secagg_distributed_dp(void **state)
 	assert_true(r.accuracy > 0.3);
 }
 
+/* Sum of column col (0-based) of the last run's rounds.csv "ok" rows. */
+static double
+csv_sum(int col)
+{
+	char path[300], line[512];
+	double sum = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/rounds.csv", outdir, runs);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(line, sizeof(line), f)); /* header */
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line;
+		if (strstr(line, ",ok") == NULL)
+			continue;
+		for (int i = 0; i < col && p != NULL; i++)
+			if ((p = strchr(p, ',')) != NULL)
+				p++;
+		assert_non_null(p);
+		sum += strtod(p, NULL);
+	}
+	fclose(f);
+	return sum;
+}
+
+/*
+ * A client that drops out stays out of its round: rounds close at the
+ * deadline with the others. (A dropped client used to be sent the plan
+ * again when it checked in and rejoin, so every round came out whole.)
+ */
+static void
+test_dropouts_stay_out(void **state)
+{
+	static const char *const kv[] = {
+	        "dropout",         "0.5", "overselect", "1.0",
+	        "round_timeout_s", "1.5", "per_round",  "5",
+	        "min_clients",     "1",   NULL};
+	struct pfl_sim_result r;
+	double selected, survived;
+
+	(void)state;
+	sim(kv, &r, PFL_OK);
+	assert_int_equal(r.rounds, 3);
+	selected = csv_sum(5);
+	survived = csv_sum(6);
+	/* 15 draws at P = 0.5: all 15 stay with probability 3e-5 */
+	assert_true(selected >= 15);
+	assert_true(survived < selected);
+	assert_true(survived >= 3);
+}
+
 static void
 test_stragglers_and_dropouts_plain(void **state)
 {
@@ -217,6 +268,7 @@ main(void)
 	        cmocka_unit_test(test_secagg_plus_with_dropouts),
 	        cmocka_unit_test(test_full_secagg_distributed_dp),
 	        cmocka_unit_test(test_stragglers_and_dropouts_plain),
+	        cmocka_unit_test(test_dropouts_stay_out),
 	        cmocka_unit_test(test_budget_stops_the_run),
 	        cmocka_unit_test(test_cnn_travels),
 	};
