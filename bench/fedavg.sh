@@ -64,9 +64,11 @@ best_of() {
 	echo "$best"
 }
 
+# run_torch [PARTITION]: prints "WALL CPU ACCURACY" of the reference.
 run_torch() {
 	"$py" "$here/torch_fedavg.py" --clients 100 --per-round 10 --rounds 50 \
-		--local-epochs 1 --batch 32 --lr 0.05 --seed 1 >"$tmp/torch.log" 2>&1 || {
+		--local-epochs 1 --batch 32 --lr 0.05 --seed 1 \
+		--partition "${1:-iid}" >"$tmp/torch.log" 2>&1 || {
 		echo "fedavg: torch_fedavg.py failed:" >&2
 		tail -5 "$tmp/torch.log" >&2
 		return 1
@@ -127,6 +129,13 @@ for spec in dirichlet:0.5:0.75 shards:2:0.55; do
 	awk -v p="$part" -v w="$w" -v c="$c" -v a="$a" -v g="$target" 'BEGIN {
 		printf "fedavg %-13s privfl %6.2f s wall %6.2f s cpu  accuracy %.4f (target %.2f) %s\n", p, w, c, a, g, (a >= g ? "ok" : "MISS")
 	}'
+	# The same FedAvg in PyTorch on the same kind of split (its own draw).
+	if [ "$part" = dirichlet:0.5 ] && "$py" -c 'import torch' 2>/dev/null &&
+		t=$(run_torch "$part"); then
+		read -r w c a <<<"$t"
+		printf 'fedavg %-13s pytorch %5.2f s wall %6.2f s cpu  accuracy %.4f\n' \
+			"$part" "$w" "$c" "$a"
+	fi
 done
 echo "fedavg: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

@@ -72,6 +72,37 @@ def load(d, split):
     return x, y
 
 
+def dirichlet_split(labels, clients, alpha, rng):
+    """privfl's dirichlet:ALPHA (model/src/partition.c, as NIID-Bench):
+    each class is dealt to the clients in Dirichlet(alpha) proportions,
+    a client that reached n / clients samples gets no more, and the draw
+    is repeated until every client has min(n / (2 clients), 10)."""
+    n = len(labels)
+    cap = n // clients
+    need = min(n // (2 * clients), 10)
+    classes = int(labels.max()) + 1
+    for _ in range(100):
+        owner = np.empty(n, dtype=np.int64)
+        cnt = np.zeros(clients, dtype=np.int64)
+        for k in range(classes):
+            idx = np.flatnonzero(labels == k)
+            rng.shuffle(idx)
+            p = rng.dirichlet([alpha] * clients)
+            p[cnt >= cap] = 0.0
+            p = p / p.sum() if p.sum() > 0 else np.full(clients, 1 / clients)
+            ends = (np.cumsum(p) * len(idx)).astype(np.int64)
+            ends[-1] = len(idx)
+            start = 0
+            for j in range(clients):
+                owner[idx[start:ends[j]]] = j
+                cnt[j] += max(0, ends[j] - start)
+                start = max(start, ends[j])
+        sizes = np.bincount(owner, minlength=clients)
+        if sizes.min() >= need:
+            break
+    return [np.flatnonzero(owner == j) for j in range(clients)]
+
+
 def local_train(model, x, y, epochs, batch, lr, gen):
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     n = len(x)
@@ -103,6 +134,8 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--partition", default="iid",
+                    help="iid or dirichlet:ALPHA")
     a = ap.parse_args()
 
     torch.set_num_threads(1)
@@ -114,8 +147,14 @@ def main():
     c0 = time.process_time()
     xtr, ytr = load(a.data_dir, "train")
     xte, yte = load(a.data_dir, "t10k")
-    # IID: a random permutation cut into equal parts.
-    parts = np.array_split(rng.permutation(len(xtr)), a.clients)
+    if a.partition == "iid":
+        # IID: a random permutation cut into equal parts.
+        parts = np.array_split(rng.permutation(len(xtr)), a.clients)
+    elif a.partition.startswith("dirichlet:"):
+        parts = dirichlet_split(ytr.numpy(), a.clients,
+                                float(a.partition.split(":", 1)[1]), rng)
+    else:
+        raise SystemExit("unknown partition %s" % a.partition)
     parts = [torch.from_numpy(p) for p in parts]
 
     glob = MLP()
