@@ -30,7 +30,8 @@ const struct pfl_cfg_entry pfl_sim_config_table[] = {
          "P:SECONDS: a selected client is SECONDS late with "
          "probability P"},
         {"threads", PFL_CFG_INT, F(threads), "0", 0, 256, NULL, 0,
-         "worker threads stepping clients; 0 = cores"},
+         "worker threads stepping clients; 0 = 4 per core (a worker "
+         "waits while the aggregator handles its request)"},
         {"processes", PFL_CFG_BOOL, F(processes), "false", 0, 0, NULL, 0,
          "run clients as separate processes over tcp://"},
         {"port", PFL_CFG_INT, F(port), "0", 0, 65535, NULL, 0,

@@ -356,8 +356,14 @@ run_threads(const struct pfl_sim_config *c, struct pfli_sim *sim,
             struct pfl_aggregator *a)
 {
 	struct agg_thread at;
-	int64_t nthreads =
-	        c->threads > 0 ? c->threads : sysconf(_SC_NPROCESSORS_ONLN);
+	/* A worker is idle while the aggregator's threads handle its
+	 * request (verify, aggregate, sign the reply): with one per core the
+	 * cores were busy 1.4 of 2; with four per core, 1.75 of 2, and the
+	 * issue's IID run took 6.4-6.9 s instead of 6.9-8.0 s. */
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t nthreads = c->threads > 0
+	                           ? c->threads
+	                           : 4 * (int64_t)(cores > 0 ? cores : 1);
 	pfl_err rv;
 
 	memset(&at, 0, sizeof(at));
