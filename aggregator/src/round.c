@@ -64,6 +64,18 @@ planned_sigma(const struct pfl_aggregator *a)
 	return a->cfg.noise_multiplier;
 }
 
+/*
+ * Without DP the cohort has a fixed size: once it is drawn, later
+ * check-ins could not join it, so the window closes (serve.c's drawn()).
+ */
+bool
+pfli_cohort_full(const struct pfl_aggregator *a)
+{
+	return a->cfg.dp_mode == PFL_DP_NONE &&
+	       (double)a->round.n >= ceil((double)a->cfg.clients_per_round *
+	                                  a->cfg.overselect);
+}
+
 void
 pfli_round_wake(struct pfl_aggregator *a)
 {
@@ -463,7 +475,8 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 		/* Close early once every client seen lately has had its draw.
 		 */
 		if (now < r->select_end_ms &&
-		    (r->draws < r->expected_draws || r->draws == 0))
+		    (r->draws < r->expected_draws || r->draws == 0) &&
+		    !pfli_cohort_full(a))
 			return;
 		if (r->n < (uint32_t)cfg->min_clients ||
 		    (cfg->secure_aggregation != 0 && r->n < 3)) {

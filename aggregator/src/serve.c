@@ -189,7 +189,7 @@ on_checkin(struct ctx *c, struct pfli_client *cl)
 			memcpy(mb->pk, cl->pk, 32);
 			cl->member = (int32_t)r->n++;
 		}
-		if (r->draws >= r->expected_draws)
+		if (r->draws >= r->expected_draws || pfli_cohort_full(a))
 			pfli_round_wake(a);
 	}
 	if (r->state == PFLI_R_SELECTING) {
