@@ -1,5 +1,7 @@
 /* privfl-client: the on-device daemon (see docs/CLIENT.md). */
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,32 @@
 #include "privfl/sig.h"
 
 static volatile sig_atomic_t stop_flag;
+
+/*
+ * SIGTERM/SIGINT only set stop_flag; a request blocked waiting for an
+ * unreachable aggregator could hold the daemon for request_timeout_ms.
+ * This thread closes the connection as soon as the flag is set, so that
+ * the request fails at once and the loop ends.
+ */
+struct watcher {
+	struct pfl_conn *conn;
+	volatile int done;
+};
+
+static void *
+watch_stop(void *arg)
+{
+	struct watcher *w = arg;
+
+	while (!w->done) {
+		if (stop_flag) {
+			pfl_conn_abort(w->conn);
+			break;
+		}
+		pfl_sleep_ms(50);
+	}
+	return NULL;
+}
 
 static void
 on_signal(int sig)
@@ -71,6 +99,9 @@ run(const struct pfl_client_config *cfg)
 	struct pfl_client *c = NULL;
 	struct pfl_conn *conn = NULL;
 	struct pfl_trainer tr = {0};
+	struct watcher watcher = {NULL, 0};
+	pthread_t wthr;
+	bool watching = false;
 	uint8_t server_pk[32];
 	uint32_t *idx = NULL;
 	size_t n = 0;
@@ -136,6 +167,8 @@ run(const struct pfl_client_config *cfg)
 		goto out;
 	pfl_log(PFL_LOG_INFO, "joining %s at %s", cfg->federation_id,
 	        cfg->server);
+	watcher.conn = conn;
+	watching = pthread_create(&wthr, NULL, watch_stop, &watcher) == 0;
 	while (!stop_flag) {
 		int64_t wait = 0;
 		uint64_t before = pfl_client_rounds_done(c);
@@ -156,6 +189,10 @@ run(const struct pfl_client_config *cfg)
 	pfl_log(PFL_LOG_INFO, "stopping after %llu updates",
 	        (unsigned long long)(c ? pfl_client_rounds_done(c) : 0));
 out:
+	if (watching) {
+		watcher.done = 1;
+		pthread_join(wthr, NULL);
+	}
 	pfl_client_free(c);
 	pfl_trainer_model_fini(&tr);
 	pfl_conn_close(conn);

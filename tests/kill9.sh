@@ -81,7 +81,11 @@ def status():
     except Exception:
         return None
 def kill(what):
-    os.kill(pid, signal.SIGKILL)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        # rounds are fast: it may have finished the run meanwhile
+        what = "late: the aggregator finished before the kill (%s)" % what
     print(what)
     sys.exit(0)
 def tmp_present():

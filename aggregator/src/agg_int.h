@@ -66,6 +66,8 @@ struct pfli_round {
 	int64_t select_end_ms;
 	int64_t deadline_ms;       /* results deadline (training) */
 	int64_t running_since_ms;  /* end of selection */
+	int64_t last_result_ms;    /* last update / masked input accepted */
+	int64_t results_closed_ms; /* when updates / masked inputs closed */
 	int64_t phase_deadline_ms; /* current SecAgg phase */
 	double q;                  /* inclusion probability of each draw */
 	double q_charged;          /* the rate the accountant was charged */

@@ -158,6 +158,27 @@ eval_due(const struct pfl_aggregator *a)
 	        last);
 }
 
+/*
+ * How long a round runs for the clients that answer: from the end of
+ * selection to now, less the time spent waiting at the deadline for
+ * results that never came (a client that died). Clients are told to come
+ * back after about this long, selection windows and the "seen lately"
+ * window scale with it: one dead client must not make the next rounds wait
+ * for a deadline too.
+ */
+static int64_t
+estimated_run(const struct pfli_round *r)
+{
+	int64_t now = pfl_clock_ms(), run = now - r->running_since_ms;
+	int64_t idle = 0;
+
+	if (r->results_closed_ms > 0 && r->last_result_ms > 0 &&
+	    r->results_closed_ms > r->last_result_ms)
+		idle = r->results_closed_ms - r->last_result_ms;
+	run -= idle;
+	return run > 1 ? run : 1;
+}
+
 static void
 make_report(struct pfl_aggregator *a, uint32_t survivors, double z_real,
             struct pfl_round_report *out)
@@ -181,7 +202,7 @@ make_report(struct pfl_aggregator *a, uint32_t survivors, double z_real,
 	rep.clip_norm = r->clip_norm;
 	rep.noise_sigma = z_real;
 	a->last_round_seconds = rep.seconds;
-	a->est_run_ms = pfl_clock_ms() - r->running_since_ms;
+	a->est_run_ms = estimated_run(r);
 	*out = rep;
 }
 

@@ -391,6 +391,8 @@ tick_secagg(struct pfl_aggregator *a, int64_t now)
 		return;
 	}
 	r->sa_closed[p] = true;
+	if (p == PFL_SA_MASKED)
+		r->results_closed_ms = now;
 	if (p == PFL_SA_UNMASK) {
 		r->state = PFLI_R_FINALIZING;
 		return;
@@ -408,12 +410,18 @@ tick_plain(struct pfl_aggregator *a, int64_t now)
 	if (r->received >= pfli_round_target(a) ||
 	    (r->received >= r->n && r->n > 0)) {
 		r->state = PFLI_R_FINALIZING;
+		r->results_closed_ms = now;
 		return;
 	}
 	if (now < r->deadline_ms)
 		return;
 	if (r->received >= (uint32_t)a->cfg.min_clients) {
+		pfl_log(PFL_LOG_INFO,
+		        "round %llu: deadline, aggregating the %u results of "
+		        "%u selected",
+		        (unsigned long long)r->number, r->received, r->n);
 		r->state = PFLI_R_FINALIZING;
+		r->results_closed_ms = now;
 		return;
 	}
 	abort_round(a, "too few results before the deadline");
@@ -450,8 +458,10 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 {
 	struct pfli_round *r = &a->round;
 	const struct pfl_agg_config *cfg = &a->cfg;
-	int64_t window = 3 * cfg->checkin_interval_ms +
-	                 (int64_t)(a->last_round_seconds * 2000.0) + 2000;
+	/* Idle clients come back within about est_run (serve.c's
+	 * idle_retry); one not seen for twice that and more is gone. */
+	int64_t window =
+	        3 * cfg->checkin_interval_ms + 2 * a->est_run_ms + 2000;
 	size_t available;
 	pfl_err rv;
 

@@ -314,6 +314,7 @@ on_update(struct ctx *c, struct pfli_client *cl)
 		r->train_loss_n++;
 	}
 	r->received++;
+	r->last_result_ms = c->now;
 	r->bytes_up += c->req->u.update.data_len;
 	if (r->received >= pfli_round_target(c->a) || r->received >= r->n)
 		pfli_round_wake(c->a);
@@ -357,8 +358,10 @@ on_sa_submit(struct ctx *c, struct pfli_client *cl)
 		return;
 	}
 	mb->sa_done |= (uint8_t)(1u << s->phase);
-	if (s->phase == PFL_SA_MASKED)
+	if (s->phase == PFL_SA_MASKED) {
 		r->received++;
+		r->last_result_ms = c->now;
+	}
 	r->bytes_up += s->payload_len;
 	if (pfl_sa_server_count(r->sa, (enum pfl_sa_phase)s->phase) >=
 	    pfli_round_expected(r, s->phase))

@@ -222,11 +222,18 @@ pfl_conn_open(const char *url, const struct pfl_transport_opts *o,
 }
 
 void
+pfl_conn_abort(struct pfl_conn *c)
+{
+	if (c != NULL)
+		(void)nng_close(c->sock); /* thread-safe; again: NNG_ECLOSED */
+}
+
+void
 pfl_conn_close(struct pfl_conn *c)
 {
 	if (c == NULL)
 		return;
-	nng_close(c->sock);
+	(void)nng_close(c->sock);
 	free(c);
 }
 

@@ -90,7 +90,15 @@ pfl_err pfl_conn_open(const char *url, const struct pfl_transport_opts *o,
 pfl_err pfl_conn_call(struct pfl_conn *c, const uint8_t *req, size_t len,
                       struct pfl_buf *reply) PFL_WUR;
 
-/* Close the socket; accepts NULL. */
+/*
+ * Abort: close the socket now, from any thread, so that a pfl_conn_call
+ * blocked in another thread returns PFL_ERR_CLOSED at once (and later ones
+ * too). For a daemon that must stop promptly while the server is
+ * unreachable. The conn must still be freed with pfl_conn_close.
+ */
+void pfl_conn_abort(struct pfl_conn *c);
+
+/* Close the socket and free the conn; accepts NULL. */
 void pfl_conn_close(struct pfl_conn *c);
 
 /* ---- server ---- */
