@@ -67,4 +67,24 @@ fi
 ok=$(grep -c ',ok' "$dir/out/rounds.csv" || true)
 [ "$ok" -eq 3 ] || { echo "FAIL: $ok rounds completed, expected 3"; cat "$dir/out/rounds.csv"; exit 1; }
 [ -s "$dir/out/model.safetensors" ] || { echo "FAIL: no model"; exit 1; }
+# The clients are daemons: with the aggregator gone they keep trying, each
+# request waiting for a reply that cannot come (request_timeout_ms, 60 s by
+# default). SIGTERM must still stop one promptly, and cleanly.
+if [ "$mode" = plain ]; then
+	sleep 2
+	victim=${pids[1]}
+	kill -TERM "$victim"
+	for _ in $(seq 1 100); do
+		kill -0 "$victim" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$victim" 2>/dev/null; then
+		echo "FAIL: a client ignored SIGTERM for 5 s with its aggregator gone"
+		exit 1
+	fi
+	cstatus=0
+	wait "$victim" || cstatus=$?
+	[ $cstatus -eq 0 ] || { echo "FAIL: client exited with $cstatus after SIGTERM"; exit 1; }
+	echo "a client stopped on SIGTERM with its aggregator gone"
+fi
 echo "PASS: 3 rounds over $url ($mode)"
