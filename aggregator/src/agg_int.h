@@ -98,7 +98,8 @@ struct pfli_round {
 	double clip_norm;
 	double client_noise_sigma;
 	uint32_t vector_len;
-	uint8_t *model_reply; /* cached signed MODEL message */
+	uint8_t *model_reply;     /* cached signed MODEL message */
+	uint8_t model_digest[32]; /* its digest, announced in the plans */
 	size_t model_reply_len;
 	bool aborted;
 	uint64_t bytes_up;

@@ -195,7 +195,10 @@ encode_model_reply(struct pfl_aggregator *a)
 	}
 	r->model_reply = out.data;
 	r->model_reply_len = out.len;
-	return PFL_OK;
+	/* Plans name this exact message, so a client checks what it got
+	 * with the hash its signature check computes anyway. */
+	return pfl_msg_digest(r->model_reply, r->model_reply_len, &a->limits,
+	                      r->model_digest);
 }
 
 /* Noise each client adds (see docs/PRIVACY.md), and the quantization. */

@@ -35,6 +35,7 @@ struct pfl_client {
 	enum cstate st;
 	int sa_phase;
 	uint64_t round;
+	uint8_t reply_digest[PFL_MSG_DIGEST_BYTES]; /* of the last reply */
 	uint64_t left_round;    /* the round given up last (0: none) */
 	int64_t left_until_ms;  /* ... whose plan's deadline is then */
 	int64_t deadline_at_ms; /* the current plan's deadline */
@@ -182,7 +183,7 @@ call(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *m,
 		        pfl_strerror(rv));
 		return rv;
 	}
-	if ((rv = pfl_msg_verify(r)) != PFL_OK ||
+	if ((rv = pfl_msg_verify_digest(r, c->reply_digest)) != PFL_OK ||
 	    (c->pinned && memcmp(r->sender, c->server_key, 32) != 0)) {
 		pfl_log(PFL_LOG_WARN,
 		        "reply not signed by the aggregator's key");
@@ -344,12 +345,19 @@ give_up(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
 	*wait = jitter(c, 20);
 }
 
+/*
+ * The model of the plan: the plan names the round's MODEL message by its
+ * digest (the hash its signature covers, computed by call()), so one
+ * comparison checks that this is the very message the plan announced.
+ */
 static pfl_err
 read_model(struct pfl_client *c, const struct pfl_msg_model *m)
 {
-	uint8_t h[PFL_HASH_BYTES];
 	size_t np = c->plan.num_params;
 
+	if (memcmp(c->reply_digest, c->plan.model_hash, PFL_MSG_DIGEST_BYTES) !=
+	    0)
+		return PFL_ERR_CRYPTO;
 	if (m->num_params != np || m->offset != 0 || m->params_len != np * 4)
 		return PFL_ERR_PROTO;
 	for (size_t i = 0; i < np; i++) {
@@ -358,9 +366,6 @@ read_model(struct pfl_client *c, const struct pfl_msg_model *m)
 		             (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 		memcpy(&c->global[i], &w, 4);
 	}
-	pfl_hash_params(c->global, np, h);
-	if (memcmp(h, c->plan.model_hash, PFL_HASH_BYTES) != 0)
-		return PFL_ERR_CRYPTO;
 	return PFL_OK;
 }
 

@@ -730,14 +730,41 @@ out:
 }
 
 pfl_err
-pfl_msg_verify(const struct pfl_msg *m)
+pfl_msg_verify_digest(const struct pfl_msg *m,
+                      uint8_t digest[PFL_MSG_DIGEST_BYTES])
 {
 	uint8_t tbs[PFL_MSG_TBS_BYTES];
+	pfl_err rv;
 
 	if (m == NULL || m->signed_ptr == NULL || m->signed_len == 0)
 		return PFL_ERR_INVAL;
-	if (sodium_init() < 0)
-		return PFL_ERR_CRYPTO;
 	pfl_msg_tbs(m->signed_ptr, m->signed_len, tbs);
-	return pfl_sig_verify(m->sender, tbs, sizeof(tbs), m->sig);
+	rv = pfl_sig_verify(m->sender, tbs, sizeof(tbs), m->sig);
+	if (rv == PFL_OK && digest != NULL)
+		memcpy(digest, tbs + 14, PFL_MSG_DIGEST_BYTES);
+	return rv;
+}
+
+pfl_err
+pfl_msg_verify(const struct pfl_msg *m)
+{
+	return pfl_msg_verify_digest(m, NULL);
+}
+
+pfl_err
+pfl_msg_digest(const uint8_t *buf, size_t len,
+               const struct pfl_wire_limits *lim,
+               uint8_t digest[PFL_MSG_DIGEST_BYTES])
+{
+	uint8_t tbs[PFL_MSG_TBS_BYTES];
+	struct pfl_msg m;
+	pfl_err rv;
+
+	if (digest == NULL)
+		return PFL_ERR_INVAL;
+	if ((rv = pfl_msg_decode(buf, len, lim, &m)) != PFL_OK)
+		return rv;
+	pfl_msg_tbs(m.signed_ptr, m.signed_len, tbs);
+	memcpy(digest, tbs + 14, PFL_MSG_DIGEST_BYTES);
+	return PFL_OK;
 }

@@ -204,6 +204,28 @@ pfl_err pfl_msg_decode(const uint8_t *buf, size_t len,
  */
 pfl_err pfl_msg_verify(const struct pfl_msg *m) PFL_WUR;
 
+/* Bytes of a message digest (pfl_msg_verify_digest, pfl_msg_digest). */
+#define PFL_MSG_DIGEST_BYTES 32
+
+/*
+ * pfl_msg_verify, and on success the message's digest: the first 32 bytes
+ * of the BLAKE2b-512 hash its signature covers (docs/PROTOCOL.md). It
+ * names the message exactly, at no extra cost: a plan announces the
+ * round's MODEL message by this digest.
+ * @param[out] digest  written only on success
+ */
+pfl_err pfl_msg_verify_digest(const struct pfl_msg *m,
+                              uint8_t digest[PFL_MSG_DIGEST_BYTES]) PFL_WUR;
+
+/*
+ * The digest of an encoded, signed message (as pfl_msg_verify_digest
+ * gives its receiver), from its bytes; the signature is not checked.
+ * @return PFL_OK, or the errors of pfl_msg_decode
+ */
+pfl_err pfl_msg_digest(const uint8_t *buf, size_t len,
+                       const struct pfl_wire_limits *lim,
+                       uint8_t digest[PFL_MSG_DIGEST_BYTES]) PFL_WUR;
+
 /* "checkin", "plan", ...; "unknown" for other values. */
 const char *pfl_msg_type_name(enum pfl_msg_type t);
 
