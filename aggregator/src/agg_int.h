@@ -159,6 +159,8 @@ struct pfl_aggregator {
 	uint64_t checkins; /* check-in requests served */
 	uint64_t aborted_rounds;
 	uint64_t resamples;     /* selections that drew too few clients */
+	int64_t idle_since_ms;  /* waiting for clients since (0: not) */
+	int64_t idle_logged_ms; /* last "waiting for clients" line */
 	void *http;             /* http.c's state */
 	FILE *audit;            /* audit.c's append-only log */
 	uint8_t audit_prev[32]; /* hash of the last audit line */

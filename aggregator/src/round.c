@@ -456,6 +456,31 @@ enough_available(const struct pfl_aggregator *a, size_t available)
 	       (cfg->population > 0 && available >= (size_t)cfg->population);
 }
 
+/*
+ * An operator watching the log should see why nothing happens: after 10 s
+ * without enough clients, and then every minute, say how many are there.
+ */
+static void
+log_waiting(struct pfl_aggregator *a, int64_t now, size_t available)
+{
+	if (a->idle_since_ms == 0) {
+		a->idle_since_ms = now;
+		a->idle_logged_ms = now;
+		return;
+	}
+	if (now - a->idle_since_ms < 10000 ||
+	    (now - a->idle_logged_ms < 60000 &&
+	     a->idle_logged_ms != a->idle_since_ms))
+		return;
+	a->idle_logged_ms = now;
+	pfl_log(PFL_LOG_INFO,
+	        "round %llu: waiting for clients for %.0f s: %zu checked in "
+	        "lately, too few to draw a cohort of min_clients = %lld",
+	        (unsigned long long)(a->rounds_done + 1),
+	        (double)(now - a->idle_since_ms) / 1000.0, available,
+	        (long long)a->cfg.min_clients);
+}
+
 void
 pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 {
@@ -471,8 +496,11 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 	switch (r->state) {
 	case PFLI_R_IDLE:
 		available = pfli_clients_available(&a->clients, now - window);
-		if (!enough_available(a, available))
+		if (!enough_available(a, available)) {
+			log_waiting(a, now, available);
 			return;
+		}
+		a->idle_since_ms = 0;
 		if ((rv = open_round(a, now, available)) != PFL_OK) {
 			if (rv == PFL_ERR_BUDGET) {
 				a->budget_spent = true;
