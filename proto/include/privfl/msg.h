@@ -55,7 +55,7 @@ struct pfl_msg_plan {
 	char task[16];  /* "train" */
 	char model[48]; /* model spec name, e.g. "mlp:200,200" */
 	uint32_t num_params;
-	uint8_t model_hash[32]; /* BLAKE2b-256 of the LE float32 params */
+	uint8_t model_hash[32]; /* digest of this round's MODEL message */
 	uint32_t epochs;
 	uint32_t batch;
 	double lr;
