@@ -28,39 +28,9 @@
 #include "privfl/safetensors.h"
 #include "privfl/transport.h"
 
+#include "agg_fixture.h"
+
 static char url[64], out[64];
-
-struct agg_thread {
-	struct pfl_aggregator *a;
-	pfl_err rv;
-};
-
-static void *
-agg_main(void *arg)
-{
-	struct agg_thread *t = arg;
-
-	t->rv = pfl_aggregator_run(t->a);
-	return NULL;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-static void
-set(struct pfl_agg_config *c, const char *k, const char *v)
-{
-	char err[PFL_CFG_ERRLEN];
-
-	if (pfl_cfg_set(pfl_agg_config_table, pfl_agg_config_table_len, c, k, v,
-	                err, sizeof(err)) != PFL_OK)
-		fail_msg("setting %s=%s: %s", k, v, err);
-}
 
 /* Send m signed by id; decode and verify the reply into r (its pointers
  * point into *rep). */
@@ -225,11 +195,7 @@ test_nan_update_refused(void **state)
 	pfl_conn_close(conn);
 	pfl_identity_free(id);
 	pfl_aggregator_free(at.a);
-	{
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", out);
-		assert_int_equal(system(cmd), 0);
-	}
+	rm_rf(out);
 }
 
 int

@@ -29,6 +29,8 @@
 #include "privfl/log.h"
 #include "privfl/transport.h"
 
+#include "agg_fixture.h"
+
 #define ROUNDS  3
 #define CLIENTS 3
 #define MAX_EV  64
@@ -66,72 +68,6 @@ on_notify(void *arg, enum pfl_agg_event ev, const uint8_t (*members)[32],
 		rec->overflow++;
 	}
 	pthread_mutex_unlock(&rec->mu);
-}
-
-struct agg_thread {
-	struct pfl_aggregator *a;
-	pfl_err rv;
-};
-
-static void *
-agg_main(void *arg)
-{
-	struct agg_thread *t = arg;
-
-	t->rv = pfl_aggregator_run(t->a);
-	return NULL;
-}
-
-struct client_thread {
-	struct pfl_client *c;
-	volatile sig_atomic_t stop;
-	pfl_err rv;
-};
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000),
-	                      (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-static void *
-client_main(void *arg)
-{
-	struct client_thread *t = arg;
-	struct pfl_transport_opts to;
-	struct pfl_trainer tr;
-	struct pfl_conn *conn = NULL;
-
-	memset(&to, 0, sizeof(to));
-	to.timeout_ms = 5000;
-	if ((t->rv = pfl_conn_open(url, &to, &conn)) != PFL_OK)
-		return NULL;
-	if ((t->rv = pfl_trainer_model_init(&tr)) != PFL_OK) {
-		pfl_conn_close(conn);
-		return NULL;
-	}
-	while (!t->stop && pfl_client_rounds_done(t->c) < ROUNDS) {
-		int64_t wait = 0;
-		if ((t->rv = pfl_client_step(t->c, conn, &tr, &wait)) != PFL_OK)
-			break;
-		sleep_ms(wait > 20 ? 20 : wait);
-	}
-	pfl_trainer_model_fini(&tr);
-	pfl_conn_close(conn);
-	return NULL;
-}
-
-static void
-set(struct pfl_agg_config *c, const char *k, const char *v)
-{
-	char err[PFL_CFG_ERRLEN];
-
-	if (pfl_cfg_set(pfl_agg_config_table, pfl_agg_config_table_len, c, k, v,
-	                err, sizeof(err)) != PFL_OK)
-		fail_msg("setting %s=%s: %s", k, v, err);
 }
 
 static bool
@@ -201,6 +137,9 @@ test_notify_selecting_then_members(void **state)
 		data[i].n = 200;
 		co.seed = (uint64_t)i + 1;
 		memset(&ct[i], 0, sizeof(ct[i]));
+		ct[i].url = url;
+		ct[i].max_wait_ms = 20;
+		ct[i].rounds = ROUNDS;
 		assert_int_equal(
 		        pfl_client_new(&co, ids[i], &data[i], &ct[i].c),
 		        PFL_OK);
@@ -251,11 +190,7 @@ test_notify_selecting_then_members(void **state)
 	pfl_aggregator_free(at.a);
 	pfl_dataset_fini(&ds);
 	pthread_mutex_destroy(&rec.mu);
-	{
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", out);
-		assert_int_equal(system(cmd), 0);
-	}
+	rm_rf(out);
 }
 
 int

@@ -33,72 +33,14 @@
 #include "privfl/msg.h"
 #include "privfl/transport.h"
 
+#include "agg_fixture.h"
+
 #define ROUNDS     3
 #define FED        "hostile-fed"
 #define MAX_MSG_MB 1
 #define N_SAMPLES  600
 
 static char tmp[64], url[64];
-
-struct agg_thread {
-	struct pfl_aggregator *a;
-	pfl_err rv;
-};
-
-struct client_thread {
-	struct pfl_client *c;
-	volatile sig_atomic_t stop;
-	pfl_err rv;
-};
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000),
-	                      (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-static void *
-agg_main(void *arg)
-{
-	struct agg_thread *t = arg;
-
-	t->rv = pfl_aggregator_run(t->a);
-	return NULL;
-}
-
-static void *
-client_main(void *arg)
-{
-	struct client_thread *t = arg;
-	struct pfl_transport_opts to;
-	struct pfl_trainer tr;
-	struct pfl_conn *conn = NULL;
-
-	memset(&to, 0, sizeof(to));
-	to.max_msg_bytes = (size_t)MAX_MSG_MB << 20;
-	to.timeout_ms = 5000;
-	if ((t->rv = pfl_conn_open(url, &to, &conn)) != PFL_OK)
-		return NULL;
-	if ((t->rv = pfl_trainer_model_init(&tr)) != PFL_OK) {
-		pfl_conn_close(conn);
-		return NULL;
-	}
-	while (!t->stop && pfl_client_rounds_done(t->c) < ROUNDS) {
-		int64_t wait = 0;
-		if ((t->rv = pfl_client_step(t->c, conn, &tr, &wait)) != PFL_OK)
-			break;
-		if (wait > 200)
-			wait = 200;
-		if (wait > 0)
-			sleep_ms(wait);
-	}
-	pfl_trainer_model_fini(&tr);
-	pfl_conn_close(conn);
-	return NULL;
-}
 
 static void
 write_pub(const char *dir, const char *name, const struct pfl_identity *id)
@@ -112,16 +54,6 @@ write_pub(const char *dir, const char *name, const struct pfl_identity *id)
 	assert_non_null(f);
 	assert_true(fputs(line, f) >= 0);
 	assert_int_equal(fclose(f), 0);
-}
-
-static void
-set(struct pfl_agg_config *c, const char *k, const char *v)
-{
-	char err[PFL_CFG_ERRLEN];
-
-	if (pfl_cfg_set(pfl_agg_config_table, pfl_agg_config_table_len, c, k, v,
-	                err, sizeof(err)) != PFL_OK)
-		fail_msg("setting %s=%s: %s", k, v, err);
 }
 
 /* A signed message of the given type from id (checkin body filled). */
@@ -281,6 +213,10 @@ test_hostile_inputs(void **state)
 	co.backoff_max_ms = 200;
 	co.faults.dropout_phase = -1;
 	memset(&ct, 0, sizeof(ct));
+	ct.url = url;
+	ct.max_msg_bytes = (size_t)MAX_MSG_MB << 20;
+	ct.max_wait_ms = 200;
+	ct.rounds = ROUNDS;
 	assert_int_equal(pfl_client_new(&co, honest, &data, &ct.c), PFL_OK);
 
 	assert_int_equal(pthread_create(&ath, NULL, agg_main, &at), 0);
@@ -472,11 +408,7 @@ test_hostile_inputs(void **state)
 	pfl_identity_free(honest);
 	pfl_identity_free(bad_rev);
 	pfl_identity_free(unknown);
-	{
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-		assert_int_equal(system(cmd), 0);
-	}
+	rm_rf(tmp);
 }
 
 int

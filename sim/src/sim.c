@@ -67,26 +67,31 @@ heap_push(struct sched *s, int64_t wake, uint32_t client)
 	s->heap[i].client = client;
 }
 
-static struct slot
-heap_pop(struct sched *s)
+/* Put v at index i, moving it down below any smaller child. */
+static void
+sift_down(struct sched *s, size_t i, struct slot v)
 {
-	struct slot top = s->heap[0], last = s->heap[--s->len];
-	size_t i = 0;
-
-	if (s->len == 0)
-		return top;
 	for (;;) {
 		size_t l = 2 * i + 1, m = l;
 		if (l >= s->len)
 			break;
 		if (l + 1 < s->len && s->heap[l + 1].wake < s->heap[l].wake)
 			m = l + 1;
-		if (s->heap[m].wake >= last.wake)
+		if (s->heap[m].wake >= v.wake)
 			break;
 		s->heap[i] = s->heap[m];
 		i = m;
 	}
-	s->heap[i] = last;
+	s->heap[i] = v;
+}
+
+static struct slot
+heap_pop(struct sched *s)
+{
+	struct slot top = s->heap[0], last = s->heap[--s->len];
+
+	if (s->len > 0)
+		sift_down(s, 0, last);
 	return top;
 }
 
@@ -94,23 +99,8 @@ heap_pop(struct sched *s)
 static void
 heap_rebuild(struct sched *s)
 {
-	for (size_t k = s->len / 2; k-- > 0;) {
-		struct slot v = s->heap[k];
-		size_t i = k;
-		for (;;) {
-			size_t l = 2 * i + 1, m = l;
-			if (l >= s->len)
-				break;
-			if (l + 1 < s->len &&
-			    s->heap[l + 1].wake < s->heap[l].wake)
-				m = l + 1;
-			if (s->heap[m].wake >= v.wake)
-				break;
-			s->heap[i] = s->heap[m];
-			i = m;
-		}
-		s->heap[i] = v;
-	}
+	for (size_t k = s->len / 2; k-- > 0;)
+		sift_down(s, k, s->heap[k]);
 }
 
 /*
