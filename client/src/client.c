@@ -38,6 +38,7 @@ struct pfl_client {
 	uint8_t reply_digest[PFL_MSG_DIGEST_BYTES]; /* of the last reply */
 	uint64_t left_round;    /* the round given up last (0: none) */
 	int64_t left_until_ms;  /* ... whose plan's deadline is then */
+	uint8_t left_model[32]; /* ... and whose plan named this MODEL */
 	int64_t deadline_at_ms; /* the current plan's deadline */
 	struct pfl_msg_plan plan;
 	float *global;
@@ -309,6 +310,7 @@ do_checkin(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 	switch (r.type) {
 	case PFL_MSG_PLAN:
 		if (r.round == c->left_round &&
+		    memcmp(r.u.plan.model_hash, c->left_model, 32) == 0 &&
 		    pfl_clock_ms() < c->left_until_ms) {
 			/* We left this round (dropped out, refused its model,
 			 * failed a phase): stay out until its deadline rather
@@ -341,6 +343,10 @@ give_up(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
 		        (unsigned long long)c->round, r->u.error.text);
 	c->left_round = c->round;
 	c->left_until_ms = c->deadline_at_ms;
+	/* The MODEL message is signed afresh (new nonce) each time a round
+	 * starts, so its digest tells a re-run of an abandoned round, which
+	 * we join, from the very round we left. */
+	memcpy(c->left_model, c->plan.model_hash, 32);
 	release_round(c);
 	*wait = jitter(c, 20);
 }
