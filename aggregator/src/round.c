@@ -76,6 +76,48 @@ pfli_cohort_full(const struct pfl_aggregator *a)
 	                                  a->cfg.overselect);
 }
 
+/*
+ * Without DP, when fewer clients checked in than were expected (one seen
+ * lately has gone), selection sampling may close short of the fixed
+ * cohort: take the rest uniformly from those that checked in and were not
+ * taken, instead of drawing the whole round again. They were told to come
+ * back later; the plan waits for them (and the embedder is told).
+ */
+static void
+top_up(struct pfl_aggregator *a)
+{
+	struct pfli_round *r = &a->round;
+	struct pfli_clients *t = &a->clients;
+	double want =
+	        ceil((double)a->cfg.clients_per_round * a->cfg.overselect);
+	uint64_t cand = 0;
+
+	if (a->cfg.dp_mode != PFL_DP_NONE || (double)r->n >= want)
+		return;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i].used && t->slots[i].rolled_round == r->epoch &&
+		    t->slots[i].member < 0)
+			cand++;
+	while ((double)r->n < want && r->n < r->cap && cand > 0) {
+		uint64_t pick = pfl_csprng_below(a->rng, cand);
+		for (size_t i = 0; i < t->cap; i++) {
+			struct pfli_client *cl = &t->slots[i];
+			if (!cl->used || cl->rolled_round != r->epoch ||
+			    cl->member >= 0)
+				continue;
+			if (pick > 0) {
+				pick--;
+				continue;
+			}
+			memset(&r->members[r->n], 0, sizeof(r->members[0]));
+			memcpy(r->members[r->n].pk, cl->pk, 32);
+			cl->member = (int32_t)r->n++;
+			break;
+		}
+		cand--;
+	}
+}
+
 void
 pfli_round_wake(struct pfl_aggregator *a)
 {
@@ -519,6 +561,7 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 		    (r->draws < r->expected_draws || r->draws == 0) &&
 		    !pfli_cohort_full(a))
 			return;
+		top_up(a);
 		if (r->n < (uint32_t)cfg->min_clients ||
 		    (cfg->secure_aggregation != 0 && r->n < 3)) {
 			a->resamples++;
