@@ -204,7 +204,9 @@ void pfli_round_tick(struct pfl_aggregator *a, int64_t now);
 void pfli_round_reset(struct pfli_round *r);
 uint32_t pfli_round_expected(const struct pfli_round *r, int phase);
 uint32_t pfli_round_target(const struct pfl_aggregator *a);
-/* Without DP: the fixed-size cohort is complete (selection can close). */
+/* Without DP: the cohort's fixed size, ceil(clients_per_round x
+ * overselect), and whether it is complete (selection can close). */
+uint32_t pfli_cohort_size(const struct pfl_aggregator *a);
 bool pfli_cohort_full(const struct pfl_aggregator *a);
 /* Under a->mtx: wake the round loop (a result or draw may end a phase). */
 void pfli_round_wake(struct pfl_aggregator *a);

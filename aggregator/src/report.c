@@ -35,18 +35,20 @@ struct pfli_reporter {
 	unsigned evals; /* queued or running jobs with params */
 };
 
+/* Score params on the test set into rep (accuracy, loss). */
 static void
-evaluate(struct pfl_aggregator *a, struct job *j)
+evaluate(struct pfl_aggregator *a, const float *params,
+         struct pfl_round_report *rep)
 {
 	pfl_err rv;
 
-	memcpy(pfl_model_params(a->eval_model), j->params,
+	memcpy(pfl_model_params(a->eval_model), params,
 	       a->num_params * sizeof(float));
 	rv = pfl_model_evaluate(a->eval_model, &a->test, NULL, 0,
-	                        &j->rep.accuracy, &j->rep.loss);
+	                        &rep->accuracy, &rep->loss);
 	if (rv != PFL_OK)
 		pfl_log(PFL_LOG_WARN, "round %llu: evaluation failed: %s",
-		        (unsigned long long)j->rep.round, pfl_strerror(rv));
+		        (unsigned long long)rep->round, pfl_strerror(rv));
 }
 
 static void *
@@ -69,7 +71,7 @@ reporter_main(void *arg)
 		p->busy = true;
 		pthread_mutex_unlock(&p->mtx);
 		if (j->params != NULL)
-			evaluate(a, j);
+			evaluate(a, j->params, &j->rep);
 		pfli_results_round(a, &j->rep);
 		pthread_mutex_lock(&p->mtx);
 		if (j->params != NULL)
@@ -113,11 +115,8 @@ pfli_report_round(struct pfl_aggregator *a, const struct pfl_round_report *rep,
 
 	if (p == NULL || !p->started || (j = calloc(1, sizeof(*j))) == NULL) {
 		struct pfl_round_report r = *rep;
-		if (params != NULL && a->have_test) {
-			struct job tmp = {NULL, r, (float *)params};
-			evaluate(a, &tmp);
-			r = tmp.rep;
-		}
+		if (params != NULL && a->have_test)
+			evaluate(a, params, &r);
 		pfli_results_round(a, &r);
 		return;
 	}

@@ -68,12 +68,18 @@ planned_sigma(const struct pfl_aggregator *a)
  * Without DP the cohort has a fixed size: once it is drawn, later
  * check-ins could not join it, so the window closes (serve.c's drawn()).
  */
+uint32_t
+pfli_cohort_size(const struct pfl_aggregator *a)
+{
+	return (uint32_t)ceil((double)a->cfg.clients_per_round *
+	                      a->cfg.overselect);
+}
+
 bool
 pfli_cohort_full(const struct pfl_aggregator *a)
 {
 	return a->cfg.dp_mode == PFL_DP_NONE &&
-	       (double)a->round.n >= ceil((double)a->cfg.clients_per_round *
-	                                  a->cfg.overselect);
+	       a->round.n >= pfli_cohort_size(a);
 }
 
 /*
@@ -88,17 +94,16 @@ top_up(struct pfl_aggregator *a)
 {
 	struct pfli_round *r = &a->round;
 	struct pfli_clients *t = &a->clients;
-	double want =
-	        ceil((double)a->cfg.clients_per_round * a->cfg.overselect);
+	uint32_t want = pfli_cohort_size(a);
 	uint64_t cand = 0;
 
-	if (a->cfg.dp_mode != PFL_DP_NONE || (double)r->n >= want)
+	if (a->cfg.dp_mode != PFL_DP_NONE || r->n >= want)
 		return;
 	for (size_t i = 0; i < t->cap; i++)
 		if (t->slots[i].used && t->slots[i].rolled_round == r->epoch &&
 		    t->slots[i].member < 0)
 			cand++;
-	while ((double)r->n < want && r->n < r->cap && cand > 0) {
+	while (r->n < want && r->n < r->cap && cand > 0) {
 		uint64_t pick = pfl_csprng_below(a->rng, cand);
 		for (size_t i = 0; i < t->cap; i++) {
 			struct pfli_client *cl = &t->slots[i];
@@ -229,7 +234,9 @@ encode_model_reply(struct pfl_aggregator *a)
 	m.u.model.params = le;
 	m.u.model.params_len = a->num_params * 4;
 	pfl_buf_init(&out, 0);
-	rv = pfl_msg_encode(&m, a->id, &out);
+	/* Plans name this exact message by its digest, so a client checks
+	 * what it got with the hash its signature check computes anyway. */
+	rv = pfl_msg_encode_digest(&m, a->id, &out, r->model_digest);
 	free(le);
 	if (rv != PFL_OK) {
 		pfl_buf_fini(&out);
@@ -237,10 +244,7 @@ encode_model_reply(struct pfl_aggregator *a)
 	}
 	r->model_reply = out.data;
 	r->model_reply_len = out.len;
-	/* Plans name this exact message, so a client checks what it got
-	 * with the hash its signature check computes anyway. */
-	return pfl_msg_digest(r->model_reply, r->model_reply_len, &a->limits,
-	                      r->model_digest);
+	return PFL_OK;
 }
 
 /* Noise each client adds (see docs/PRIVACY.md), and the quantization. */

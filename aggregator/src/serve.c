@@ -158,12 +158,11 @@ static bool
 drawn(struct pfl_aggregator *a)
 {
 	const struct pfli_round *r = &a->round;
-	double want, need, left;
+	double need, left;
 
 	if (a->cfg.dp_mode != PFL_DP_NONE)
 		return pfl_csprng_uniform(a->rng) < r->q;
-	want = ceil((double)a->cfg.clients_per_round * a->cfg.overselect);
-	need = want - (double)r->n;
+	need = (double)pfli_cohort_size(a) - (double)r->n;
 	left = (double)r->expected_draws - (double)(r->draws - 1);
 	if (need <= 0)
 		return false;

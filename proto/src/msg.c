@@ -432,6 +432,14 @@ pfl_err
 pfl_msg_encode(const struct pfl_msg *m, const struct pfl_identity *signer,
                struct pfl_buf *out)
 {
+	return pfl_msg_encode_digest(m, signer, out, NULL);
+}
+
+pfl_err
+pfl_msg_encode_digest(const struct pfl_msg *m,
+                      const struct pfl_identity *signer, struct pfl_buf *out,
+                      uint8_t digest[PFL_MSG_DIGEST_BYTES])
+{
 	struct sink s = {out, PFL_OK};
 	msgpack_packer pk;
 	uint8_t tbs[PFL_MSG_TBS_BYTES], sig[PFL_SIG_BYTES];
@@ -460,6 +468,8 @@ pfl_msg_encode(const struct pfl_msg *m, const struct pfl_identity *signer,
 		rv = PFL_ERR_NOMEM;
 		goto fail;
 	}
+	if (digest != NULL)
+		memcpy(digest, tbs + 14, PFL_MSG_DIGEST_BYTES);
 	return PFL_OK;
 fail:
 	if (s.err != PFL_OK)
@@ -749,22 +759,4 @@ pfl_err
 pfl_msg_verify(const struct pfl_msg *m)
 {
 	return pfl_msg_verify_digest(m, NULL);
-}
-
-pfl_err
-pfl_msg_digest(const uint8_t *buf, size_t len,
-               const struct pfl_wire_limits *lim,
-               uint8_t digest[PFL_MSG_DIGEST_BYTES])
-{
-	uint8_t tbs[PFL_MSG_TBS_BYTES];
-	struct pfl_msg m;
-	pfl_err rv;
-
-	if (digest == NULL)
-		return PFL_ERR_INVAL;
-	if ((rv = pfl_msg_decode(buf, len, lim, &m)) != PFL_OK)
-		return rv;
-	pfl_msg_tbs(m.signed_ptr, m.signed_len, tbs);
-	memcpy(digest, tbs + 14, PFL_MSG_DIGEST_BYTES);
-	return PFL_OK;
 }

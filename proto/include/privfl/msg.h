@@ -179,6 +179,19 @@ pfl_err pfl_msg_encode(const struct pfl_msg *m,
                        const struct pfl_identity *signer,
                        struct pfl_buf *out) PFL_WUR;
 
+/* Bytes of a message digest (pfl_msg_encode_digest, pfl_msg_verify_digest). */
+#define PFL_MSG_DIGEST_BYTES 32
+
+/*
+ * pfl_msg_encode, and on success the digest a receiver's
+ * pfl_msg_verify_digest will compute (the encoder hashes the message to
+ * sign it anyway, so this costs nothing more). digest may be NULL.
+ */
+pfl_err pfl_msg_encode_digest(const struct pfl_msg *m,
+                              const struct pfl_identity *signer,
+                              struct pfl_buf *out,
+                              uint8_t digest[PFL_MSG_DIGEST_BYTES]) PFL_WUR;
+
 /*
  * Parse and validate one message of exactly len bytes. First a pre-pass
  * over the raw bytes (depth <= PFL_WIRE_MAX_DEPTH, at most
@@ -204,9 +217,6 @@ pfl_err pfl_msg_decode(const uint8_t *buf, size_t len,
  */
 pfl_err pfl_msg_verify(const struct pfl_msg *m) PFL_WUR;
 
-/* Bytes of a message digest (pfl_msg_verify_digest, pfl_msg_digest). */
-#define PFL_MSG_DIGEST_BYTES 32
-
 /*
  * pfl_msg_verify, and on success the message's digest: the first 32 bytes
  * of the BLAKE2b-512 hash its signature covers (docs/PROTOCOL.md). It
@@ -216,15 +226,6 @@ pfl_err pfl_msg_verify(const struct pfl_msg *m) PFL_WUR;
  */
 pfl_err pfl_msg_verify_digest(const struct pfl_msg *m,
                               uint8_t digest[PFL_MSG_DIGEST_BYTES]) PFL_WUR;
-
-/*
- * The digest of an encoded, signed message (as pfl_msg_verify_digest
- * gives its receiver), from its bytes; the signature is not checked.
- * @return PFL_OK, or the errors of pfl_msg_decode
- */
-pfl_err pfl_msg_digest(const uint8_t *buf, size_t len,
-                       const struct pfl_wire_limits *lim,
-                       uint8_t digest[PFL_MSG_DIGEST_BYTES]) PFL_WUR;
 
 /* "checkin", "plan", ...; "unknown" for other values. */
 const char *pfl_msg_type_name(enum pfl_msg_type t);
