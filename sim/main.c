@@ -30,7 +30,7 @@ main(int argc, char **argv)
 	struct pfl_sim_config cfg;
 	struct pfl_sim_result res;
 	char err[PFL_CFG_ERRLEN] = "";
-	int first = 1, lvl;
+	int lvl;
 	pfl_err rv;
 
 	if (argc > 1 &&
@@ -48,14 +48,8 @@ main(int argc, char **argv)
 		return 1;
 	if (pfl_sim_config_init(&cfg, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
-	if (argc > 2 && !strcmp(argv[1], "--config")) {
-		if (pfl_sim_config_load_file(&cfg, argv[2], err, sizeof(err)) !=
-		    PFL_OK)
-			goto out_usage;
-		first = 3;
-	}
-	if (pfl_sim_config_parse_args(&cfg, argc, argv, first, err,
-	                              sizeof(err)) != PFL_OK)
+	if (pfl_sim_config_load_cli(&cfg, argc, argv, err, sizeof(err)) !=
+	    PFL_OK)
 		goto out_usage;
 	if ((lvl = pfl_log_level_parse(cfg.agg.log_level)) < 0) {
 		snprintf(err, sizeof(err), "log_level: unknown '%s'",

@@ -193,6 +193,14 @@ pfl_cfg_set(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 		set_err(err, errlen, "unknown setting '%s'", key);
 		return PFL_ERR_NOTFOUND;
 	}
+	if (value == NULL) { /* an option given without a value */
+		if (e->type != PFL_CFG_BOOL) {
+			set_err(err, errlen, "option '--%s' needs a value",
+			        key);
+			return PFL_ERR_CONFIG;
+		}
+		value = "true";
+	}
 	return apply(e, obj, value, err, errlen);
 }
 
@@ -315,13 +323,12 @@ pfl_cfg_load_file(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 }
 
 pfl_err
-pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n, void *obj,
-                   int argc, char **argv, int first, char *err, size_t errlen)
+pfl_cfg_parse_args_with(int argc, char **argv, int first, pfl_cfg_setter set,
+                        void *arg, char *err, size_t errlen)
 {
 	for (int i = first; i < argc; i++) {
-		const char *a = argv[i];
-		const char *key, *eq, *val;
-		const struct pfl_cfg_entry *e;
+		const char *a = argv[i], *eq, *val = NULL;
+		char key[128];
 		size_t klen;
 		pfl_err rv;
 
@@ -329,34 +336,42 @@ pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 			set_err(err, errlen, "unexpected argument '%s'", a);
 			return PFL_ERR_CONFIG;
 		}
-		key = a + 2;
-		eq = strchr(key, '=');
-		klen = eq ? (size_t)(eq - key) : strlen(key);
-		if ((e = find(tab, n, key, klen)) == NULL) {
+		eq = strchr(a + 2, '=');
+		klen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (klen == 0 || klen >= sizeof(key)) {
 			set_err(err, errlen, "unknown option '%s'", a);
 			return PFL_ERR_CONFIG;
 		}
-		if (eq != NULL) {
+		memcpy(key, a + 2, klen);
+		key[klen] = '\0';
+		if (eq != NULL)
 			val = eq + 1;
-		} else if (e->type == PFL_CFG_BOOL &&
-		           (i + 1 >= argc ||
-		            strncmp(argv[i + 1], "--", 2) == 0)) {
-			val = "true";
-		} else if (i + 1 < argc) {
+		else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
 			val = argv[++i];
-		} else {
-			set_err(err, errlen, "option '%s' needs a value", a);
+		rv = set(arg, key, val, err, errlen);
+		if (rv == PFL_ERR_NOTFOUND) {
+			set_err(err, errlen, "unknown option '--%s'", key);
 			return PFL_ERR_CONFIG;
 		}
-		if ((rv = apply(e, obj, val, err, errlen)) != PFL_OK)
+		if (rv != PFL_OK)
 			return rv;
 	}
 	return PFL_OK;
 }
 
 pfl_err
-pfl_cfg_load_cli(const struct pfl_cfg_entry *tab, size_t n, void *obj, int argc,
-                 char **argv, char *err, size_t errlen)
+pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n, void *obj,
+                   int argc, char **argv, int first, char *err, size_t errlen)
+{
+	struct table_arg t = {tab, n, obj};
+
+	return pfl_cfg_parse_args_with(argc, argv, first, table_set, &t, err,
+	                               errlen);
+}
+
+pfl_err
+pfl_cfg_load_cli_with(int argc, char **argv, pfl_cfg_setter set, void *arg,
+                      char *err, size_t errlen)
 {
 	int first = 1;
 	pfl_err rv;
@@ -366,12 +381,22 @@ pfl_cfg_load_cli(const struct pfl_cfg_entry *tab, size_t n, void *obj, int argc,
 			set_err(err, errlen, "--config needs a file");
 			return PFL_ERR_CONFIG;
 		}
-		rv = pfl_cfg_load_file(tab, n, obj, argv[2], err, errlen);
-		if (rv != PFL_OK)
+		if ((rv = pfl_cfg_read_file(argv[2], set, arg, err, errlen)) !=
+		    PFL_OK)
 			return rv;
 		first = 3;
 	}
-	return pfl_cfg_parse_args(tab, n, obj, argc, argv, first, err, errlen);
+	return pfl_cfg_parse_args_with(argc, argv, first, set, arg, err,
+	                               errlen);
+}
+
+pfl_err
+pfl_cfg_load_cli(const struct pfl_cfg_entry *tab, size_t n, void *obj, int argc,
+                 char **argv, char *err, size_t errlen)
+{
+	struct table_arg t = {tab, n, obj};
+
+	return pfl_cfg_load_cli_with(argc, argv, table_set, &t, err, errlen);
 }
 
 bool

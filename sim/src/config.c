@@ -120,49 +120,6 @@ pfl_sim_config_set(struct pfl_sim_config *c, const char *key, const char *value,
 	                   &c->agg, key, value, err, errlen);
 }
 
-pfl_err
-pfl_sim_config_parse_args(struct pfl_sim_config *c, int argc, char **argv,
-                          int first, char *err, size_t errlen)
-{
-	for (int i = first; i < argc; i++) {
-		char key[128];
-		const char *a = argv[i], *eq, *val;
-		size_t klen;
-		pfl_err rv;
-
-		if (strncmp(a, "--", 2) != 0) {
-			snprintf(err, errlen, "unexpected argument '%s'", a);
-			return PFL_ERR_CONFIG;
-		}
-		eq = strchr(a + 2, '=');
-		klen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-		if (klen >= sizeof(key)) {
-			snprintf(err, errlen, "option too long");
-			return PFL_ERR_CONFIG;
-		}
-		memcpy(key, a + 2, klen);
-		key[klen] = '\0';
-		for (size_t k = 0; k < klen; k++)
-			if (key[k] == '-')
-				key[k] = '_';
-		if (eq != NULL) {
-			val = eq + 1;
-		} else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
-			val = argv[++i];
-		} else {
-			val = "true";
-		}
-		rv = pfl_sim_config_set(c, key, val, err, errlen);
-		if (rv == PFL_ERR_NOTFOUND) {
-			snprintf(err, errlen, "unknown option '--%s'", key);
-			return PFL_ERR_CONFIG;
-		}
-		if (rv != PFL_OK)
-			return rv;
-	}
-	return PFL_OK;
-}
-
 static pfl_err
 sim_set(void *arg, const char *key, const char *value, char *err, size_t errlen)
 {
@@ -170,8 +127,8 @@ sim_set(void *arg, const char *key, const char *value, char *err, size_t errlen)
 }
 
 pfl_err
-pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path, char *err,
-                         size_t errlen)
+pfl_sim_config_load_cli(struct pfl_sim_config *c, int argc, char **argv,
+                        char *err, size_t errlen)
 {
-	return pfl_cfg_read_file(path, sim_set, c, err, errlen);
+	return pfl_cfg_load_cli_with(argc, argv, sim_set, c, err, errlen);
 }

@@ -49,8 +49,10 @@ struct pfl_cfg_entry {
 
 /*
  * Where parsed "key = value" pairs go: PFL_OK, PFL_ERR_NOTFOUND for an
- * unknown key, or another error, with a message in err. Programs whose
- * settings span several tables (the simulator) supply their own.
+ * unknown key, or another error, with a message in err. value is NULL for
+ * a command-line option given without one (pfl_cfg_set: true for a
+ * boolean, an error otherwise). Programs whose settings span several
+ * tables (the simulator) supply their own.
  */
 typedef pfl_err (*pfl_cfg_setter)(void *arg, const char *key, const char *value,
                                   char *err, size_t errlen);
@@ -78,7 +80,8 @@ pfl_err pfl_cfg_load_buf(const struct pfl_cfg_entry *tab, size_t n, void *obj,
                          char *err, size_t errlen) PFL_WUR;
 /*
  * Apply "--key value" / "--key=value" arguments from argv[first..argc). A
- * boolean given without a value means true. Unknown options are an error.
+ * boolean given without a value (last, or followed by another option)
+ * means true. Unknown options are an error.
  */
 pfl_err pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n, void *obj,
                            int argc, char **argv, int first, char *err,
@@ -90,6 +93,12 @@ pfl_err pfl_cfg_parse_args(const struct pfl_cfg_entry *tab, size_t n, void *obj,
 pfl_err pfl_cfg_load_cli(const struct pfl_cfg_entry *tab, size_t n, void *obj,
                          int argc, char **argv, char *err,
                          size_t errlen) PFL_WUR;
+/* The same two through a setter (settings spread over several tables). */
+pfl_err pfl_cfg_parse_args_with(int argc, char **argv, int first,
+                                pfl_cfg_setter set, void *arg, char *err,
+                                size_t errlen) PFL_WUR;
+pfl_err pfl_cfg_load_cli_with(int argc, char **argv, pfl_cfg_setter set,
+                              void *arg, char *err, size_t errlen) PFL_WUR;
 /* Check PFL_CFG_REQUIRED entries and URL flags. */
 pfl_err pfl_cfg_validate(const struct pfl_cfg_entry *tab, size_t n,
                          const void *obj, char *err, size_t errlen) PFL_WUR;

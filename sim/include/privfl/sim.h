@@ -39,11 +39,10 @@ pfl_err pfl_sim_config_init(struct pfl_sim_config *c, char *err,
 /* Set a simulator key, else an aggregator key (with '-' as '_'). */
 pfl_err pfl_sim_config_set(struct pfl_sim_config *c, const char *key,
                            const char *value, char *err, size_t errlen) PFL_WUR;
-pfl_err pfl_sim_config_load_file(struct pfl_sim_config *c, const char *path,
-                                 char *err, size_t errlen) PFL_WUR;
-pfl_err pfl_sim_config_parse_args(struct pfl_sim_config *c, int argc,
-                                  char **argv, int first, char *err,
-                                  size_t errlen) PFL_WUR;
+/* The command line: an optional "--config FILE" first, then "--key value"
+ * overrides (pfl_cfg_load_cli over both tables). */
+pfl_err pfl_sim_config_load_cli(struct pfl_sim_config *c, int argc, char **argv,
+                                char *err, size_t errlen) PFL_WUR;
 /*
  * Fill in the settings left at 0 = automatic (overselect,
  * checkin_interval_ms), which depend on the others; call after the last
