@@ -47,7 +47,7 @@ main(int argc, char **argv)
 	struct pfl_agg_config cfg;
 	struct pfl_aggregator *a = NULL;
 	char err[PFL_CFG_ERRLEN] = "";
-	int code = 1, lvl;
+	int code = 1;
 	pfl_err rv;
 
 	if (argc > 1 &&
@@ -70,14 +70,8 @@ main(int argc, char **argv)
 		goto out_usage;
 	if (pfl_agg_config_check(&cfg, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
-	if ((lvl = pfl_log_level_parse(cfg.log_level)) < 0) {
-		snprintf(err, sizeof(err),
-		         "log_level: '%s' is not error, warn, "
-		         "info or debug",
-		         cfg.log_level);
+	if (!pfl_log_set_level_name(cfg.log_level, err, sizeof(err)))
 		goto out_usage;
-	}
-	pfl_log_set_level(lvl);
 	if ((rv = pfl_aggregator_new(&cfg, &a)) != PFL_OK) {
 		fprintf(stderr, "privfl-aggregator: %s\n", pfl_strerror(rv));
 		goto out;

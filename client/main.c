@@ -207,7 +207,6 @@ main(int argc, char **argv)
 {
 	struct pfl_client_config cfg;
 	char err[PFL_CFG_ERRLEN] = "";
-	int lvl;
 	pfl_err rv;
 
 	if (argc > 1 &&
@@ -232,12 +231,8 @@ main(int argc, char **argv)
 	                     pfl_client_config_table_len, &cfg, err,
 	                     sizeof(err)) != PFL_OK)
 		goto out_usage;
-	if ((lvl = pfl_log_level_parse(cfg.log_level)) < 0) {
-		snprintf(err, sizeof(err), "log_level: unknown '%s'",
-		         cfg.log_level);
+	if (!pfl_log_set_level_name(cfg.log_level, err, sizeof(err)))
 		goto out_usage;
-	}
-	pfl_log_set_level(lvl);
 	pfl_signal_install(SIGINT, on_signal);
 	pfl_signal_install(SIGTERM, on_signal);
 	pfl_signal_install(SIGPIPE, NULL);

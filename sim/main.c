@@ -30,7 +30,6 @@ main(int argc, char **argv)
 	struct pfl_sim_config cfg;
 	struct pfl_sim_result res;
 	char err[PFL_CFG_ERRLEN] = "";
-	int lvl;
 	pfl_err rv;
 
 	if (argc > 1 &&
@@ -51,12 +50,8 @@ main(int argc, char **argv)
 	if (pfl_sim_config_load_cli(&cfg, argc, argv, err, sizeof(err)) !=
 	    PFL_OK)
 		goto out_usage;
-	if ((lvl = pfl_log_level_parse(cfg.agg.log_level)) < 0) {
-		snprintf(err, sizeof(err), "log_level: unknown '%s'",
-		         cfg.agg.log_level);
+	if (!pfl_log_set_level_name(cfg.agg.log_level, err, sizeof(err)))
 		goto out_usage;
-	}
-	pfl_log_set_level(lvl);
 	if (pfl_sim_config_resolve(&cfg, err, sizeof(err)) != PFL_OK)
 		goto out_usage;
 	if (pfl_agg_config_check(&cfg.agg, err, sizeof(err)) != PFL_OK)

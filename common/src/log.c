@@ -38,6 +38,23 @@ pfl_log_level_parse(const char *name)
 	return -1;
 }
 
+bool
+pfl_log_set_level_name(const char *name, char *err, size_t errlen)
+{
+	int lvl = pfl_log_level_parse(name);
+
+	if (lvl < 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen,
+			         "log_level: '%s' is not error, warn, info or "
+			         "debug",
+			         name != NULL ? name : "");
+		return false;
+	}
+	pfl_log_set_level(lvl);
+	return true;
+}
+
 void
 pfl_log_emit(int level, const char *fmt, ...)
 {

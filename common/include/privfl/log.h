@@ -10,6 +10,7 @@
 #ifndef PRIVFL_LOG_H
 #define PRIVFL_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum pfl_log_level {
@@ -37,5 +38,11 @@ void pfl_log_set_sink(pfl_log_sink_fn fn, void *arg);
 void pfl_log_set_level(int level);
 /* Parse "error|warn|info|debug"; returns -1 when unknown. */
 int pfl_log_level_parse(const char *name);
+/*
+ * Set the level by name (a program's log_level setting). Returns false,
+ * with "log_level: '...' is not error, warn, info or debug" in err, when
+ * the name is unknown.
+ */
+bool pfl_log_set_level_name(const char *name, char *err, size_t errlen);
 
 #endif
