@@ -22,54 +22,17 @@ to the last evaluation (the interpreter and torch import are not counted).
 Only the standard library, numpy and torch (Debian python3-torch).
 """
 import argparse
-import gzip
-import os
 import sys
 import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
+# The model and the data loader of the training benchmark (same directory).
+from torch_train import MLP, load_fmnist
+
 FMNIST = "/usr/share/datasets/fashion-mnist"
-
-
-class MLP(nn.Module):
-    def __init__(self, d=784, h1=200, h2=200, k=10):
-        super().__init__()
-        self.fc1 = nn.Linear(d, h1)
-        self.fc2 = nn.Linear(h1, h2)
-        self.fc3 = nn.Linear(h2, k)
-
-    def forward(self, x):
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic = int.from_bytes(data[0:4], "big")
-    ndim = magic & 0xFF
-    if (magic >> 8) != 0x08 or ndim < 1 or ndim > 3:
-        raise ValueError("%s: not an unsigned-byte IDX file" % path)
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big")
-            for i in range(ndim)]
-    off = 4 + 4 * ndim
-    count = int(np.prod(dims))
-    if len(data) != off + count:
-        raise ValueError("%s: truncated" % path)
-    return np.frombuffer(data, dtype=np.uint8, offset=off).reshape(dims)
-
-
-def load(d, split):
-    x = read_idx(os.path.join(d, "%s-images-idx3-ubyte.gz" % split))
-    y = read_idx(os.path.join(d, "%s-labels-idx1-ubyte.gz" % split))
-    x = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
-    y = torch.from_numpy(y.astype(np.int64))
-    return x, y
 
 
 def dirichlet_split(labels, clients, alpha, rng):
@@ -145,8 +108,9 @@ def main():
 
     t0 = time.perf_counter()
     c0 = time.process_time()
-    xtr, ytr = load(a.data_dir, "train")
-    xte, yte = load(a.data_dir, "t10k")
+    xtr, ytr = load_fmnist(a.data_dir, True)
+    xte, yte = load_fmnist(a.data_dir, False)
+    xtr, xte = xtr.flatten(1), xte.flatten(1)  # [n, 784]
     if a.partition == "iid":
         # IID: a random permutation cut into equal parts.
         parts = np.array_split(rng.permutation(len(xtr)), a.clients)

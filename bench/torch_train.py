@@ -94,10 +94,17 @@ def read_safetensors(path):
 
 
 def load_idx(path):
+    """An unsigned-byte IDX file (gzip or not), checked: type, rank 1-3,
+    and exactly as many bytes as its dimensions say."""
     with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
         raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 \
+            or not 1 <= raw[3] <= 3:
+        raise ValueError("%s: not an unsigned-byte IDX file" % path)
     nd = raw[3]
     dims = struct.unpack(">" + "I" * nd, raw[4:4 + 4 * nd])
+    if len(raw) != 4 + 4 * nd + int(np.prod(dims)):
+        raise ValueError("%s: truncated or too long" % path)
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
 
 
