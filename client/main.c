@@ -88,6 +88,38 @@ load_data(const struct pfl_client_config *cfg, struct pfl_dataset *ds,
 	return PFL_OK;
 }
 
+/*
+ * The client talks only to a server it has pinned: by key (server_key), or
+ * by a TLS certificate from a CA it names; insecure is for tests, loudly.
+ */
+static pfl_err
+check_pinning(const struct pfl_client_config *cfg, struct pfl_client_opts *o)
+{
+	if (cfg->server_key[0] != '\0')
+		return PFL_OK;
+	if (strncmp(cfg->server, "tls+tcp://", 10) == 0 &&
+	    cfg->tls_ca_file[0] != '\0') {
+		pfl_log(PFL_LOG_INFO,
+		        "no server_key: the aggregator is "
+		        "authenticated by its TLS certificate only");
+		o->insecure = true;
+		return PFL_OK;
+	}
+	if (cfg->insecure) {
+		pfl_log(PFL_LOG_ERROR,
+		        "INSECURE: no server_key and no TLS CA; anyone on the "
+		        "network can impersonate the aggregator and receive "
+		        "this client's updates (insecure = true, tests only)");
+		o->insecure = true;
+		return PFL_OK;
+	}
+	pfl_log(PFL_LOG_ERROR,
+	        "refusing to start: the aggregator is not pinned; set "
+	        "server_key, or use tls+tcp:// with tls_ca_file "
+	        "(insecure = true only for tests)");
+	return PFL_ERR_CONFIG;
+}
+
 static pfl_err
 run(const struct pfl_client_config *cfg)
 {
@@ -111,6 +143,9 @@ run(const struct pfl_client_config *cfg)
 	memset(&ds, 0, sizeof(ds));
 	memset(&o, 0, sizeof(o));
 	memset(&to, 0, sizeof(to));
+	if ((rv = check_pinning(cfg, &o)) != PFL_OK)
+		goto out;
+	pfl_client_config_policy(cfg, &o.policy);
 	if (cfg->identity_dir[0] != '\0')
 		rv = pfl_identity_load(cfg->identity_dir, &id);
 	else

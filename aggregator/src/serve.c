@@ -17,12 +17,22 @@ struct ctx {
 	const struct pfl_msg *req;
 	struct pfl_buf *reply;
 	int64_t now;
+	bool decoded; /* req holds the decoded request: bind replies to it */
 };
 
+/*
+ * Every reply but the round's pre-signed MODEL (which the plan names by
+ * its digest) carries the request's nonce and sender under its signature,
+ * so that it answers that request only (docs/PROTOCOL.md, section 5).
+ */
 static void
 send_msg(struct ctx *c, struct pfl_msg *m)
 {
-	pfl_err rv = pfl_msg_encode(m, c->a->id, c->reply);
+	pfl_err rv;
+
+	if (c->decoded)
+		pfl_msg_bind_reply(m, c->req);
+	rv = pfl_msg_encode(m, c->a->id, c->reply);
 
 	if (rv != PFL_OK)
 		pfl_log(PFL_LOG_ERROR, "encoding a %s reply failed: %s",
@@ -450,7 +460,7 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 {
 	struct pfl_aggregator *a = arg;
 	struct pfl_msg m;
-	struct ctx c = {a, &m, reply, pfl_clock_ms()};
+	struct ctx c = {a, &m, reply, pfl_clock_ms(), false};
 	struct pfli_client *cl;
 	pfl_err rv;
 
@@ -460,6 +470,7 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 		reply_error(&c, rv, "malformed message", 0);
 		return;
 	}
+	c.decoded = true;
 	if (pfl_msg_verify(&m) != PFL_OK) {
 		reply_error(&c, PFL_ERR_CRYPTO, "bad signature", 0);
 		return;

@@ -59,6 +59,9 @@ struct pfl_client {
 	struct pfl_buf delayed_payload;
 	struct pfl_buf req;
 	struct pfl_buf rep;
+	uint64_t *part_rounds; /* rounds taken part in, the last max_... */
+	uint32_t part_n;
+	uint32_t part_next;
 };
 
 pfl_err
@@ -70,8 +73,22 @@ pfl_client_new(const struct pfl_client_opts *o, const struct pfl_identity *id,
 	if (o->federation_id == NULL ||
 	    strlen(o->federation_id) > PFL_FED_ID_MAX)
 		return PFL_ERR_INVAL;
+	if (o->server_key == NULL && !o->insecure) {
+		pfl_log(PFL_LOG_ERROR, "no server key pinned: any signer "
+		                       "could hand this client a plan");
+		return PFL_ERR_CONFIG;
+	}
+	if (o->policy.max_participations > 0 &&
+	    o->policy.participation_window == 0)
+		return PFL_ERR_CONFIG;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return PFL_ERR_NOMEM;
+	if (o->policy.max_participations > 0 &&
+	    (c->part_rounds = calloc(o->policy.max_participations,
+	                             sizeof(uint64_t))) == NULL) {
+		free(c);
+		return PFL_ERR_NOMEM;
+	}
 	c->o = *o;
 	snprintf(c->fed, sizeof(c->fed), "%s", o->federation_id);
 	c->o.federation_id = c->fed;
@@ -126,6 +143,7 @@ pfl_client_free(struct pfl_client *c)
 	release_round(c);
 	pfl_buf_fini(&c->req);
 	pfl_buf_fini(&c->rep);
+	free(c->part_rounds);
 	free(c);
 }
 
@@ -160,7 +178,11 @@ backoff(struct pfl_client *c)
 
 /*
  * Send m, receive and authenticate the reply into *r (which points into
- * c->rep). Network failures return the error; the caller backs off.
+ * c->rep): signed by the pinned key, and bound to m (its nonce and our
+ * key), so that an old reply, or one meant for another client, is refused.
+ * The one exception is MODEL, signed once per round for every member: the
+ * caller accepts only the MODEL whose digest the (bound) plan names.
+ * Network failures return the error; the caller backs off.
  */
 static pfl_err
 call(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *m,
@@ -192,6 +214,14 @@ call(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *m,
 	}
 	if (strcmp(r->fed, c->fed) != 0)
 		return PFL_ERR_AUTH;
+	if (!pfl_msg_is_reply_to(r, m) &&
+	    (r->type != PFL_MSG_MODEL || r->bound)) {
+		pfl_log(PFL_LOG_WARN,
+		        "%s reply refused: it does not answer "
+		        "this request",
+		        pfl_msg_type_name(r->type));
+		return PFL_ERR_AUTH;
+	}
 	c->backoff_ms = 0;
 	return PFL_OK;
 }
@@ -249,6 +279,46 @@ roll_faults(struct pfl_client *c)
 	        f->straggler > 0 && pfl_rng_uniform(&c->frng) < f->straggler;
 }
 
+/* Stay out of the plan's round until its deadline (see do_checkin). */
+static void
+stay_out(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
+{
+	c->left_round = r->round;
+	c->left_until_ms = pfl_clock_ms() + (int64_t)r->u.plan.deadline_ms;
+	memcpy(c->left_model, r->u.plan.model_hash, 32);
+	*wait = backoff(c);
+}
+
+/*
+ * The privacy policy, before anything is fetched or computed; one log
+ * line names the broken rule. On success the round counts as taken part in.
+ */
+static bool
+policy_allows(struct pfl_client *c, const struct pfl_msg *r)
+{
+	const struct pfl_client_policy *pol = &c->o.policy;
+	char why[160];
+	uint32_t cap = pol->max_participations;
+
+	if (!pfl_client_policy_allows(pol, &r->u.plan, why, sizeof(why)) ||
+	    !pfli_participation_allows(pol, c->part_rounds, c->part_n, r->round,
+	                               why, sizeof(why))) {
+		pfl_log(PFL_LOG_WARN, "round %llu: plan refused: %s",
+		        (unsigned long long)r->round, why);
+		return false;
+	}
+	if (cap == 0)
+		return true;
+	for (uint32_t i = 0; i < c->part_n; i++)
+		if (c->part_rounds[i] == r->round)
+			return true;
+	c->part_rounds[c->part_next] = r->round;
+	c->part_next = (c->part_next + 1) % cap;
+	if (c->part_n < cap)
+		c->part_n++;
+	return true;
+}
+
 static pfl_err
 accept_plan(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
 {
@@ -259,6 +329,10 @@ accept_plan(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
 		pfl_log(PFL_LOG_WARN, "round %llu: plan refused (inconsistent)",
 		        (unsigned long long)r->round);
 		*wait = backoff(c);
+		return PFL_OK;
+	}
+	if (!policy_allows(c, r)) {
+		stay_out(c, r, wait);
 		return PFL_OK;
 	}
 	if ((rv = ensure_buffers(c, p->num_params)) != PFL_OK)

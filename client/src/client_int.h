@@ -19,4 +19,24 @@ pfl_err pfli_pipeline(const struct pfl_msg_plan *plan, const float *global,
 /* Weight of an update with n examples under the plan (see docs). */
 double pfli_update_weight(const struct pfl_msg_plan *plan, uint32_t n);
 
+/* Fewest clients in a sum the server can see under the plan. */
+uint32_t pfli_plan_aggregate(const struct pfl_msg_plan *plan);
+
+/*
+ * The plan's noise multiplier as this device can check it: the noise it
+ * adds itself (local; or its share, distributed, in an aggregate of
+ * pfli_plan_aggregate clients) over the clip norm. 0 without clipping and
+ * for central noise, which no client can check.
+ */
+double pfli_plan_noise_multiplier(const struct pfl_msg_plan *plan);
+
+/*
+ * Whether taking part in round obeys pol's participation limit, given the
+ * rounds[0..n) this client took part in (the last max_participations). On
+ * false, why names the rule.
+ */
+bool pfli_participation_allows(const struct pfl_client_policy *pol,
+                               const uint64_t *rounds, uint32_t n,
+                               uint64_t round, char *why, size_t whylen);
+
 #endif

@@ -16,7 +16,11 @@ const struct pfl_cfg_entry pfl_client_config_table[] = {
          "ephemeral key (only for open enrollment)"},
         {"server_key", PFL_CFG_STRING, F(server_key), "", 0, 0, NULL, 0,
          "the aggregator's .pub file: replies signed by another key "
-         "are refused; empty = any key"},
+         "are refused; required unless tls+tcp:// with tls_ca_file, or "
+         "insecure"},
+        {"insecure", PFL_CFG_BOOL, F(insecure), "false", 0, 0, NULL, 0,
+         "run without server_key or TLS CA: any signer is trusted (tests "
+         "only; logged as an error)"},
         {"tls_ca_file", PFL_CFG_STRING, F(tls_ca_file), "", 0, 0, NULL, 0,
          "CA certificate that signed the aggregator's (tls+tcp://)"},
         {"tls_server_name", PFL_CFG_STRING, F(tls_server_name), "", 0, 0, NULL,
@@ -47,6 +51,31 @@ const struct pfl_cfg_entry pfl_client_config_table[] = {
          "stopped"},
         {"log_level", PFL_CFG_STRING, F(log_level), "info", 0, 0, NULL, 0,
          "error, warn, info or debug"},
+        {"min_dp_mode", PFL_CFG_ENUM, F(min_dp_mode), "none", 0, 0,
+         "none|central|distributed|local", 0,
+         "weakest DP mode accepted (none < central < distributed < "
+         "local)"},
+        {"min_noise_multiplier", PFL_CFG_DOUBLE, F(min_noise_multiplier), "0",
+         0, 1000, NULL, 0,
+         "smallest noise multiplier accepted, noise added on this device "
+         "/ clip norm; 0 = any"},
+        {"max_clip_norm", PFL_CFG_DOUBLE, F(max_clip_norm), "0", 0, 1e6, NULL,
+         0,
+         "largest clip norm accepted; 0 = any (else unclipped plans are "
+         "refused)"},
+        {"require_secure_aggregation", PFL_CFG_ENUM,
+         F(require_secure_aggregation), "off", 0, 0, "off|secagg|secagg+", 0,
+         "weakest secure aggregation accepted (off < secagg+ < secagg)"},
+        {"min_aggregate_clients", PFL_CFG_INT, F(min_aggregate_clients), "1", 1,
+         1e6, NULL, 0,
+         "fewest clients in any sum the server can see (1 without secure "
+         "aggregation, its threshold with it)"},
+        {"max_participations", PFL_CFG_INT, F(max_participations), "0", 0, 1e6,
+         NULL, 0,
+         "take part in at most this many rounds per participation_window "
+         "rounds; 0 = unlimited"},
+        {"participation_window", PFL_CFG_INT, F(participation_window), "100", 1,
+         1e9, NULL, 0, "rounds over which max_participations counts"},
 };
 
 const size_t pfl_client_config_table_len =
@@ -64,4 +93,18 @@ void
 pfl_client_config_fini(struct pfl_client_config *c)
 {
 	pfl_cfg_free(pfl_client_config_table, pfl_client_config_table_len, c);
+}
+
+void
+pfl_client_config_policy(const struct pfl_client_config *c,
+                         struct pfl_client_policy *pol)
+{
+	memset(pol, 0, sizeof(*pol));
+	pol->min_dp_mode = (uint8_t)c->min_dp_mode;
+	pol->min_noise_multiplier = c->min_noise_multiplier;
+	pol->max_clip_norm = c->max_clip_norm;
+	pol->min_sa_mode = (uint8_t)c->require_secure_aggregation;
+	pol->min_aggregate_clients = (uint32_t)c->min_aggregate_clients;
+	pol->max_participations = (uint32_t)c->max_participations;
+	pol->participation_window = (uint32_t)c->participation_window;
 }

@@ -81,6 +81,13 @@ static const struct fdesc env_fields[] = {
 };
 #define N_ENV (sizeof(env_fields) / sizeof(env_fields[0]))
 
+/* A reply's binding to its request (version 2): both or neither. */
+static const struct fdesc bind_fields[] = {
+        BFIX("re", reply_to),
+        BFIX("to", recipient),
+};
+#define N_BIND (sizeof(bind_fields) / sizeof(bind_fields[0]))
+
 static const struct fdesc checkin_fields[] = {
         U32("caps", u.checkin.capabilities),
         STR("sw", u.checkin.software),
@@ -415,10 +422,13 @@ pack_all(msgpack_packer *pk, const struct pfl_msg *m)
 	const struct body *b = &bodies[m->type];
 	pfl_err rv;
 
-	if (msgpack_pack_map(pk, N_ENV + 2) != 0)
+	if (msgpack_pack_map(pk, N_ENV + 2 + (m->bound ? N_BIND : 0)) != 0)
 		return PFL_ERR_NOMEM;
 	for (size_t i = 0; i < N_ENV; i++)
 		if ((rv = pack_field(pk, m, &env_fields[i])) != PFL_OK)
+			return rv;
+	for (size_t i = 0; m->bound && i < N_BIND; i++)
+		if ((rv = pack_field(pk, m, &bind_fields[i])) != PFL_OK)
 			return rv;
 	if (pack_key(pk, "b") != 0 || msgpack_pack_map(pk, b->n) != 0)
 		return PFL_ERR_NOMEM;
@@ -653,7 +663,7 @@ static pfl_err
 decode_envelope(const msgpack_object *root, const struct pfl_wire_limits *lim,
                 struct pfl_msg *m, const msgpack_object **body)
 {
-	uint64_t seen = 0;
+	uint64_t seen = 0, bseen = 0;
 	uint32_t n = root->via.map.size;
 	pfl_err rv;
 
@@ -674,12 +684,18 @@ decode_envelope(const msgpack_object *root, const struct pfl_wire_limits *lim,
 			*body = &kv->val;
 		} else {
 			rv = match_field(env_fields, N_ENV, kv, lim, m, &seen);
+			if (rv == PFL_OK)
+				rv = match_field(bind_fields, N_BIND, kv, lim,
+				                 m, &bseen);
 			if (rv != PFL_OK)
 				return rv;
 		}
 	}
 	if (!(seen & (1ull << 62)) || *body == NULL)
 		return PFL_ERR_PROTO;
+	if (bseen != 0 && check_required(bind_fields, N_BIND, bseen) != PFL_OK)
+		return PFL_ERR_PROTO;
+	m->bound = bseen != 0;
 	if ((rv = check_required(env_fields, N_ENV, seen)) != PFL_OK)
 		return rv;
 	if ((int)m->type <= 0 || m->version != PFL_PROTO_VERSION)
@@ -737,6 +753,24 @@ out:
 	msgpack_unpacked_destroy(&up);
 	free(m);
 	return rv;
+}
+
+void
+pfl_msg_bind_reply(struct pfl_msg *reply, const struct pfl_msg *req)
+{
+	memcpy(reply->reply_to, req->nonce, sizeof(reply->reply_to));
+	memcpy(reply->recipient, req->sender, sizeof(reply->recipient));
+	reply->bound = true;
+}
+
+bool
+pfl_msg_is_reply_to(const struct pfl_msg *reply, const struct pfl_msg *req)
+{
+	return reply->bound &&
+	       sodium_memcmp(reply->reply_to, req->nonce,
+	                     sizeof(reply->reply_to)) == 0 &&
+	       sodium_memcmp(reply->recipient, req->sender,
+	                     sizeof(reply->recipient)) == 0;
 }
 
 pfl_err

@@ -229,6 +229,24 @@ observe(void *arg, const struct pfl_round_report *r)
 	res->delta = r->delta;
 }
 
+/*
+ * The virtual clients pin their aggregator's key and hold a privacy policy
+ * that matches the federation's plan, so that they run the same checks as
+ * a device: its DP and secure aggregation modes at least, its clip norm at
+ * most (unless adaptive), and in local DP its noise multiplier.
+ */
+static void
+client_policy(const struct pfl_sim_config *c, struct pfl_client_policy *pol)
+{
+	memset(pol, 0, sizeof(*pol));
+	pol->min_dp_mode = (uint8_t)c->agg.dp_mode;
+	pol->min_sa_mode = (uint8_t)c->agg.secure_aggregation;
+	if (c->agg.dp_mode != PFL_DP_NONE && !c->agg.adaptive_clip)
+		pol->max_clip_norm = c->agg.clip_norm;
+	if (c->agg.dp_mode == PFL_DP_LOCAL)
+		pol->min_noise_multiplier = c->agg.noise_multiplier * 0.999;
+}
+
 pfl_err
 pfli_sim_make_clients(const struct pfl_sim_config *c, struct pfli_sim *sim,
                       const uint8_t *server_pk)
@@ -244,6 +262,7 @@ pfli_sim_make_clients(const struct pfl_sim_config *c, struct pfli_sim *sim,
 	o.limits.max_payload_bytes = o.limits.max_msg_bytes;
 	o.backoff_min_ms = 50;
 	o.backoff_max_ms = 2000;
+	client_policy(c, &o.policy);
 	for (uint32_t i = 0; i < sim->n; i++) {
 		uint8_t seed[32];
 		pfli_sim_faults(c, &o.faults);

@@ -74,9 +74,57 @@ struct pfl_client_faults {
 	int64_t straggler_ms; /* how slow */
 };
 
+/*
+ * What this client agrees to share (docs/CLIENT.md, "Privacy policy").
+ * Every plan is checked against it before the model is fetched or any
+ * training runs; a plan that breaks a rule is refused with one log line
+ * naming the rule, the client stays out of that round, and its update is
+ * never computed. All zero: any plan is accepted.
+ */
+struct pfl_client_policy {
+	/* weakest DP mode accepted, a plan "dp" value ordered by what the
+	 * aggregator gets to see: 0 none < 1 central < 2 distributed <
+	 * 3 local */
+	uint8_t min_dp_mode;
+	/* smallest noise multiplier accepted: the noise this device adds,
+	 * over the plan's clip norm, in the smallest aggregate the server
+	 * can unmask (0 = any; central noise counts as 0: no device can
+	 * check it) */
+	double min_noise_multiplier;
+	/* largest clip norm accepted; 0 = any (a plan without clipping is
+	 * refused when set) */
+	double max_clip_norm;
+	/* weakest secure aggregation accepted (enum pfl_sa_mode), ordered
+	 * off < secagg+ < secagg */
+	uint8_t min_sa_mode;
+	/* fewest clients in any sum the server can unmask: 1 without
+	 * secure aggregation, the plan's threshold t with it (0 = any) */
+	uint32_t min_aggregate_clients;
+	/* at most this many rounds taken part in (plans accepted) within any
+	 * participation_window consecutive round numbers; 0 = unlimited */
+	uint32_t max_participations;
+	uint32_t participation_window;
+};
+
+/*
+ * Whether plan p obeys policy pol (everything but the participation
+ * limit, which needs the client's history). On false, why (if not NULL)
+ * gets a short text naming the broken rule, for the log.
+ */
+bool pfl_client_policy_allows(const struct pfl_client_policy *pol,
+                              const struct pfl_msg_plan *p, char *why,
+                              size_t whylen);
+
 struct pfl_client_opts {
 	const char *federation_id;
-	const uint8_t *server_key; /* pinned aggregator key; NULL = any */
+	/* pinned aggregator key (copied): replies signed by another key are
+	 * refused. NULL is accepted only with insecure */
+	const uint8_t *server_key;
+	/* accept replies signed by any key when server_key is NULL: only for
+	 * a channel that authenticates the server itself (tls+tcp:// with a
+	 * CA; privfl-client sets it then) or for tests */
+	bool insecure;
+	struct pfl_client_policy policy;
 	struct pfl_wire_limits limits;
 	uint64_t seed;          /* local training seed */
 	int64_t backoff_min_ms; /* after an error */
@@ -86,7 +134,11 @@ struct pfl_client_opts {
 
 struct pfl_client;
 
-/* id and data are borrowed and must outlive the client. */
+/*
+ * id and data are borrowed and must outlive the client.
+ * @return PFL_OK; PFL_ERR_CONFIG (no server_key and not insecure; a
+ *         participation limit without a window); PFL_ERR_INVAL; NOMEM
+ */
 pfl_err pfl_client_new(const struct pfl_client_opts *o,
                        const struct pfl_identity *id,
                        const struct pfl_client_data *data,
@@ -118,6 +170,7 @@ struct pfl_client_config {
 	char *federation_id;
 	char *identity_dir;
 	char *server_key;
+	bool insecure;
 	char *tls_ca_file;
 	char *tls_server_name;
 	char *data;
@@ -131,7 +184,19 @@ struct pfl_client_config {
 	int64_t seed;
 	int64_t max_rounds;
 	char *log_level;
+	/* privacy policy (struct pfl_client_policy) */
+	int min_dp_mode; /* index of none|central|distributed|local */
+	double min_noise_multiplier;
+	double max_clip_norm;
+	int require_secure_aggregation; /* index of off|secagg|secagg+ */
+	int64_t min_aggregate_clients;
+	int64_t max_participations;
+	int64_t participation_window;
 };
+
+/* The policy the settings describe. */
+void pfl_client_config_policy(const struct pfl_client_config *c,
+                              struct pfl_client_policy *pol);
 
 extern const struct pfl_cfg_entry pfl_client_config_table[];
 extern const size_t pfl_client_config_table_len;

@@ -22,7 +22,8 @@
 #include "privfl/err.h"
 #include "privfl/identity.h"
 
-#define PFL_PROTO_VERSION        1
+/* 2: replies carry "re" and "to" (docs/PROTOCOL.md, section 8). */
+#define PFL_PROTO_VERSION        2
 #define PFL_FED_ID_MAX           64
 #define PFL_NONCE_BYTES          16
 /* Bounds checked before msgpack-c allocates anything (docs/PROTOCOL.md). */
@@ -129,6 +130,10 @@ struct pfl_msg {
 	uint8_t sender[PFL_SIGN_PK_BYTES]; /* sender's Ed25519 key (key id) */
 	uint8_t nonce[PFL_NONCE_BYTES];    /* fresh random per message */
 	uint64_t time_ms;                  /* sender's wall clock, Unix ms */
+	/* A reply's binding (pfl_msg_bind_reply): both keys or neither. */
+	bool bound;                           /* "re" and "to" present */
+	uint8_t reply_to[PFL_NONCE_BYTES];    /* "re": the request's nonce */
+	uint8_t recipient[PFL_SIGN_PK_BYTES]; /* "to": the request's sender */
 	union {
 		struct pfl_msg_checkin checkin;
 		struct pfl_msg_plan plan;
@@ -226,6 +231,24 @@ pfl_err pfl_msg_verify(const struct pfl_msg *m) PFL_WUR;
  */
 pfl_err pfl_msg_verify_digest(const struct pfl_msg *m,
                               uint8_t digest[PFL_MSG_DIGEST_BYTES]) PFL_WUR;
+
+/*
+ * Bind reply to the request it answers: copies req's nonce into
+ * reply->reply_to and req's sender into reply->recipient, and sets
+ * reply->bound, so that the encoded reply carries "re" and "to" under its
+ * signature. A receiver (pfl_msg_is_reply_to) then refuses the reply as the
+ * answer to any other request, of its own or of another client. Call after
+ * pfl_msg_init and before pfl_msg_encode. Never fails.
+ */
+void pfl_msg_bind_reply(struct pfl_msg *reply, const struct pfl_msg *req);
+
+/*
+ * Whether the decoded reply is bound to the request req: it carries "re"
+ * equal to req's nonce and "to" equal to req's sender. The reply's
+ * signature must be checked separately (pfl_msg_verify).
+ */
+bool pfl_msg_is_reply_to(const struct pfl_msg *reply,
+                         const struct pfl_msg *req);
 
 /* "checkin", "plan", ...; "unknown" for other values. */
 const char *pfl_msg_type_name(enum pfl_msg_type t);
