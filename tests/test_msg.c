@@ -231,6 +231,48 @@ test_rt_vectors(void **state)
  * the BLAKE2b-512 the signature covers, cut to 32 bytes, and one changed
  * parameter gives another digest.
  */
+/*
+ * Version 2: a reply bound to its request carries "re" and "to" under its
+ * signature; it answers that request only, and half a binding is refused.
+ */
+static void
+test_reply_binding(void **state)
+{
+	struct pfl_msg req, req2, rep, back, other;
+	struct pfl_buf buf;
+	size_t i;
+	(void)state;
+
+	pfl_msg_init(&req, PFL_MSG_CHECKIN, "fed", 0, id_b);
+	pfl_msg_init(&rep, PFL_MSG_ACK, "fed", 3, id_a);
+	roundtrip(&rep, &buf, &back);
+	assert_false(back.bound);
+	assert_false(pfl_msg_is_reply_to(&back, &req)); /* unbound */
+	pfl_buf_fini(&buf);
+
+	pfl_msg_bind_reply(&rep, &req);
+	roundtrip(&rep, &buf, &back);
+	assert_true(back.bound);
+	assert_memory_equal(back.reply_to, req.nonce, PFL_NONCE_BYTES);
+	assert_memory_equal(back.recipient, req.sender, PFL_SIGN_PK_BYTES);
+	assert_true(pfl_msg_is_reply_to(&back, &req));
+	pfl_msg_init(&req2, PFL_MSG_CHECKIN, "fed", 0, id_b); /* new nonce */
+	assert_false(pfl_msg_is_reply_to(&back, &req2));
+	other = req;
+	memcpy(other.sender, pfl_identity_public(id_a), PFL_SIGN_PK_BYTES);
+	assert_false(pfl_msg_is_reply_to(&back, &other)); /* another client */
+
+	/* "to" renamed "tx" (same length): "re" alone is malformed */
+	for (i = 0; i + 3 <= buf.len; i++)
+		if (memcmp(buf.data + i, "\xa2to\xc4\x20", 5) == 0)
+			break;
+	assert_true(i + 3 <= buf.len);
+	buf.data[i + 2] = 'x';
+	assert_int_equal(pfl_msg_decode(buf.data, buf.len, NULL, &back),
+	                 PFL_ERR_PROTO);
+	pfl_buf_fini(&buf);
+}
+
 static void
 test_digest_names_the_message(void **state)
 {
@@ -579,7 +621,7 @@ test_semantic_rejections(void **state)
 	pfl_buf_fini(&buf);
 }
 
-/* ---- known answers: the exact bytes of version 1 (tests/vectors/proto) ----
+/* ---- known answers: the exact bytes of version 2 (tests/vectors/proto) ----
  */
 
 static size_t
@@ -646,7 +688,12 @@ test_known_answers(void **state)
 	for (int i = 0; i < 16; i++)
 		m.nonce[i] = (uint8_t)i;
 	m.time_ms = 1700000000000ull;
-	kat_check("ack-v1.hex", &m, id);
+	m.bound = true; /* a reply: to nonce 10 11 .. 1f of key 20 21 .. 3f */
+	for (int i = 0; i < 16; i++)
+		m.reply_to[i] = (uint8_t)(0x10 + i);
+	for (int i = 0; i < 32; i++)
+		m.recipient[i] = (uint8_t)(0x20 + i);
+	kat_check("ack-v2.hex", &m, id);
 
 	pfl_msg_init(&m, PFL_MSG_UPDATE, "demo", 7, id);
 	for (int i = 0; i < 16; i++)
@@ -657,7 +704,7 @@ test_known_answers(void **state)
 	m.u.update.weight = 600;
 	m.u.update.data = (const uint8_t *)v;
 	m.u.update.data_len = sizeof(v);
-	kat_check("update-v1.hex", &m, id);
+	kat_check("update-v2.hex", &m, id);
 	pfl_identity_free(id);
 }
 
@@ -668,6 +715,7 @@ main(void)
 	        cmocka_unit_test(test_envelope_init),
 	        cmocka_unit_test(test_rt_checkin),
 	        cmocka_unit_test(test_digest_names_the_message),
+	        cmocka_unit_test(test_reply_binding),
 	        cmocka_unit_test(test_rt_plan),
 	        cmocka_unit_test(test_rt_small_types),
 	        cmocka_unit_test(test_rt_vectors),

@@ -48,7 +48,7 @@ pack_good(msgpack_packer *pk, const char *k)
 {
 	static const uint8_t zeros[16];
 	if (strcmp(k, "v") == 0)
-		msgpack_pack_uint32(pk, 1);
+		msgpack_pack_uint32(pk, PFL_PROTO_VERSION);
 	else if (strcmp(k, "t") == 0)
 		msgpack_pack_uint32(pk, PFL_MSG_CHECKIN);
 	else if (strcmp(k, "fed") == 0)
@@ -203,9 +203,14 @@ decode_spec(const struct spec *s)
 }
 
 static void
-v_ver2(msgpack_packer *pk)
+v_ver1(msgpack_packer *pk)
 {
-	msgpack_pack_uint32(pk, 2);
+	msgpack_pack_uint32(pk, 1); /* replies were not bound before 2 */
+}
+static void
+v_ver3(msgpack_packer *pk)
+{
+	msgpack_pack_uint32(pk, 3);
 }
 static void
 v_type0(msgpack_packer *pk)
@@ -311,7 +316,8 @@ test_field_rejections(void **state)
 	                 PFL_ERR_PROTO);
 	{
 		static const struct spec bad[] = {
-		        {"v", M_VAL, v_ver2},
+		        {"v", M_VAL, v_ver1},
+		        {"v", M_VAL, v_ver3},
 		        {"t", M_VAL, v_type0},
 		        {"t", M_VAL, v_type12},
 		        {"fed", M_VAL, v_fed_space},
