@@ -7,8 +7,13 @@ set -euo pipefail
 build=$1
 mode=${2:-plain}
 extra=()
+cextra=() # the clients' privacy policy: what the plan must at least give
 case $mode in
-secagg | killsa) extra=(--secure-aggregation secagg+ --clip-norm 5) ;;
+secagg | killsa)
+	extra=(--secure-aggregation secagg+ --clip-norm 5)
+	cextra=(--require-secure-aggregation secagg+ --max-clip-norm 5
+		--min-aggregate-clients 2)
+	;;
 esac
 dir=$(mktemp -d /tmp/privfl-it.XXXXXX)
 pids=()
@@ -39,7 +44,7 @@ for i in $(seq 1 $nclients); do
 	"$build/client/privfl-client" --server "$url" --identity-dir "$dir/c$i" \
 		--server-key "$dir/agg/identity.pub" --shard $((i - 1)) \
 		--shards 12 --backoff-min-ms 50 --backoff-max-ms 500 \
-		--log-level warn >"$dir/c$i.log" 2>&1 &
+		--log-level warn "${cextra[@]}" >"$dir/c$i.log" 2>&1 &
 	pids+=($!)
 done
 if [ "$mode" = kill ] || [ "$mode" = killsa ]; then
