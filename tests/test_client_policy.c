@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -380,6 +381,15 @@ test_participation_limit(void **state)
 	rogue_model(&h->rg);
 	steps(h, c, 3);
 	assert_int_equal(h->rg.updates, 2);
+	/* ...nor one that jumps to the end of the numbers and wraps */
+	h->rg.round = UINT64_MAX;
+	rogue_model(&h->rg);
+	steps(h, c, 3);
+	assert_int_equal(h->rg.updates, 3);
+	h->rg.round = 7;
+	rogue_model(&h->rg);
+	steps(h, c, 3);
+	assert_int_equal(h->rg.updates, 3);
 	pfl_client_free(c);
 }
 

@@ -134,8 +134,10 @@ pfli_participation_allows(const struct pfl_client_policy *pol,
 	for (uint32_t i = 0; i < n; i++) {
 		if (rounds[i] == round)
 			return true; /* a re-run of a round already counted */
-		if (rounds[i] + pol->participation_window > round)
-			inside++;
+		if (rounds[i] > round ||
+		    round - rounds[i] < pol->participation_window)
+			inside++; /* later numbers count: no gain in rewinding
+			           */
 	}
 	if (inside < pol->max_participations)
 		return true;
