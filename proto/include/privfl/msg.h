@@ -204,7 +204,8 @@ pfl_err pfl_msg_encode_digest(const struct pfl_msg *m,
  * bytes, no trailing bytes), then every field: types, integer ranges, enum
  * ranges, string lengths (NUL and control characters refused), vector
  * sizes against lim. Unknown keys are ignored; missing required keys,
- * duplicate keys, or a signature that is not the last entry are errors.
+ * duplicate keys, a signature that is not the last entry, a version other
+ * than PFL_PROTO_VERSION, or "re" without "to" (or the reverse) are errors.
  * Does NOT check the signature (pfl_msg_verify does).
  * @param lim  NULL = pfl_wire_limits_default(0)
  * @param[out] m  written only on success; its pointers point into buf
