@@ -106,13 +106,16 @@ expect_error(struct pfl_conn *conn, const uint8_t *agg_pk, const uint8_t *req,
 	return m.u.error.code;
 }
 
-/* A reply that is not an ERROR (the legitimate first copy of a replay). */
+/*
+ * A reply that is not an ERROR (the legitimate first copy of a replay),
+ * bound to the request it answers (its nonce and sender).
+ */
 static void
 expect_accepted(struct pfl_conn *conn, const uint8_t *req, size_t len,
                 uint64_t *round_out)
 {
 	struct pfl_buf reply;
-	struct pfl_msg m;
+	struct pfl_msg m, q;
 
 	pfl_buf_init(&reply, (size_t)MAX_MSG_MB << 20);
 	assert_int_equal(pfl_conn_call(conn, req, len, &reply), PFL_OK);
@@ -120,6 +123,8 @@ expect_accepted(struct pfl_conn *conn, const uint8_t *req, size_t len,
 	                 PFL_OK);
 	assert_int_equal(pfl_msg_verify(&m), PFL_OK);
 	assert_true(m.type == PFL_MSG_RETRY || m.type == PFL_MSG_PLAN);
+	assert_int_equal(pfl_msg_decode(req, len, NULL, &q), PFL_OK);
+	assert_true(pfl_msg_is_reply_to(&m, &q));
 	*round_out = m.round;
 	pfl_buf_fini(&reply);
 }
