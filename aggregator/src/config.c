@@ -37,6 +37,10 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
          "worth); more are refused with retry-after"},
         {"request_timeout_ms", PFL_CFG_INT, F(request_timeout_ms), "30000", 100,
          3600000, NULL, 0, "deadline of one request/reply"},
+        {"max_clock_skew_ms", PFL_CFG_INT, F(max_clock_skew_ms), "30000", 0,
+         600000, NULL, 0,
+         "how far ahead of the aggregator's clock a client's message "
+         "time may be (messages may be up to 10 min old)"},
         {"http_listen", PFL_CFG_STRING, F(http_listen), "", 0, 0, NULL, 0,
          "http://host:port for /metrics, /status and the status "
          "page; empty = off"},
