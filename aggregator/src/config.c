@@ -21,7 +21,8 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
          "allow-list: directory of *.pub or file of keys; empty = "
          "any client (open enrollment); reloaded on SIGHUP"},
         {"revoked_keys", PFL_CFG_STRING, F(revoked_keys), "", 0, 0, NULL, 0,
-         "keys refused even if enrolled"},
+         "keys always refused, also under open enrollment; reloaded "
+         "on SIGHUP"},
         {"tls_cert_key_file", PFL_CFG_STRING, F(tls_cert_key_file), "", 0, 0,
          NULL, 0, "PEM with certificate and key, for tls+tcp://"},
         {"max_message_mb", PFL_CFG_INT, F(max_message_mb), "64", 1, 1024, NULL,
