@@ -229,6 +229,37 @@ test_max_keys(void **state)
 	pfl_replay_free(r);
 }
 
+/*
+ * Two callers read the clock a millisecond apart and the later reading
+ * reaches the lock first, dropping an expired key: the earlier reading
+ * must not see that key's message as fresh again.
+ */
+static void
+test_clock_readings_race(void **state)
+{
+	struct pfl_replay *r = NULL;
+	uint8_t x[32], y[32], n[16];
+	const uint64_t now = 1700000000000ull;
+	(void)state;
+
+	key_of(x, 1);
+	key_of(y, 2);
+	nonce_of(n, 1);
+	assert_int_equal(pfl_replay_new(1, 1000, &r), PFL_OK);
+	assert_int_equal(pfl_replay_check(r, x, n, now, now), PFL_OK);
+	/* x expired at now + 1001: y takes its place */
+	assert_int_equal(pfl_replay_check(r, y, n, now + 1001, now + 1001),
+	                 PFL_OK);
+	/* a replay of x checked with a reading 1 ms older */
+	assert_int_equal(pfl_replay_check(r, x, n, now, now + 1000),
+	                 PFL_ERR_AUTH);
+	/* a clock set back by more than a second is believed */
+	nonce_of(n, 2);
+	assert_int_equal(pfl_replay_check(r, y, n, now - 5000, now - 5000),
+	                 PFL_OK);
+	pfl_replay_free(r);
+}
+
 struct worker {
 	struct pfl_replay *r;
 	int accepted;
@@ -286,6 +317,7 @@ main(void)
 	        cmocka_unit_test(test_flooding_key_keeps_others),
 	        cmocka_unit_test(test_future_skew),
 	        cmocka_unit_test(test_max_keys),
+	        cmocka_unit_test(test_clock_readings_race),
 	        cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests_name("replay", tests, NULL, NULL);

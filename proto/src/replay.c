@@ -7,8 +7,10 @@
 
 #include <sodium.h>
 
-#define NIL       UINT32_MAX
-#define MIN_SLOTS 16
+#define NIL          UINT32_MAX
+#define MIN_SLOTS    16
+/* A now_ms further behind the latest one is a clock set back, not a race. */
+#define STEP_BACK_MS 1000
 
 _Static_assert(PFL_REPLAY_PER_KEY > 0 && PFL_REPLAY_PER_KEY < 256,
                "a key's ring is indexed by uint8_t");
@@ -43,6 +45,10 @@ struct pfl_replay {
 	uint64_t past_ms;
 	uint64_t future_ms;
 	uint64_t full_until; /* no room for a new key before this time */
+	uint64_t latest;     /* latest now_ms seen: callers' clocks read a few
+	                        ms apart never go back here, so a record dropped
+	                        as expired under one caller's clock is not in
+	                        another's window */
 };
 
 pfl_err
@@ -296,11 +302,15 @@ pfl_replay_check(struct pfl_replay *r, const uint8_t sender[32],
 
 	if (r == NULL || sender == NULL || nonce == NULL)
 		return PFL_ERR_INVAL;
-	if (!in_window(r, time_ms, now_ms))
-		return PFL_ERR_AUTH;
 	tag = hash64(nonce, 16, r->tkey);
 	pthread_mutex_lock(&r->mu);
-	if ((rv = get(r, sender, now_ms, &k)) == PFL_OK) {
+	if (now_ms > r->latest || r->latest - now_ms > STEP_BACK_MS)
+		r->latest =
+		        now_ms; /* time went on, or the clock was set back */
+	now_ms = r->latest;
+	if (!in_window(r, time_ms, now_ms))
+		rv = PFL_ERR_AUTH;
+	else if ((rv = get(r, sender, now_ms, &k)) == PFL_OK) {
 		if ((k->have_low_water && time_ms <= k->low_water) ||
 		    seen(k, tag))
 			rv = PFL_ERR_AUTH;

@@ -57,7 +57,10 @@ pfl_err pfl_replay_new_skew(size_t max_keys, int64_t past_ms, int64_t future_ms,
                             struct pfl_replay **out) PFL_WUR;
 
 /*
- * Check and remember. now_ms is the receiver's wall clock in Unix ms.
+ * Check and remember. now_ms is the receiver's wall clock in Unix ms; a
+ * reading up to 1 s behind the latest one seen counts as the latest (so
+ * concurrent callers' readings agree on what expired), one further behind
+ * as the clock set back.
  * @return PFL_OK (fresh: remembered now); PFL_ERR_AUTH (seen before, too
  *         old or too far in the future, or not newer than its sender's
  *         low-water mark); PFL_ERR_AGAIN (a key without state while
