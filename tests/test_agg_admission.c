@@ -184,6 +184,44 @@ test_stranger_flood(void **state)
 }
 
 /*
+ * Item 9: an enrolled key floods (ten times the nonces a key keeps, timed
+ * as far ahead as allowed). Another enrolled key's earlier message is still
+ * refused as a replay, and its new one is served at once.
+ */
+static void
+test_enrolled_flood(void **state)
+{
+	struct pfl_identity *h = NULL, *f = NULL;
+	struct pfl_aggregator *a;
+	struct pfl_buf early;
+	char enrolled[96];
+	(void)state;
+
+	snprintf(enrolled, sizeof(enrolled), "%s/enrolled", tmp);
+	assert_int_equal(mkdir(enrolled, 0700), 0);
+	assert_int_equal(pfl_identity_generate(&h), PFL_OK);
+	assert_int_equal(pfl_identity_generate(&f), PFL_OK);
+	write_pub(enrolled, "h", h);
+	write_pub(enrolled, "f", f);
+	a = new_aggregator(enrolled, "");
+	checkin(h, -1000, &early);
+	assert_int_equal(serve(a, &early, &(uint32_t){0}), PFL_MSG_RETRY);
+	for (int i = 0; i < 10 * PFL_REPLAY_PER_KEY; i++) {
+		struct pfl_buf b;
+		uint32_t code;
+		checkin(f, 29000, &b);
+		(void)serve(a, &b, &code); /* served, rate limited or refused */
+		pfl_buf_fini(&b);
+	}
+	assert_refused(a, &early, PFL_ERR_AUTH);
+	assert_served(a, h);
+	pfl_buf_fini(&early);
+	pfl_aggregator_free(a);
+	pfl_identity_free(h);
+	pfl_identity_free(f);
+}
+
+/*
  * Item 9: a message time far ahead of the aggregator's clock is refused
  * (max_clock_skew_ms, 30 s by default; it was 10 minutes), and a replay
  * of an accepted message still is.
@@ -282,6 +320,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_stranger_flood, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_enrolled_flood, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_future_skew, setup,
 	                                        teardown),
