@@ -42,6 +42,17 @@ struct pfli_clients {
 	size_t count;
 };
 
+/* Who may send (clients.c): the allow-list and the revocation list. */
+struct pfli_keys {
+	struct pfl_keyset *allowed; /* enrolled_keys minus revoked_keys;
+	                               NULL = open enrollment */
+	struct pfl_keyset *revoked; /* open enrollment: revoked_keys (none
+	                               enrolled); NULL when unset */
+};
+
+/* Replay state is kept for at most this many client keys at once. */
+#define PFLI_REPLAY_MAX_KEYS (1u << 20)
+
 enum pfli_round_state {
 	PFLI_R_IDLE,
 	PFLI_R_SELECTING,
@@ -113,7 +124,7 @@ struct pfl_aggregator {
 	volatile sig_atomic_t reload_keys; /* SIGHUP: re-read the allow-list */
 	bool budget_spent; /* stopped because the next round would exceed it */
 	struct pfl_identity *id;
-	struct pfl_keyset *keys;
+	struct pfli_keys keys; /* swapped under mtx on SIGHUP */
 	struct pfl_replay *replay;
 	struct pfl_server *server;
 	struct pfl_wire_limits limits;
@@ -194,6 +205,17 @@ void pfli_clients_fini(struct pfli_clients *t);
 struct pfli_client *pfli_clients_get(struct pfli_clients *t,
                                      const uint8_t pk[32], bool create);
 size_t pfli_clients_available(const struct pfli_clients *t, int64_t since_ms);
+/*
+ * Load enrolled_keys and revoked_keys of cfg. The revocation list applies
+ * whether or not there is an allow-list. On error *out is untouched (the
+ * cause is logged).
+ */
+pfl_err pfli_keys_load(const struct pfl_agg_config *cfg,
+                       struct pfli_keys *out) PFL_WUR;
+void pfli_keys_fini(struct pfli_keys *k);
+/* Whether pk may send; when not, *revoked tells whether it was revoked. */
+bool pfli_keys_admit(const struct pfli_keys *k, const uint8_t pk[32],
+                     bool *revoked);
 
 /* serve.c */
 void pfli_serve(void *arg, const uint8_t *req, size_t len,

@@ -123,25 +123,19 @@ setup_trust(struct pfl_aggregator *a)
 	}
 	pfl_key_fingerprint(pfl_identity_public(a->id), fp);
 	pfl_log(PFL_LOG_INFO, "aggregator key %s", fp);
-	if (cfg->enrolled_keys != NULL && *cfg->enrolled_keys != '\0') {
-		rv = pfl_keyset_load(cfg->enrolled_keys,
-		                     cfg->revoked_keys && *cfg->revoked_keys
-		                             ? cfg->revoked_keys
-		                             : NULL,
-		                     &a->keys);
-		if (rv != PFL_OK) {
-			pfl_log(PFL_LOG_ERROR, "enrolled_keys %s: %s",
-			        cfg->enrolled_keys, pfl_strerror(rv));
-			return rv;
-		}
+	if ((rv = pfli_keys_load(cfg, &a->keys)) != PFL_OK)
+		return rv;
+	if (a->keys.allowed != NULL)
 		pfl_log(PFL_LOG_INFO, "%zu client keys enrolled",
-		        pfl_keyset_count(a->keys));
-	} else {
-		pfl_log(PFL_LOG_WARN, "enrolled_keys not set: any client key "
-		                      "is accepted (open enrollment)");
-	}
-	if ((rv = pfl_replay_new(1u << 20, 10 * 60 * 1000, &a->replay)) !=
-	    PFL_OK)
+		        pfl_keyset_count(a->keys.allowed));
+	else
+		pfl_log(PFL_LOG_WARN,
+		        "enrolled_keys not set: any client key "
+		        "is accepted (open enrollment)%s",
+		        a->keys.revoked != NULL ? " unless revoked" : "");
+	rv = pfl_replay_new_skew(PFLI_REPLAY_MAX_KEYS, 10 * 60 * 1000,
+	                         cfg->max_clock_skew_ms, &a->replay);
+	if (rv != PFL_OK)
 		return rv;
 	return pfl_csprng_new(NULL, &a->rng);
 }
@@ -269,36 +263,28 @@ pfl_aggregator_reload_keys(struct pfl_aggregator *a)
 	a->reload_keys = 1;
 }
 
-/* Re-read the allow-list; on error keep the old one (and say so). */
+/* Re-read the key lists; on error keep the old ones (and say so). */
 static void
 reload_keys(struct pfl_aggregator *a)
 {
-	const struct pfl_agg_config *cfg = &a->cfg;
-	struct pfl_keyset *ks = NULL, *old;
-	pfl_err rv;
+	struct pfli_keys ks, old;
 
 	a->reload_keys = 0;
-	if (cfg->enrolled_keys == NULL || *cfg->enrolled_keys == '\0')
-		return;
-	rv = pfl_keyset_load(cfg->enrolled_keys,
-	                     cfg->revoked_keys && *cfg->revoked_keys
-	                             ? cfg->revoked_keys
-	                             : NULL,
-	                     &ks);
-	if (rv != PFL_OK) {
-		pfl_log(PFL_LOG_ERROR,
-		        "reloading %s failed (%s); the previous "
-		        "allow-list stays in force",
-		        cfg->enrolled_keys, pfl_strerror(rv));
+	if (pfli_keys_load(&a->cfg, &ks) != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "reloading the key lists failed; the "
+		                       "previous ones stay in force");
 		return;
 	}
 	pthread_mutex_lock(&a->mtx);
 	old = a->keys;
 	a->keys = ks;
 	pthread_mutex_unlock(&a->mtx);
-	pfl_keyset_free(old);
-	pfl_log(PFL_LOG_INFO, "allow-list reloaded: %zu keys enrolled",
-	        pfl_keyset_count(ks));
+	pfli_keys_fini(&old);
+	if (ks.allowed != NULL)
+		pfl_log(PFL_LOG_INFO, "allow-list reloaded: %zu keys enrolled",
+		        pfl_keyset_count(ks.allowed));
+	else
+		pfl_log(PFL_LOG_INFO, "key lists reloaded (open enrollment)");
 }
 
 void
@@ -492,7 +478,7 @@ pfl_aggregator_free(struct pfl_aggregator *a)
 	pfl_dataset_fini(&a->test);
 	free(a->global);
 	pfl_replay_free(a->replay);
-	pfl_keyset_free(a->keys);
+	pfli_keys_fini(&a->keys);
 	pfl_identity_free(a->id);
 	pfl_csprng_free(a->rng);
 	pfli_http_close(a);

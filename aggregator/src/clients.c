@@ -1,8 +1,9 @@
-/* The table of clients heard from, keyed by public key. */
+/* The table of clients heard from, keyed by public key; the key lists. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "agg_int.h"
+#include "privfl/log.h"
 
 pfl_err
 pfli_clients_init(struct pfli_clients *t, size_t cap)
@@ -95,4 +96,57 @@ pfli_clients_available(const struct pfli_clients *t, int64_t since_ms)
 		if (t->slots[i].used && t->slots[i].last_seen_ms >= since_ms)
 			n++;
 	return n;
+}
+
+static bool
+is_set(const char *s)
+{
+	return s != NULL && *s != '\0';
+}
+
+pfl_err
+pfli_keys_load(const struct pfl_agg_config *cfg, struct pfli_keys *out)
+{
+	struct pfli_keys k = {NULL, NULL};
+	const char *rev = is_set(cfg->revoked_keys) ? cfg->revoked_keys : NULL;
+	pfl_err rv = PFL_OK;
+
+	if (is_set(cfg->enrolled_keys)) {
+		rv = pfl_keyset_load(cfg->enrolled_keys, rev, &k.allowed);
+		if (rv != PFL_OK)
+			pfl_log(PFL_LOG_ERROR, "enrolled_keys %s: %s",
+			        cfg->enrolled_keys, pfl_strerror(rv));
+	} else if (rev != NULL) {
+		/* a list with every key both allowed and revoked: only its
+		 * revocations count */
+		rv = pfl_keyset_load(rev, rev, &k.revoked);
+		if (rv != PFL_OK)
+			pfl_log(PFL_LOG_ERROR, "revoked_keys %s: %s", rev,
+			        pfl_strerror(rv));
+	}
+	if (rv == PFL_OK)
+		*out = k;
+	return rv;
+}
+
+void
+pfli_keys_fini(struct pfli_keys *k)
+{
+	pfl_keyset_free(k->allowed);
+	pfl_keyset_free(k->revoked);
+	k->allowed = k->revoked = NULL;
+}
+
+bool
+pfli_keys_admit(const struct pfli_keys *k, const uint8_t pk[32], bool *revoked)
+{
+	*revoked = false;
+	if (k->allowed != NULL) {
+		if (pfl_keyset_is_enrolled(k->allowed, pk))
+			return true;
+		*revoked = pfl_keyset_is_revoked(k->allowed, pk);
+		return false;
+	}
+	*revoked = k->revoked != NULL && pfl_keyset_is_revoked(k->revoked, pk);
+	return !*revoked;
 }

@@ -21,7 +21,8 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
          "allow-list: directory of *.pub or file of keys; empty = "
          "any client (open enrollment); reloaded on SIGHUP"},
         {"revoked_keys", PFL_CFG_STRING, F(revoked_keys), "", 0, 0, NULL, 0,
-         "keys refused even if enrolled"},
+         "keys always refused, also under open enrollment; reloaded "
+         "on SIGHUP"},
         {"tls_cert_key_file", PFL_CFG_STRING, F(tls_cert_key_file), "", 0, 0,
          NULL, 0, "PEM with certificate and key, for tls+tcp://"},
         {"max_message_mb", PFL_CFG_INT, F(max_message_mb), "64", 1, 1024, NULL,
@@ -37,6 +38,10 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
          "worth); more are refused with retry-after"},
         {"request_timeout_ms", PFL_CFG_INT, F(request_timeout_ms), "30000", 100,
          3600000, NULL, 0, "deadline of one request/reply"},
+        {"max_clock_skew_ms", PFL_CFG_INT, F(max_clock_skew_ms), "30000", 0,
+         600000, NULL, 0,
+         "how far ahead of the aggregator's clock a client's message "
+         "time may be (messages may be up to 10 min old)"},
         {"http_listen", PFL_CFG_STRING, F(http_listen), "", 0, 0, NULL, 0,
          "http://host:port for /metrics, /status and the status "
          "page; empty = off"},

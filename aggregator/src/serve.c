@@ -441,17 +441,36 @@ static bool
 authorized(struct pfl_aggregator *a, const struct pfl_msg *m)
 {
 	char fp[PFL_FINGERPRINT_LEN];
+	bool revoked;
 	uint32_t n;
 
-	if (a->keys == NULL || pfl_keyset_is_enrolled(a->keys, m->sender))
+	if (pfli_keys_admit(&a->keys, m->sender, &revoked))
 		return true;
 	pfl_key_fingerprint(m->sender, fp);
 	n = __atomic_fetch_add(&a->refusals_logged, 1, __ATOMIC_RELAXED);
 	if (n < 100 || n % 1000 == 0)
 		pfl_log(PFL_LOG_WARN, "refused %s: key %s", fp,
-		        pfl_keyset_is_revoked(a->keys, m->sender)
-		                ? "is revoked"
-		                : "is not enrolled");
+		        revoked ? "is revoked" : "is not enrolled");
+	return false;
+}
+
+/*
+ * Under a->mtx, after authorized(): the freshness check. Only admitted
+ * keys reach the replay state, so strangers cannot fill it (issue #11).
+ */
+static bool
+fresh(struct ctx *c)
+{
+	pfl_err rv = pfl_replay_check(c->a->replay, c->req->sender,
+	                              c->req->nonce, c->req->time_ms,
+	                              (uint64_t)(pfl_clock_wall() * 1000.0));
+
+	if (rv == PFL_OK)
+		return true;
+	if (rv == PFL_ERR_AUTH)
+		reply_error(c, PFL_ERR_AUTH, "replayed or stale message", 0);
+	else
+		reply_error(c, PFL_ERR_AGAIN, "server busy", 1000);
 	return false;
 }
 
@@ -479,15 +498,14 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 		reply_error(&c, PFL_ERR_AUTH, "wrong federation", 0);
 		return;
 	}
-	if (pfl_replay_check(a->replay, m.sender, m.nonce, m.time_ms,
-	                     (uint64_t)(pfl_clock_wall() * 1000.0)) != PFL_OK) {
-		reply_error(&c, PFL_ERR_AUTH, "replayed or stale message", 0);
-		return;
-	}
 	pthread_mutex_lock(&a->mtx);
 	if (!authorized(a, &m)) { /* under the lock: SIGHUP swaps the list */
 		pthread_mutex_unlock(&a->mtx);
 		reply_error(&c, PFL_ERR_AUTH, "client key not enrolled", 0);
+		return;
+	}
+	if (!fresh(&c)) {
+		pthread_mutex_unlock(&a->mtx);
 		return;
 	}
 	if ((cl = pfli_clients_get(&a->clients, m.sender, true)) == NULL) {

@@ -102,11 +102,46 @@ opt_timeout(const struct pfl_transport_opts *o)
 	                              : PFL_TRANSPORT_DEFAULT_TIMEOUT_MS;
 }
 
+/*
+ * The name the server certificate must carry: tls_server_name, or else the
+ * host of the URL (an IP literal too: mbedTLS 2.28 matches it against the
+ * certificate's DNS names, so certificates name IPs as DNS names as well,
+ * docs/TLS.md). Without a name nng's mbedTLS engine checks none, and any
+ * certificate of the CA would do for any host.
+ */
+static pfl_err
+tls_expected_name(nng_tls_config *cfg, const char *url,
+                  const struct pfl_transport_opts *o)
+{
+	nng_url *u = NULL;
+	int rv;
+
+	if (o->tls_server_name != NULL && o->tls_server_name[0] != '\0')
+		return err_from_nng(
+		        nng_tls_config_server_name(cfg, o->tls_server_name),
+		        "tls server name", url);
+	if ((rv = nng_url_parse(&u, url)) != 0)
+		return err_from_nng(rv, "dial", url);
+	if (u->u_hostname == NULL || u->u_hostname[0] == '\0' ||
+	    strcmp(u->u_hostname, "*") == 0) {
+		pfl_log(PFL_LOG_ERROR,
+		        "%s: no host to check the server certificate against "
+		        "(set tls_server_name)",
+		        url);
+		nng_url_free(u);
+		return PFL_ERR_CONFIG;
+	}
+	rv = nng_tls_config_server_name(cfg, u->u_hostname);
+	nng_url_free(u);
+	return err_from_nng(rv, "tls server name", url);
+}
+
 /* Build the client TLS configuration for dialer d. */
 static pfl_err
 dialer_tls(nng_dialer d, const char *url, const struct pfl_transport_opts *o)
 {
 	nng_tls_config *cfg = NULL;
+	pfl_err e;
 	int rv;
 
 	if (o == NULL || o->tls_ca_file == NULL || o->tls_ca_file[0] == '\0') {
@@ -115,6 +150,10 @@ dialer_tls(nng_dialer d, const char *url, const struct pfl_transport_opts *o)
 	}
 	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0)
 		return err_from_nng(rv, "tls config", url);
+	if ((e = tls_expected_name(cfg, url, o)) != PFL_OK) {
+		nng_tls_config_free(cfg);
+		return e;
+	}
 	rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
 	if (rv == 0 &&
 	    (rv = nng_tls_config_ca_file(cfg, o->tls_ca_file)) != 0) {
@@ -123,8 +162,6 @@ dialer_tls(nng_dialer d, const char *url, const struct pfl_transport_opts *o)
 		nng_tls_config_free(cfg);
 		return PFL_ERR_CONFIG;
 	}
-	if (rv == 0 && o->tls_server_name != NULL)
-		rv = nng_tls_config_server_name(cfg, o->tls_server_name);
 	if (rv == 0)
 		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
 	nng_tls_config_free(cfg); /* the dialer holds its own reference */

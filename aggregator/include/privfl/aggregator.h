@@ -50,6 +50,7 @@ struct pfl_agg_config {
 	int64_t workers;
 	int64_t max_connections;
 	int64_t request_timeout_ms;
+	int64_t max_clock_skew_ms;
 	double client_rate;
 	char *http_listen;
 	/* model */
