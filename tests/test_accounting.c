@@ -38,6 +38,7 @@
 #include "privfl/dataset.h"
 #include "privfl/file.h"
 #include "privfl/log.h"
+#include "privfl/quant.h"
 
 #include "agg_fixture.h"
 
@@ -359,6 +360,62 @@ test_central_needs_population(void **state)
 	pfl_agg_config_fini(&cfg);
 }
 
+/*
+ * Item 16. Secure aggregation without DP and with clip_norm = 0: the sum
+ * is taken mod 2^32, so without a bound on each update it could wrap.
+ * The aggregator clips at 100 then (docs/DECISIONS.md); 20 clients each
+ * sending an update of norm 10^6, all in the same coordinate and with the
+ * largest weight, must still sum exactly (to the quantization steps).
+ */
+static void
+test_secagg_sum_cannot_wrap(void **state)
+{
+	static const char *const kv[] = {"secure_aggregation", "secagg",
+	                                 "clients_per_round", "20", NULL};
+	static const uint8_t seed[32] = {11};
+	char out[64];
+	struct pfl_aggregator *a = new_agg(kv, out, sizeof(out));
+	struct pfli_round *r = &a->round;
+	struct pfl_msg_plan p;
+	struct pfl_csprng *rng = NULL;
+	const uint32_t n = 20;
+	float g[3] = {0, 0, 0}, l[3] = {1e6f, 0, 0}, v[4], want = 0;
+	uint32_t q[4], total[4] = {0, 0, 0, 0};
+	float back[4];
+	int dummy;
+
+	(void)state;
+	assert_true(a->clip_norm > 0);
+	r->n = n;
+	r->sa = (struct pfl_sa_server *)&dummy; /* only tested for NULL */
+	assert_int_equal(pfli_acct_plan(a), PFL_OK);
+	r->sa = NULL;
+	assert_true(r->clip_norm > 0 && r->quant_scale > 0);
+	memset(&p, 0, sizeof(p));
+	p.num_params = 3;
+	p.vector_len = 4;
+	p.clip_norm = r->clip_norm;
+	p.quant_scale = r->quant_scale;
+	p.weight_cap = PFLI_SA_WEIGHT_CAP; /* serve.c's plan for this case */
+	assert_int_equal(pfl_csprng_new(seed, &rng), PFL_OK);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_int_equal(pfli_pipeline(&p, g, l, 1000000, rng, v, q),
+		                 PFL_OK);
+		want += v[0];
+		for (int j = 0; j < 4; j++)
+			total[j] += q[j]; /* mod 2^32, as the masks cancel */
+	}
+	pfl_quant_decode(total, 4, r->quant_scale, back);
+	printf("secagg, clip_norm 0: clipped at %g, scale %g, 20 x 1e6 "
+	       "sums to %g (want %g)\n",
+	       r->clip_norm, r->quant_scale, back[0], want);
+	assert_true(fabs((double)back[0] - want) <= n / r->quant_scale);
+	assert_true(fabs((double)back[3] - n) <= n / r->quant_scale);
+	pfl_csprng_free(rng);
+	pfl_aggregator_free(a);
+	rm_rf(out);
+}
+
 /* ---- running federations ---- */
 
 #define CLIENTS 3
@@ -622,6 +679,7 @@ main(void)
 	        cmocka_unit_test(test_distributed_counts_honest_survivors),
 	        cmocka_unit_test(test_aborted_rounds_are_charged),
 	        cmocka_unit_test(test_central_needs_population),
+	        cmocka_unit_test(test_secagg_sum_cannot_wrap),
 	        cmocka_unit_test(test_checkpoint_failure_releases_nothing),
 	        cmocka_unit_test(test_dp_update_reports_no_example_count),
 	};
