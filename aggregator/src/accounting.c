@@ -17,15 +17,6 @@
 #include "privfl/log.h"
 #include "privfl/quant.h"
 
-static const char *
-mode_name(enum pfl_dp_mode m)
-{
-	static const char *const names[] = {"none", "central", "distributed",
-	                                    "local"};
-
-	return (unsigned)m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
-}
-
 pfl_err
 pfli_privacy_check_config(const struct pfl_agg_config *c, char *err,
                           size_t errlen)
@@ -44,8 +35,7 @@ pfli_privacy_check_config(const struct pfl_agg_config *c, char *err,
 		double z = 0, sb = 0;
 		if (pfli_acct_clip_noise(c, &z, &sb) != PFL_OK)
 			FAIL("adaptive_clip: clip_count_stddev (%g) must "
-			     "exceed "
-			     "noise_multiplier / 2 (%g)",
+			     "exceed noise_multiplier / 2 (%g)",
 			     sb, c->noise_multiplier / 2.0);
 	}
 #undef FAIL
@@ -326,8 +316,8 @@ pfli_acct_charge(struct pfl_aggregator *a, const struct pfli_charge *ch)
 		rv = pfl_accountant_epsilon(a->acct, a->cfg.delta, &a->epsilon,
 		                            &order);
 	if (rv != PFL_OK) {
-		pfl_log(PFL_LOG_ERROR, "accountant (dp_mode %s): %s",
-		        mode_name(a->cfg.dp_mode), pfl_strerror(rv));
+		pfl_log(PFL_LOG_ERROR, "round %llu: accountant: %s",
+		        (unsigned long long)a->round.number, pfl_strerror(rv));
 		return rv;
 	}
 	a->abort_miss = 1.0;

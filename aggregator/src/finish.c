@@ -347,9 +347,11 @@ out:
 	free(sum);
 	free(surv);
 	pthread_mutex_lock(&a->mtx);
-	if (rv != PFL_OK)
+	if (rv != PFL_OK) {
 		pfl_log(PFL_LOG_WARN, "round %llu not released: %s",
 		        (unsigned long long)r->number, pfl_strerror(rv));
+		pfli_acct_aborted(a); /* its cohort was drawn */
+	}
 	pfli_round_reset(r);
 	pthread_mutex_unlock(&a->mtx);
 	return rv;
