@@ -75,15 +75,16 @@ test_args(void **state)
 {
 	struct pfl_agg_config c;
 	char err[PFL_CFG_ERRLEN];
-	char *argv[] = {"prog",     "--rounds",    "3",  "--dp-mode=central",
-	                "--resume", "--clip-norm", "0.5"};
+	char *argv[] = {"prog",     "--rounds",    "3",   "--dp-mode=central",
+	                "--resume", "--clip-norm", "0.5", "--population",
+	                "100"};
 	char *bad[] = {"prog", "--rounds"};
 	char *unknown[] = {"prog", "--bogus", "1"};
 
 	(void)state;
 	assert_int_equal(pfl_agg_config_init(&c, err, sizeof(err)), PFL_OK);
 	assert_int_equal(pfl_cfg_parse_args(pfl_agg_config_table,
-	                                    pfl_agg_config_table_len, &c, 7,
+	                                    pfl_agg_config_table_len, &c, 9,
 	                                    argv, 1, err, sizeof(err)),
 	                 PFL_OK);
 	assert_int_equal(c.rounds, 3);

@@ -91,7 +91,7 @@ test_quantized_and_adaptive(void **state)
 	p.quant_scale = 1024;
 	assert_int_equal(pfli_pipeline(&p, g, l, 10, r, v, q), PFL_OK);
 	assert_true(v[2] == 1.0f); /* uniform weight under DP */
-	assert_true(v[3] == 1.0f); /* norm below the clip */
+	assert_true(v[3] == 0.5f); /* norm below the clip, centred: 1 - 1/2 */
 	pfl_quant_decode(q, 4, 1024, back);
 	for (int i = 0; i < 4; i++)
 		assert_true(fabsf(back[i] - v[i]) <= 1.0f / 1024 + 1e-7f);

@@ -128,7 +128,9 @@ struct pfl_aggregator {
 	struct pfl_replay *replay;
 	struct pfl_server *server;
 	struct pfl_wire_limits limits;
-	struct pfl_csprng *rng; /* selection draws, seeds, central noise */
+	struct pfl_csprng *rng; /* selection draws, retry jitter (any thread) */
+	/* DP noise only: accounting.c, on the finishing thread, never shared */
+	struct pfl_csprng *dp_rng;
 	/* model */
 	struct pfl_model_spec spec;
 	char model_name[48];
@@ -143,6 +145,10 @@ struct pfl_aggregator {
 	struct pfl_accountant *acct;
 	double clip_norm; /* current (adaptive) */
 	double epsilon;
+	/* P(a client was drawn in none of the attempts aborted after their
+	 * selection since the last release); 1 = none aborted */
+	double abort_miss;
+	pfl_err fatal; /* why the federation stopped on its own (not BUDGET) */
 	/* rounds */
 	struct pfli_clients clients;
 	struct pfli_round round;
@@ -235,13 +241,50 @@ void pfli_round_wake(struct pfl_aggregator *a);
 
 /* finish.c */
 pfl_err pfli_round_finish(struct pfl_aggregator *a);
+
 /*
- * The sampling rate the accountant is charged for a round drawn with
- * probability q over `draws` check-ins: q / P(cohort >= min_clients), P
- * bounded by Chernoff; 1 when the bound says nothing (docs/PRIVACY.md).
+ * accounting.c: every privacy decision of a round (docs/PRIVACY.md). All
+ * run on the aggregator's round thread.
  */
-double pfli_charged_rate(const struct pfl_aggregator *a, double q,
-                         double draws);
+struct pfli_charge {
+	double q;       /* sampling rate charged */
+	double z;       /* noise multiplier charged (noise / sensitivity) */
+	double below;   /* adaptive clip: noised count of unclipped updates */
+	double count_n; /* ... out of this many */
+};
+/* The privacy rules a configuration must meet (pfl_agg_config_check). */
+pfl_err pfli_privacy_check_config(const struct pfl_agg_config *c, char *err,
+                                  size_t errlen);
+/* Adaptive clipping: the update's noise multiplier z_delta and the count's
+ * stddev, such that both releases together cost one Gaussian of z. */
+pfl_err pfli_acct_clip_noise(const struct pfl_agg_config *c, double *z_delta,
+                             double *count_stddev);
+/* The probability with which each check-in is drawn. */
+double pfli_acct_draw_rate(const struct pfl_agg_config *c, size_t available);
+/*
+ * The sampling rate charged for a round drawn with probability q over
+ * `draws` check-ins: corrected for re-draws of too small cohorts and for
+ * attempts aborted after selection since the last release; 1 in the
+ * modes whose adversary sees the cohort (distributed, local).
+ */
+double pfli_acct_rate(const struct pfl_aggregator *a, double q, double draws);
+/* A round aborted after its cohort was drawn (its draws stay charged). */
+void pfli_acct_aborted(struct pfl_aggregator *a);
+/* Budget check before a round opens: PFL_ERR_BUDGET to stop. */
+pfl_err pfli_acct_check_open(const struct pfl_aggregator *a, size_t available);
+/* Clients of a cohort of n that may collude with the server (sa_corrupt). */
+uint32_t pfli_acct_colluders(const struct pfl_agg_config *c, uint32_t n);
+/* The round's clip, client noise and quantization scale. */
+pfl_err pfli_acct_plan(struct pfl_aggregator *a);
+/* Central noise into sum (a->dp_rng), and what the round would charge. */
+pfl_err pfli_acct_privatize(struct pfl_aggregator *a, float *sum,
+                            uint32_t survivors, struct pfli_charge *ch);
+/* Budget check at release, with what would be charged (under a->mtx). */
+pfl_err pfli_acct_check_release(struct pfl_aggregator *a,
+                                const struct pfli_charge *ch);
+/* Charge the accountant and update a->epsilon (under a->mtx). */
+pfl_err pfli_acct_charge(struct pfl_aggregator *a,
+                         const struct pfli_charge *ch);
 
 /* results.c */
 pfl_err pfli_results_open(struct pfl_aggregator *a);

@@ -137,7 +137,11 @@ setup_trust(struct pfl_aggregator *a)
 	                         cfg->max_clock_skew_ms, &a->replay);
 	if (rv != PFL_OK)
 		return rv;
-	return pfl_csprng_new(NULL, &a->rng);
+	if ((rv = pfl_csprng_new(NULL, &a->rng)) != PFL_OK)
+		return rv;
+	/* DP noise has a generator of its own: the transport workers draw
+	 * retry jitter from a->rng at any time (docs/PRIVACY.md). */
+	return pfl_csprng_new(NULL, &a->dp_rng);
 }
 
 /*
@@ -199,6 +203,7 @@ pfl_aggregator_new(const struct pfl_agg_config *cfg,
 	a->limits.max_payload_bytes = a->limits.max_msg_bytes;
 	a->last_round_seconds = 1.0;
 	a->est_run_ms = 1000;
+	a->abort_miss = 1.0;
 	if ((rv = setup_model(a)) != PFL_OK)
 		goto fail;
 	if ((rv = setup_test_data(a)) != PFL_OK)
@@ -450,6 +455,8 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 		        pfl_strerror(rv));
 	/* The server keeps answering (retry) until pfl_aggregator_free, so
 	 * that clients in the middle of a request are not left hanging. */
+	if (a->fatal != PFL_OK)
+		return a->fatal;
 	if (a->budget_spent)
 		pfl_log(PFL_LOG_INFO,
 		        "stopped at the privacy budget after %llu "
@@ -481,6 +488,7 @@ pfl_aggregator_free(struct pfl_aggregator *a)
 	pfli_keys_fini(&a->keys);
 	pfl_identity_free(a->id);
 	pfl_csprng_free(a->rng);
+	pfl_csprng_free(a->dp_rng);
 	pfli_http_close(a);
 	pfli_audit_close(a);
 	free(a->history);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agg_int.h"
 #include "privfl/aggregator.h"
 
 #define F(field) offsetof(struct pfl_agg_config, field)
@@ -65,8 +66,8 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
         {"overselect", PFL_CFG_DOUBLE, F(overselect), "1.3", 1.0, 10.0, NULL, 0,
          "clients selected per target result (stragglers)"},
         {"population", PFL_CFG_INT, F(population), "0", 0, 1e12, NULL, 0,
-         "number of clients in the federation (for the DP sampling "
-         "rate; 0 = clients seen)"},
+         "number of clients that could be drawn (enrolled): fixes "
+         "the DP sampling rate; required with dp_mode central"},
         {"selection_window_ms", PFL_CFG_INT, F(selection_window_ms), "1000", 10,
          3600000, NULL, 0, "how long check-ins are sampled for a round"},
         {"round_timeout_s", PFL_CFG_DOUBLE, F(round_timeout_s), "120", 0.1,
@@ -208,6 +209,8 @@ pfl_agg_config_check(const struct pfl_agg_config *c, char *err, size_t errlen)
 	if (c->secure_aggregation != 0 && c->min_clients < 3)
 		FAIL("secure aggregation needs min_clients >= 3 (with two, "
 		     "each would learn the other's update from the sum)");
+	if ((rv = pfli_privacy_check_config(c, err, errlen)) != PFL_OK)
+		return rv;
 	if (strncmp(c->listen, "tls+", 4) == 0 &&
 	    (c->tls_cert_key_file == NULL || *c->tls_cert_key_file == '\0'))
 		FAIL("listen %s needs tls_cert_key_file", c->listen);

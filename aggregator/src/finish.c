@@ -1,7 +1,10 @@
 /*
  * Finishing a round: the unmasked (or plain) sum becomes the next global
  * model. Order matters for privacy: the accountant is charged, and the
- * checkpoint holding that charge is on disk, before the model is released.
+ * checkpoint holding that charge is on disk, before the model is released;
+ * a round whose checkpoint cannot be written is undone (model, strategy,
+ * accountant) and the federation stops. The privacy decisions themselves
+ * are accounting.c's.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -52,98 +55,6 @@ out:
 	free(isum);
 	free(ids);
 	return rv;
-}
-
-/*
- * L2 sensitivity of one client's contribution to the released sum, in the
- * units the noise is expressed in, including the worst case of stochastic
- * rounding (at most one quantum per coordinate).
- */
-static double
-sensitivity(const struct pfli_round *r, size_t p)
-{
-	if (r->sa == NULL || r->quant_scale <= 0)
-		return r->clip_norm;
-	return r->clip_norm + sqrt((double)p) / r->quant_scale;
-}
-
-/*
- * The sampling rate to charge. Each draw selected with probability r->q,
- * but a draw with too few selected is re-drawn, so a released cohort is a
- * Poisson sample conditioned on its size reaching m. Charge q / P(size >=
- * m), with P bounded from below by Chernoff (P(Bin < m) <= exp(-(mu -
- * m)^2 / (2 mu)), mu = draws * q): conservative, and 1 when the bound says
- * nothing (docs/PRIVACY.md).
- */
-double
-pfli_charged_rate(const struct pfl_aggregator *a, double q, double draws)
-{
-	double m = (double)a->cfg.min_clients;
-	double mu = draws * q, p_ok;
-
-	if (a->cfg.secure_aggregation != 0 && m < 3)
-		m = 3;
-	if (mu <= m)
-		return 1.0;
-	p_ok = 1.0 - exp(-(mu - m) * (mu - m) / (2.0 * mu));
-	q = q / p_ok;
-	return q < 1.0 ? q : 1.0;
-}
-
-static double
-sampling_rate(const struct pfl_aggregator *a)
-{
-	return pfli_charged_rate(a, a->round.q, (double)a->round.draws);
-}
-
-/* Add central noise, and work out the realized noise multiplier. */
-static pfl_err
-privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
-          double *z_real, double *q)
-{
-	const struct pfl_agg_config *cfg = &a->cfg;
-	struct pfli_round *r = &a->round;
-	size_t p = a->num_params;
-	double z = cfg->noise_multiplier;
-
-	*q = sampling_rate(a);
-	*z_real = 0;
-	switch (cfg->dp_mode) {
-	case PFL_DP_NONE:
-		return PFL_OK;
-	case PFL_DP_CENTRAL: {
-		double z_delta = z;
-		if (cfg->adaptive_clip) {
-			double sb =
-			        cfg->clip_count_stddev > 0
-			                ? cfg->clip_count_stddev
-			                : (double)cfg->clients_per_round / 20.0;
-			pfl_err rv = pfl_adaclip_update_noise(z, sb, &z_delta);
-			if (rv != PFL_OK)
-				return rv;
-			pfl_noise_gaussian_add(a->rng, &sum[p + 1], 1, sb);
-		}
-		pfl_noise_gaussian_add(a->rng, sum, p, z_delta * r->clip_norm);
-		*z_real = z * r->clip_norm / sensitivity(r, p);
-		return PFL_OK;
-	}
-	case PFL_DP_DISTRIBUTED: {
-		/* Kairouz et al. 2021: the sum of the survivors' discrete
-		 * Gaussians, sensitivity in quantized units including the
-		 * worst case of stochastic rounding. */
-		double l2 = r->clip_norm * r->quant_scale + sqrt((double)p);
-		double s2 = r->client_noise_sigma * r->client_noise_sigma;
-		if (survivors == 0)
-			return PFL_ERR_STATE;
-		return pfl_ddg_effective_sigma(s2, survivors, p, l2,
-		                               sqrt((double)p) * l2, z_real);
-	}
-	case PFL_DP_LOCAL:
-		*q = 1.0;
-		*z_real = z * r->clip_norm / sensitivity(r, p);
-		return PFL_OK;
-	}
-	return PFL_ERR_CONFIG;
 }
 
 /* Whether the model just released is evaluated on the test set. */
@@ -206,32 +117,113 @@ make_report(struct pfl_aggregator *a, uint32_t survivors, double z_real,
 	*out = rep;
 }
 
-/*
- * Make the round durable, then public: checkpoint (with the accountant's
- * charge and the pending audit line), audit line, results.
- */
+/* What a round changes, kept until its checkpoint is on disk. */
+struct undo {
+	float *global;
+	struct pfl_buf strategy;
+	struct pfl_buf acct;
+	struct pfl_buf audit;
+	double clip_norm;
+	double epsilon;
+	double abort_miss;
+	uint64_t rounds_done;
+	uint8_t model_hash[32];
+};
+
 static void
-publish(struct pfl_aggregator *a, const struct pfl_round_report *rep,
-        const uint8_t (*surv)[32], uint32_t nsurv)
+undo_fini(struct undo *u)
+{
+	free(u->global);
+	pfl_buf_fini(&u->strategy);
+	pfl_buf_fini(&u->acct);
+	pfl_buf_fini(&u->audit);
+}
+
+static pfl_err
+undo_save(const struct pfl_aggregator *a, struct undo *u)
+{
+	size_t bytes = a->num_params * sizeof(float);
+	pfl_err rv;
+
+	memset(u, 0, sizeof(*u));
+	pfl_buf_init(&u->strategy, 0);
+	pfl_buf_init(&u->acct, 0);
+	pfl_buf_init(&u->audit, 0);
+	if ((u->global = malloc(bytes)) == NULL)
+		return PFL_ERR_NOMEM;
+	memcpy(u->global, a->global, bytes);
+	if ((rv = pfl_strategy_save(a->strategy, &u->strategy)) != PFL_OK)
+		return rv;
+	if ((rv = pfl_accountant_save(a->acct, &u->acct)) != PFL_OK)
+		return rv;
+	if ((rv = pfl_buf_append(&u->audit, a->pending_audit.data,
+	                         a->pending_audit.len)) != PFL_OK)
+		return rv;
+	u->clip_norm = a->clip_norm;
+	u->epsilon = a->epsilon;
+	u->abort_miss = a->abort_miss;
+	u->rounds_done = a->rounds_done;
+	memcpy(u->model_hash, a->model_hash, 32);
+	return PFL_OK;
+}
+
+/* Back to the state of the last durable round (under a->mtx). */
+static pfl_err
+undo_apply(struct pfl_aggregator *a, const struct undo *u)
+{
+	struct pfl_accountant *acct = NULL;
+	pfl_err rv;
+
+	rv = pfl_accountant_load(u->acct.data, u->acct.len, &acct);
+	if (rv == PFL_OK)
+		rv = pfl_strategy_load(a->strategy, u->strategy.data,
+		                       u->strategy.len);
+	if (rv != PFL_OK) {
+		pfl_accountant_free(acct);
+		return rv;
+	}
+	pfl_accountant_free(a->acct);
+	a->acct = acct;
+	memcpy(a->global, u->global, a->num_params * sizeof(float));
+	pfl_buf_clear(&a->pending_audit);
+	if (pfl_buf_append(&a->pending_audit, u->audit.data, u->audit.len) !=
+	    PFL_OK)
+		pfl_buf_clear(&a->pending_audit);
+	a->clip_norm = u->clip_norm;
+	a->epsilon = u->epsilon;
+	a->abort_miss = u->abort_miss;
+	a->rounds_done = u->rounds_done;
+	memcpy(a->model_hash, u->model_hash, 32);
+	return PFL_OK;
+}
+
+/* The round's audit line, kept in the checkpoint until it is appended. */
+static void
+format_audit(struct pfl_aggregator *a, const struct pfl_round_report *rep,
+             const uint8_t (*surv)[32], uint32_t nsurv)
 {
 	struct pfli_round *r = &a->round;
 	uint8_t(*sel)[32] = malloc((size_t)r->n * 32 + 32);
 	pfl_err rv;
 
 	pfl_buf_clear(&a->pending_audit);
-	if (sel != NULL) {
-		for (uint32_t i = 0; i < r->n; i++)
-			memcpy(sel[i], r->members[i].pk, 32);
-		rv = pfli_audit_format(a, rep, (const uint8_t(*)[32])sel, r->n,
-		                       surv, nsurv, &a->pending_audit);
-		if (rv != PFL_OK)
-			pfl_log(PFL_LOG_ERROR, "audit line: %s",
-			        pfl_strerror(rv));
-	}
+	if (sel == NULL)
+		return;
+	for (uint32_t i = 0; i < r->n; i++)
+		memcpy(sel[i], r->members[i].pk, 32);
+	rv = pfli_audit_format(a, rep, (const uint8_t(*)[32])sel, r->n, surv,
+	                       nsurv, &a->pending_audit);
+	if (rv != PFL_OK)
+		pfl_log(PFL_LOG_ERROR, "audit line: %s", pfl_strerror(rv));
 	free(sel);
-	if ((rv = pfli_checkpoint_write(a)) != PFL_OK)
-		pfl_log(PFL_LOG_ERROR, "round %llu: checkpoint failed: %s",
-		        (unsigned long long)r->number, pfl_strerror(rv));
+}
+
+/* Public once durable: audit line, model files, results. */
+static void
+publish(struct pfl_aggregator *a, const struct pfl_round_report *rep)
+{
+	pfl_err rv;
+
 	if (a->pending_audit.len > 0) {
 		rv = pfli_audit_append(a, (const char *)a->pending_audit.data,
 		                       a->pending_audit.len);
@@ -248,6 +240,57 @@ publish(struct pfl_aggregator *a, const struct pfl_round_report *rep,
 	pfli_report_round(a, rep, eval_due(a) ? a->global : NULL);
 }
 
+/* Under a->mtx: charge, step the model, adapt the clip. */
+static pfl_err
+apply_round(struct pfl_aggregator *a, const float *avg,
+            const struct pfli_charge *ch)
+{
+	const struct pfl_agg_config *cfg = &a->cfg;
+	pfl_err rv;
+
+	if ((rv = pfli_acct_charge(a, ch)) != PFL_OK)
+		return rv;
+	pfl_strategy_apply(a->strategy, a->global, avg);
+	pfl_hash_params(a->global, a->num_params, a->model_hash);
+	if (cfg->adaptive_clip) {
+		struct pfl_adaclip ac = {a->clip_norm,
+		                         cfg->clip_target_quantile,
+		                         cfg->clip_lr, 0};
+		pfl_adaclip_update(&ac, ch->below, ch->count_n);
+		a->clip_norm = ac.clip;
+	}
+	a->rounds_done++;
+	return PFL_OK;
+}
+
+/*
+ * Make the round durable (checkpoint with the charge, the model and the
+ * audit line) before anything of it is public. When that fails the round
+ * is undone and the federation stops: a model must never be out without
+ * the charge that pays for it on disk.
+ */
+static pfl_err
+make_durable(struct pfl_aggregator *a, const struct undo *u)
+{
+	pfl_err rv = pfli_checkpoint_write(a), rb;
+
+	if (rv == PFL_OK)
+		return PFL_OK;
+	pthread_mutex_lock(&a->mtx);
+	rb = undo_apply(a, u);
+	a->fatal = rv;
+	a->stop = 1;
+	pthread_mutex_unlock(&a->mtx);
+	pfl_log(PFL_LOG_ERROR,
+	        "round %llu: checkpoint in %s/checkpoints failed (%s): round "
+	        "not released%s; stopping",
+	        (unsigned long long)a->round.number, a->cfg.out_dir,
+	        pfl_strerror(rv),
+	        rb == PFL_OK ? ", state back to the last checkpoint"
+	                     : " and its state could not be undone");
+	return rv;
+}
+
 pfl_err
 pfli_round_finish(struct pfl_aggregator *a)
 {
@@ -255,12 +298,15 @@ pfli_round_finish(struct pfl_aggregator *a)
 	const struct pfl_agg_config *cfg = &a->cfg;
 	size_t p = a->num_params;
 	uint32_t survivors = 0;
-	double z_real = 0, q = 0, den, below = 0;
+	double den;
 	uint8_t(*surv)[32] = NULL;
 	struct pfl_round_report rep;
+	struct pfli_charge ch;
+	struct undo u;
 	float *sum;
 	pfl_err rv;
 
+	memset(&u, 0, sizeof(u));
 	sum = malloc((size_t)r->vector_len * sizeof(float));
 	surv = malloc((size_t)r->n * 32 + 32);
 	if (sum == NULL || surv == NULL) {
@@ -269,79 +315,43 @@ pfli_round_finish(struct pfl_aggregator *a)
 	}
 	if ((rv = round_sum(a, sum, &survivors, surv)) != PFL_OK)
 		goto out;
-	if ((rv = privatize(a, sum, survivors, &z_real, &q)) != PFL_OK)
+	if ((rv = pfli_acct_privatize(a, sum, survivors, &ch)) != PFL_OK)
 		goto out;
-	r->q_charged = q;
 	den = cfg->dp_mode != PFL_DP_NONE ? (double)cfg->clients_per_round
 	                                  : (double)sum[p];
 	if (!(den > 0)) {
 		rv = PFL_ERR_STATE;
 		goto out;
 	}
-	if (cfg->adaptive_clip)
-		below = sum[p + 1];
 	for (size_t i = 0; i < p; i++)
 		sum[i] = (float)(sum[i] / den);
 	pthread_mutex_lock(&a->mtx);
-	if (cfg->dp_mode != PFL_DP_NONE && cfg->epsilon_budget > 0) {
-		/* The authoritative check, with what would really be charged
-		 * (open_round's is an estimate made before the draws): a
-		 * round that would pass the budget is not released. */
-		double eps = 0;
-		rv = pfl_accountant_epsilon_if(a->acct, q, z_real, 1,
-		                               cfg->delta, &eps);
-		if (rv == PFL_OK && eps > cfg->epsilon_budget)
-			rv = PFL_ERR_BUDGET;
-		if (rv != PFL_OK) {
-			pfl_log(PFL_LOG_WARN,
-			        "privacy budget: releasing round %llu would "
-			        "bring epsilon to %.4f > budget %.4f (q %.4f, "
-			        "noise multiplier %.4f); not released, "
-			        "stopping",
-			        (unsigned long long)r->number, eps,
-			        cfg->epsilon_budget, q, z_real);
-			a->budget_spent = true;
-			a->stop = 1;
-			pthread_mutex_unlock(&a->mtx);
-			goto out;
-		}
+	if ((rv = pfli_acct_check_release(a, &ch)) != PFL_OK) {
+		a->budget_spent = true;
+		a->stop = 1;
 	}
-	if (cfg->dp_mode != PFL_DP_NONE) {
-		double order = 0;
-		rv = pfl_accountant_charge(a->acct, q, z_real, 1);
-		if (rv == PFL_OK)
-			rv = pfl_accountant_epsilon(a->acct, cfg->delta,
-			                            &a->epsilon, &order);
-		if (rv != PFL_OK) {
-			pthread_mutex_unlock(&a->mtx);
-			pfl_log(PFL_LOG_ERROR, "accountant: %s",
-			        pfl_strerror(rv));
-			goto out;
-		}
-	}
-	pfl_strategy_apply(a->strategy, a->global, sum);
-	pfl_hash_params(a->global, p, a->model_hash);
-	if (cfg->adaptive_clip) {
-		struct pfl_adaclip ac = {a->clip_norm,
-		                         cfg->clip_target_quantile,
-		                         cfg->clip_lr, 0};
-		pfl_adaclip_update(&ac, below,
-		                   cfg->dp_mode != PFL_DP_NONE
-		                           ? (double)cfg->clients_per_round
-		                           : (double)survivors);
-		a->clip_norm = ac.clip;
-	}
-	a->rounds_done++;
+	if (rv == PFL_OK)
+		rv = undo_save(a, &u);
+	if (rv == PFL_OK)
+		rv = apply_round(a, sum, &ch);
 	pthread_mutex_unlock(&a->mtx);
-	make_report(a, survivors, z_real, &rep);
-	publish(a, &rep, (const uint8_t(*)[32])surv, survivors);
+	if (rv != PFL_OK)
+		goto out;
+	make_report(a, survivors, ch.z, &rep);
+	format_audit(a, &rep, (const uint8_t(*)[32])surv, survivors);
+	if ((rv = make_durable(a, &u)) != PFL_OK)
+		goto out;
+	publish(a, &rep);
 out:
+	undo_fini(&u);
 	free(sum);
 	free(surv);
 	pthread_mutex_lock(&a->mtx);
-	if (rv != PFL_OK)
+	if (rv != PFL_OK) {
 		pfl_log(PFL_LOG_WARN, "round %llu not released: %s",
 		        (unsigned long long)r->number, pfl_strerror(rv));
+		pfli_acct_aborted(a); /* its cohort was drawn */
+	}
 	pfli_round_reset(r);
 	pthread_mutex_unlock(&a->mtx);
 	return rv;

@@ -40,6 +40,7 @@ abort_round(struct pfl_aggregator *a, const char *why)
 
 	pfl_log(PFL_LOG_WARN, "round %llu abandoned: %s; nothing released",
 	        (unsigned long long)r->number, why);
+	pfli_acct_aborted(a);
 	memset(&rep, 0, sizeof(rep));
 	rep.round = r->number;
 	rep.accuracy = NAN;
@@ -55,13 +56,6 @@ abort_round(struct pfl_aggregator *a, const char *why)
 	rep.aborted = true;
 	pfli_report_round(a, &rep, NULL);
 	pfli_round_reset(r);
-}
-
-/* The effective noise multiplier planned per round (for the budget). */
-static double
-planned_sigma(const struct pfl_aggregator *a)
-{
-	return a->cfg.noise_multiplier;
 }
 
 /*
@@ -155,36 +149,14 @@ open_round(struct pfl_aggregator *a, int64_t now, size_t available)
 	struct pfli_round *r = &a->round;
 	const struct pfl_agg_config *cfg = &a->cfg;
 	double want = (double)cfg->clients_per_round * cfg->overselect;
-	double pool = (double)available;
+	pfl_err rv;
 
-	if (cfg->population > 0 && (double)cfg->population > pool)
-		pool = (double)cfg->population;
-	if (cfg->population > 0 && (double)available > (double)cfg->population)
-		pool = (double)available;
 	pfli_round_reset(r);
 	r->number = a->rounds_done + 1;
 	r->epoch = ++a->epoch;
-	r->q = want / pool;
-	if (r->q > 1.0)
-		r->q = 1.0;
-	if (cfg->dp_mode != PFL_DP_NONE && cfg->epsilon_budget > 0) {
-		double eps = 0;
-		double q =
-		        cfg->dp_mode == PFL_DP_LOCAL
-		                ? 1.0
-		                : pfli_charged_rate(a, r->q, (double)available);
-		pfl_err rv = pfl_accountant_epsilon_if(
-		        a->acct, q, planned_sigma(a), 1, cfg->delta, &eps);
-		if (rv != PFL_OK || eps > cfg->epsilon_budget) {
-			pfl_log(PFL_LOG_WARN,
-			        "privacy budget: round %llu would bring "
-			        "epsilon "
-			        "to %.4f > budget %.4f; stopping",
-			        (unsigned long long)r->number, eps,
-			        cfg->epsilon_budget);
-			return PFL_ERR_BUDGET;
-		}
-	}
+	r->q = pfli_acct_draw_rate(cfg, available);
+	if ((rv = pfli_acct_check_open(a, available)) != PFL_OK)
+		return rv;
 	r->cap = (uint32_t)(want * 3 + 16);
 	if (r->cap > available + 1)
 		r->cap = (uint32_t)available + 1;
@@ -245,44 +217,6 @@ encode_model_reply(struct pfl_aggregator *a)
 	r->model_reply = out.data;
 	r->model_reply_len = out.len;
 	return PFL_OK;
-}
-
-/* Noise each client adds (see docs/PRIVACY.md), and the quantization. */
-static pfl_err
-plan_privacy(struct pfl_aggregator *a)
-{
-	struct pfli_round *r = &a->round;
-	const struct pfl_agg_config *cfg = &a->cfg;
-	double bound;
-
-	r->clip_norm = a->clip_norm;
-	r->client_noise_sigma = 0;
-	if (cfg->dp_mode == PFL_DP_LOCAL)
-		r->client_noise_sigma = cfg->noise_multiplier * r->clip_norm;
-	if (r->sa == NULL)
-		return PFL_OK;
-	bound = r->clip_norm > 1.0 ? r->clip_norm : 1.0;
-	if (cfg->dp_mode == PFL_DP_DISTRIBUTED) {
-		double total = cfg->noise_multiplier * r->clip_norm;
-		double scale = 0;
-		pfl_err rv;
-		/* the noise of all n, each at the share planned for min */
-		rv = pfl_quant_choose_scale(
-		        bound, r->n,
-		        total * sqrt((double)r->n / (double)cfg->min_clients),
-		        &scale);
-		if (rv != PFL_OK)
-			return rv;
-		r->quant_scale = scale;
-		r->client_noise_sigma =
-		        total * scale / sqrt((double)cfg->min_clients);
-		return PFL_OK;
-	}
-	if (cfg->dp_mode == PFL_DP_LOCAL)
-		return pfl_quant_choose_scale(
-		        bound, r->n, r->client_noise_sigma * sqrt((double)r->n),
-		        &r->quant_scale);
-	return pfl_quant_choose_scale(bound, r->n, 0, &r->quant_scale);
 }
 
 static pfl_err
@@ -365,7 +299,7 @@ start_running(struct pfl_aggregator *a, int64_t now)
 		if (r->acc == NULL || r->acc_undo == NULL)
 			return PFL_ERR_NOMEM;
 	}
-	if ((rv = plan_privacy(a)) != PFL_OK)
+	if ((rv = pfli_acct_plan(a)) != PFL_OK)
 		return rv;
 	if ((rv = encode_model_reply(a)) != PFL_OK)
 		return rv;
@@ -487,13 +421,11 @@ enough_available(const struct pfl_aggregator *a, size_t available)
 	const struct pfl_agg_config *cfg = &a->cfg;
 	double m = (double)cfg->min_clients;
 	double want = (double)cfg->clients_per_round * cfg->overselect;
-	double pool = (double)available, need = m + 4.0 * sqrt(m), q;
+	double need = m + 4.0 * sqrt(m), q;
 
 	if (available < (size_t)cfg->min_clients)
 		return false;
-	if (cfg->population > 0 && (double)cfg->population > pool)
-		pool = (double)cfg->population;
-	q = want / pool;
+	q = pfli_acct_draw_rate(cfg, available);
 	if (q >= 1.0)
 		return true; /* every client drawn is selected */
 	if (need > want)

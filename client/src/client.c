@@ -559,7 +559,8 @@ build_prepared(struct pfl_client *c, struct pfl_msg *m)
 {
 	pfl_msg_init(m, c->delayed_type, c->fed, c->round, c->id);
 	if (c->delayed_type == PFL_MSG_UPDATE) {
-		m->u.update.num_examples = c->num_examples;
+		m->u.update.num_examples =
+		        pfli_update_examples(&c->plan, c->num_examples);
 		/* Only without DP: a loss is a statistic of the local data
 		 * (-1: not reported). */
 		m->u.update.train_loss =

@@ -19,6 +19,12 @@ pfl_err pfli_pipeline(const struct pfl_msg_plan *plan, const float *global,
 /* Weight of an update with n examples under the plan (see docs). */
 double pfli_update_weight(const struct pfl_msg_plan *plan, uint32_t n);
 
+/*
+ * The example count an update reports: n without DP (weighting), 0 under
+ * any DP mode, where the size of the local data set is private.
+ */
+uint32_t pfli_update_examples(const struct pfl_msg_plan *plan, uint32_t n);
+
 /* Fewest clients in a sum the server can see under the plan. */
 uint32_t pfli_plan_aggregate(const struct pfl_msg_plan *plan);
 

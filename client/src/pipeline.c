@@ -16,6 +16,12 @@ pfli_update_weight(const struct pfl_msg_plan *p, uint32_t n)
 	return (double)n;
 }
 
+uint32_t
+pfli_update_examples(const struct pfl_msg_plan *p, uint32_t n)
+{
+	return p->dp_mode != 0 ? 0 : n;
+}
+
 pfl_err
 pfli_pipeline(const struct pfl_msg_plan *p, const float *global,
               const float *local, uint32_t num_examples, struct pfl_csprng *rng,
@@ -35,8 +41,10 @@ pfli_pipeline(const struct pfl_msg_plan *p, const float *global,
 		for (size_t i = 0; i < np; i++)
 			vec[i] = (float)(vec[i] * w);
 	vec[np] = (float)w;
+	/* Centred (Andrew et al. 2021): one client moves the count by 1/2,
+	 * the sensitivity the aggregator's noise is calibrated to. */
 	if (p->adaptive_clip)
-		vec[np + 1] = norm <= p->clip_norm ? 1.0f : 0.0f;
+		vec[np + 1] = norm <= p->clip_norm ? 0.5f : -0.5f;
 	if (p->dp_mode == 3 && p->noise_sigma > 0)
 		pfl_noise_gaussian_add(rng, vec, np, p->noise_sigma);
 	if (p->quant_scale <= 0)

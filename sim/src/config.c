@@ -97,6 +97,9 @@ pfl_sim_config_resolve(struct pfl_sim_config *c, char *err, size_t errlen)
 	}
 	if (c->agg.checkin_interval_ms == 0)
 		c->agg.checkin_interval_ms = c->processes ? 40 : 1000;
+	/* every simulated client can be drawn: the population is known */
+	if (c->agg.population == 0)
+		c->agg.population = c->clients;
 	return PFL_OK;
 }
 
