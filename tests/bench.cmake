@@ -14,5 +14,5 @@ if(PFL_BENCH)
 	add_test(NAME bench_lines
 		COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/bench_lines.sh
 		${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
-	set_tests_properties(bench_lines PROPERTIES TIMEOUT 120 LABELS bench)
+	set_tests_properties(bench_lines PROPERTIES TIMEOUT 300 LABELS bench)
 endif()

@@ -514,7 +514,9 @@ pld_adaptive(const double *q, const double *sigma, const uint64_t *steps,
 		h *= 2;
 	if (rc != 0)
 		return rc == 1 ? PFL_ERR_TOOBIG : PFL_ERR_NOMEM;
-	while (h / 2 >= PLD_MIN_H) {
+	if (e1[0] == 0.0) /* an upper bound of 0: exact */
+		diff = 0.0;
+	while (diff > 0.0 && h / 2 >= PLD_MIN_H) {
 		int lim = diff <= PLD_REL_TOL_MAX * e1[0] ? PLD_CHEAP_LOG2N
 		                                          : PLD_MAX_LOG2N;
 
