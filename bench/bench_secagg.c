@@ -13,8 +13,17 @@
  * making 1000 real 1M-entry masked vectors would time the clients, not the
  * server). Exactness is the tests' job (tests/test_secagg*.c).
  *
- * Usage: bench_secagg [--quick]   (--quick: small sizes, for CI smoke)
+ * Usage: bench_secagg [--quick | --smoke]
+ *   --quick  small sizes (make bench); --smoke: tiny sizes and short floor
+ *   measurements, only for the line check (tests/bench_lines.sh)
  * PFL_BENCH_SECAGG_ONLY=server,client,bonawitz,compare picks sections.
+ *
+ * Every line with a ratio names the workload of both sides
+ * (workload=, baseline_workload=; docs/BENCHMARKS.md, "Line
+ * convention"): a floor is priced for the round's own sizes, and the
+ * comparison with Bonawitz et al.'s published times is printed only when
+ * the round has the paper's sizes (500 clients, 100K entries), that is in
+ * the full run.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -28,9 +37,10 @@
 
 #include "../crypto/src/secagg_int.h" /* pfli_sa_client_step_nomask */
 
-static double ks_bps;     /* keystream floor, bytes per second */
-static double x25519_ops; /* X25519 per second */
-static double prg_bps;    /* pfl_prg_mask_add, bytes per second */
+static double ks_bps;        /* keystream floor, bytes per second */
+static double x25519_ops;    /* X25519 per second */
+static double prg_bps;       /* pfl_prg_mask_add, bytes per second */
+static double floor_s = 0.3; /* CPU seconds per floor measurement */
 
 /* Process CPU time: the machine is shared, so wall time would measure the
  * neighbours' load; floors and protocol are timed with the same clock. */
@@ -66,14 +76,14 @@ measure_floors(size_t dim, int quiet)
 		crypto_stream_chacha20_ietf_xor_ic((uint8_t *)v, (uint8_t *)v,
 		                                   dim * 4, nonce, 0, key);
 		reps++;
-	} while ((dt = cpu_sec() - t0) < 0.3);
+	} while ((dt = cpu_sec() - t0) < floor_s);
 	ks_bps = (double)reps * dim * 4 / dt;
 	reps = 0;
 	t0 = cpu_sec();
 	do {
 		pfl_prg_mask_add(v, dim, key, 1);
 		reps++;
-	} while ((dt = cpu_sec() - t0) < 0.3);
+	} while ((dt = cpu_sec() - t0) < floor_s);
 	prg_bps = (double)reps * dim * 4 / dt;
 	randombytes_buf(sk, 32);
 	crypto_scalarmult_base(pk, sk);
@@ -83,15 +93,17 @@ measure_floors(size_t dim, int quiet)
 			if (crypto_scalarmult(out, sk, pk) != 0)
 				die("x25519", 0);
 		ops += 100;
-	} while ((dt = cpu_sec() - t0) < 0.2);
+	} while ((dt = cpu_sec() - t0) < floor_s * 2 / 3);
 	x25519_ops = ops / dt;
 	free(v);
 	if (quiet)
 		return;
 	printf("secagg floor keystream_GBps=%.3f x25519_ops_per_s=%.0f\n",
 	       ks_bps / 1e9, x25519_ops);
-	printf("secagg prg mask_add_GBps=%.3f ratio_to_floor=%.3f\n",
-	       prg_bps / 1e9, ks_bps / prg_bps);
+	printf("secagg prg workload=mask_add,dim=%zu baseline=keystream_floor "
+	       "baseline_workload=mask_add,dim=%zu mask_add_GBps=%.3f "
+	       "ratio_to_floor=%.3f\n",
+	       dim, dim, prg_bps / 1e9, ks_bps / prg_bps);
 }
 
 struct cfg {
@@ -256,16 +268,27 @@ mode_name(enum pfl_sa_mode m)
 	return m == PFL_SA_FULL ? "secagg" : "secagg+";
 }
 
+/* The round's sizes and settings, the workload= of its lines. */
+static void
+workload(const struct cfg *cf, char *buf, size_t len)
+{
+	snprintf(buf, len, "secagg,mode=%s,n=%u,k=%u,t=%u,dim=%zu,dropped=%u",
+	         mode_name(cf->mode), cf->n, cf->k, cf->t, cf->dim, cf->ndrop);
+}
+
+/* The server's floor is priced for the round itself: its mask expansions
+ * and key agreements at the rates measured around it. */
 static void
 server_line(const char *what, const struct cfg *cf, const struct timing *tm)
 {
 	double floor = tm->masks * ks_time(cf->dim) + tm->x25519 / x25519_ops;
+	char w[128];
 
-	printf("secagg %s mode=%s n=%u k=%u t=%u dim=%zu dropped=%u "
-	       "server_s=%.3f floor_s=%.3f ratio=%.3f "
+	workload(cf, w, sizeof(w));
+	printf("secagg %s workload=%s baseline=server_floor "
+	       "baseline_workload=%s server_s=%.3f floor_s=%.3f ratio=%.3f "
 	       "phases_s=%.3f/%.3f/%.3f/%.3f/%.3f\n",
-	       what, mode_name(cf->mode), cf->n, cf->k, cf->t, cf->dim,
-	       cf->ndrop, tm->server, floor, tm->server / floor, tm->phase[0],
+	       what, w, w, tm->server, floor, tm->server / floor, tm->phase[0],
 	       tm->phase[1], tm->phase[2], tm->phase[3], tm->phase[4]);
 }
 
@@ -275,11 +298,42 @@ client_line(const char *what, const struct cfg *cf, const struct timing *tm)
 	/* k + 1 masks; 3k key agreements (encrypt, decrypt, mask) + 2 keys */
 	double floor =
 	        (cf->k + 1) * ks_time(cf->dim) + (3.0 * cf->k + 2) / x25519_ops;
+	char w[128];
 
-	printf("secagg %s mode=%s n=%u k=%u t=%u dim=%zu client_s=%.3f "
-	       "floor_s=%.3f ratio=%.3f\n",
-	       what, mode_name(cf->mode), cf->n, cf->k, cf->t, cf->dim,
-	       tm->client, floor, tm->client / floor);
+	workload(cf, w, sizeof(w));
+	printf("secagg %s workload=%s baseline=client_floor "
+	       "baseline_workload=%s client_s=%.3f floor_s=%.3f ratio=%.3f\n",
+	       what, w, w, tm->client, floor, tm->client / floor);
+}
+
+/*
+ * Bonawitz et al. 2017 (CCS), Table/Fig. of server time: 500 clients,
+ * 100K entries, full SecAgg, 0/10/30% dropout: 2, 62 and 143 s. The
+ * speedup is printed only when this round has the same workload;
+ * otherwise the line says it was not compared (no published figure is
+ * scaled to other sizes: full SecAgg's cost grows as n^2 and as n x dim).
+ */
+static void
+bonawitz_line(const struct cfg *cf, double drop, double paper_s,
+              const struct timing *tm)
+{
+	char w[96], pw[96];
+
+	snprintf(w, sizeof(w), "secagg_full,n=%u,dim=%zu,dropped=%u", cf->n,
+	         cf->dim, cf->mode == PFL_SA_FULL ? cf->ndrop : UINT32_MAX);
+	snprintf(pw, sizeof(pw), "secagg_full,n=%u,dim=%u,dropped=%u", 500u,
+	         100000u, (uint32_t)(drop * 500));
+	if (strcmp(w, pw) != 0) {
+		printf("secagg bonawitz_paper dropout=%.0f%% compared=no "
+		       "workload=%s paper_workload=%s (the paper's sizes run "
+		       "in the full run only: PFL_BENCH_FULL=1)\n",
+		       drop * 100, w, pw);
+		return;
+	}
+	printf("secagg bonawitz_speedup dropout=%.0f%% workload=%s "
+	       "baseline=paper:bonawitz2017 baseline_workload=%s paper_s=%.0f "
+	       "ours_s=%.3f speedup=%.1f\n",
+	       drop * 100, w, pw, paper_s, tm->server, paper_s / tm->server);
 }
 
 static struct cfg
@@ -301,17 +355,21 @@ mkcfg(enum pfl_sa_mode mode, uint32_t n, size_t dim, double drop, uint32_t k)
 int
 main(int argc, char **argv)
 {
-	int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+	int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
+	int quick = smoke || (argc > 1 && strcmp(argv[1], "--quick") == 0);
 	const char *only =
 	        getenv("PFL_BENCH_SECAGG_ONLY"); /* e.g. "bonawitz" */
-	size_t big = quick ? 100000 : 1000000, mid = quick ? 10000 : 100000;
-	uint32_t nbig = quick ? 100 : 1000;
+	size_t big = smoke ? 4096 : quick ? 100000 : 1000000;
+	size_t mid = smoke ? 1024 : quick ? 10000 : 100000;
+	uint32_t nbig = smoke ? 20 : quick ? 100 : 1000;
 	struct timing tm, tm0;
 	struct cfg c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0); /* progress when piped */
 	if (sodium_init() < 0)
 		die("sodium_init", 0);
+	if (smoke)
+		floor_s = 0.003;
 	measure_floors(big, 0);
 
 #define WANT(sec) (only == NULL || strstr(only, sec) != NULL)
@@ -322,23 +380,30 @@ main(int argc, char **argv)
 	run_round(&c, &tm0);
 	server_line("server_round", &c, &tm0);
 	/* added server time per dropped client */
-	c.ndrop = nbig / 100;
+	c.ndrop = nbig >= 200 ? nbig / 100 : 2;
 	run_round(&c, &tm);
 	server_line("server_round", &c, &tm);
 	{
 		double per = (tm.server - tm0.server) / c.ndrop;
 		double floor = c.k * (ks_time(c.dim) + 1 / x25519_ops);
 
-		printf("secagg server_per_dropped mode=secagg+ n=%u k=%u "
-		       "dim=%zu "
+		char w[128];
+
+		workload(&c, w, sizeof(w));
+		printf("secagg server_per_dropped workload=%s "
+		       "baseline=per_dropped_floor baseline_workload=%s "
 		       "added_s=%.4f floor_s=%.4f ratio=%.3f\n",
-		       c.n, c.k, c.dim, per, floor, per / floor);
+		       w, w, per, floor, per / floor);
 	}
 client:
 	/* client, secagg+, k ~ 72, 1M */
 	if (!WANT("client"))
 		goto bonawitz;
-	c = mkcfg(PFL_SA_PLUS, quick ? 80 : 200, big, 0, 72);
+	c = mkcfg(PFL_SA_PLUS,
+	          smoke   ? 20
+	          : quick ? 80
+	                  : 200,
+	          big, 0, smoke ? 8 : 72);
 	run_round(&c, &tm);
 	client_line("client_round", &c, &tm);
 bonawitz:
@@ -347,18 +412,19 @@ bonawitz:
 		static const double drops[3] = {0, 0.1, 0.3};
 		static const double paper[3] = {2, 62, 143};
 
-		c = mkcfg(PFL_SA_FULL, quick ? 100 : 500, mid, drops[d], 0);
+		c = mkcfg(PFL_SA_FULL,
+		          smoke   ? 20
+		          : quick ? 100
+		                  : 500,
+		          mid, drops[d], 0);
 		run_round(&c, &tm);
 		server_line("bonawitz", &c, &tm);
-		printf("secagg bonawitz_speedup dropout=%.0f%% paper_s=%.0f "
-		       "ours_s=%.3f speedup=%.1f\n",
-		       drops[d] * 100, paper[d], tm.server,
-		       paper[d] / tm.server);
+		bonawitz_line(&c, drops[d], paper[d], &tm);
 	}
 	/* full secagg against secagg+ */
 	for (int i = 0; i < 3 && WANT("compare"); i++) {
 		static const uint32_t ns[3] = {100, 500, 1000};
-		uint32_t n = quick ? ns[i] / 5 : ns[i];
+		uint32_t n = smoke ? ns[i] / 20 : quick ? ns[i] / 5 : ns[i];
 
 		for (int m = PFL_SA_FULL; m <= PFL_SA_PLUS; m++) {
 			if (m == PFL_SA_FULL && n > 500 && !quick)

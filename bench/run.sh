@@ -14,12 +14,21 @@
 # ran (a missed target is reported, not an error), 1 otherwise.
 # PFL_BENCH_PYTHON: the interpreter for the PyTorch baselines of
 # fedavg.sh (default /usr/bin/python3, where Debian's python3-torch is).
+# PFL_BENCH_SMOKE=1 runs every benchmark at tiny sizes (under a minute):
+# what the bench_lines test runs; its figures are not worth reading.
+# Every line that prints a ratio names the workload of both its sides
+# (docs/BENCHMARKS.md, "Line convention"); at the end the whole output is
+# checked by bench/check_lines.sh, and a ratio across different
+# workloads fails the run.
 set -uo pipefail
 build=${1:?usage: bench/run.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd) || exit 1
 only=${PFL_BENCH_ONLY:-train fedavg aggregate secagg privacy}
+smoke=${PFL_BENCH_SMOKE:-0}
 failed=""
+log=$(mktemp "${TMPDIR:-/tmp}/pfl-bench.XXXXXX")
+trap 'rm -f "$log"' EXIT
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
 	echo "bench: $build is not a CMake build directory" >&2
@@ -30,7 +39,7 @@ if [ "$type" != Release ]; then
 	echo "bench: warning: $build is a '$type' build; figures are meant" \
 		"for -DCMAKE_BUILD_TYPE=Release" >&2
 fi
-if ! "${PFL_BENCH_PYTHON:-/usr/bin/python3}" -c 'import torch, numpy' 2>/dev/null; then
+if ! "${PFL_BENCH_PYTHON:-/usr/bin/python3}" -c 'import importlib.util as u, sys; sys.exit(not (u.find_spec("torch") and u.find_spec("numpy")))' 2>/dev/null; then
 	echo "bench: python3-torch/python3-numpy not installed: PyTorch" \
 		"baselines unavailable (make bench installs them)"
 fi
@@ -46,30 +55,48 @@ bench() {
 	echo "=== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load average" \
 		"$(cut -d' ' -f1-3 /proc/loadavg)"
 	t0=$(date +%s)
-	"$@"
-	rc=$?
+	"$@" | tee -a "$log"
+	rc=${PIPESTATUS[0]}
 	echo "=== $name: $((($(date +%s) - t0))) s$([ $rc = 0 ] || echo ", FAILED (exit $rc)")"
 	[ $rc = 0 ] || failed="$failed $name"
 }
 
 echo "privfl benchmarks: $build ($(nproc) cores, $(uname -m))"
-bench train "training throughput, privfl vs PyTorch (1 thread each)" \
-	"$here/train.sh" "$build"
-bench fedavg "50-round FedAvg simulation, privfl-sim vs PyTorch reference" \
-	"$here/fedavg.sh" "$build"
-bench aggregate "server aggregation throughput vs memory bandwidth" \
-	"$build/bench/bench_aggregate"
-if [ "${PFL_BENCH_FULL:-0}" = 1 ]; then
-	bench secagg "secure aggregation vs keystream/X25519 floors (full)" \
-		"$build/bench/bench_secagg"
+if [ "$smoke" = 1 ]; then
+	echo "bench: PFL_BENCH_SMOKE=1: tiny sizes, for the line check only"
+	bench train "training throughput, privfl vs PyTorch (smoke)" \
+		"$here/train.sh" "$build"
+	bench fedavg "FedAvg simulation, privfl-sim vs PyTorch (smoke)" \
+		"$here/fedavg.sh" "$build"
+	# 40 x 4 MB: the ring of updates is still larger than a STREAM array
+	bench aggregate "server aggregation vs memory bandwidth (smoke)" \
+		"$build/bench/bench_aggregate" 40 1048576 1
+	bench secagg "secure aggregation vs floors (smoke)" \
+		"$build/bench/bench_secagg" --smoke
+	bench privacy "DP accounting and noise (smoke)" \
+		"$here/privacy.sh" "$build" --smoke
 else
-	bench secagg "secure aggregation vs keystream/X25519 floors (--quick; PFL_BENCH_FULL=1 for full sizes)" \
-		"$build/bench/bench_secagg" --quick
+	bench train "training throughput, privfl vs PyTorch (1 thread each)" \
+		"$here/train.sh" "$build"
+	bench fedavg "50-round FedAvg simulation, privfl-sim vs PyTorch reference" \
+		"$here/fedavg.sh" "$build"
+	bench aggregate "server aggregation throughput vs memory bandwidth" \
+		"$build/bench/bench_aggregate"
+	if [ "${PFL_BENCH_FULL:-0}" = 1 ]; then
+		bench secagg "secure aggregation vs keystream/X25519 floors (full)" \
+			"$build/bench/bench_secagg"
+	else
+		bench secagg "secure aggregation vs keystream/X25519 floors (--quick; PFL_BENCH_FULL=1 for full sizes)" \
+			"$build/bench/bench_secagg" --quick
+	fi
+	bench privacy "DP accounting and noise vs baselines" \
+		"$here/privacy.sh" "$build"
 fi
-bench privacy "DP accounting and noise vs baselines" \
-	"$here/privacy.sh" "$build"
 
 echo
+if ! "$here/check_lines.sh" "$log"; then
+	failed="$failed line-check"
+fi
 if [ -n "$failed" ]; then
 	echo "bench: failed:$failed"
 	exit 1

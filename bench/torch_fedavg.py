@@ -15,8 +15,10 @@ models weighted by their example counts, and the accuracy on the 10 000
 test images evaluated after every round (as privfl's simulator does).
 
 Prints one line per round and a final line
-  final_accuracy=A seconds=S cpu_seconds=C
-where S is the wall time and C the process CPU time from reading the data
+  final_accuracy=A seconds=S cpu_seconds=C workload=W
+where W names the settings (the same string bench/fedavg.sh builds for
+privfl-sim from the same settings, compared before any ratio is
+printed), S is the wall time and C the process CPU time from reading the data
 to the last evaluation (the interpreter and torch import are not counted).
 
 Only the standard library, numpy and torch (Debian python3-torch).
@@ -144,8 +146,12 @@ def main():
         print("round %d accuracy %.4f" % (rnd, acc), flush=True)
     secs = time.perf_counter() - t0
     cpu = time.process_time() - c0
-    print("final_accuracy=%.4f seconds=%.3f cpu_seconds=%.3f" %
-          (acc, secs, cpu))
+    workload = ("fedavg,model=mlp,clients=%d,per_round=%d,rounds=%d,epochs=%d,"
+                "batch=%d,lr=%g,partition=%s,seed=%d" %
+                (a.clients, a.per_round, a.rounds, a.local_epochs, a.batch,
+                 a.lr, a.partition, a.seed))
+    print("final_accuracy=%.4f seconds=%.3f cpu_seconds=%.3f workload=%s" %
+          (acc, secs, cpu, workload))
     return 0
 
 

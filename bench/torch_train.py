@@ -4,9 +4,12 @@
   torch_train.py eval FILE.safetensors [--model mlp] [--data-dir DIR]
       load a privfl model file into the matching torch.nn module with
       load_state_dict(strict=True) and print its Fashion-MNIST test accuracy
-  torch_train.py bench --model mlp --batch 32 [--steps N] [--reps R]
+  torch_train.py bench --model mlp --batch 32 [--samples N] [--reps R]
       single-threaded training throughput (samples/s, best of R runs):
-      shuffled mini-batches, forward, cross-entropy, backward, SGD step
+      shuffled mini-batches, forward, cross-entropy, backward, SGD step;
+      N / batch steps per run (N a multiple of the batch). Prints the
+      same workload= as bench_train for the same arguments, which
+      bench/train.sh compares before it prints a ratio
 
 Only the standard library, numpy and torch (Debian python3-torch); the
 safetensors file is parsed here with json + numpy.
@@ -139,7 +142,9 @@ def cmd_bench(a):
     m = make_model(a.model)
     opt = torch.optim.SGD(m.parameters(), lr=0.05)
     n = len(y)
-    steps = a.steps
+    if a.batch < 1 or a.samples % a.batch != 0:
+        raise SystemExit("--samples must be a multiple of --batch")
+    steps = a.samples // a.batch
     perm = torch.randperm(n)
     # warm-up
     for s in range(5):
@@ -162,7 +167,8 @@ def cmd_bench(a):
             loss.backward()
             opt.step()
         best = max(best, steps * a.batch / (time.perf_counter() - t0))
-    print("torch model=%s batch=%d samples_per_s=%.0f" % (a.model, a.batch, best))
+    print("torch workload=train,model=%s,batch=%d,samples=%d,reps=%d,threads=1"
+          " samples_per_s=%.0f" % (a.model, a.batch, a.samples, a.reps, best))
 
 
 def main():
@@ -175,7 +181,8 @@ def main():
     b = sub.add_parser("bench")
     b.add_argument("--model", default="mlp")
     b.add_argument("--batch", type=int, default=32)
-    b.add_argument("--steps", type=int, default=2000)
+    b.add_argument("--samples", type=int, default=20000,
+                   help="samples per run, a multiple of --batch")
     b.add_argument("--reps", type=int, default=3, help="report the best of this many runs")
     b.add_argument("--data-dir", default=FMNIST)
     a = p.parse_args()

@@ -41,8 +41,10 @@ acct_usage(FILE *f)
 	        "[--out FILE.csv]\n\n"
 	        "Epsilon of T rounds of the Poisson-subsampled Gaussian with "
 	        "sampling rate Q\n(cohort / population) and noise multiplier "
-	        "Z, at delta D. Prints\n'epsilon=<e> order=<best RDP order>' "
-	        "(order=nan for pld).\n--solve sigma prints the smallest Z, "
+	        "Z, at delta D. Prints\n'epsilon=<e> order=<best RDP order>'; "
+	        "with --method pld 'epsilon=<e>\nerror=<b> order=nan', b "
+	        "bounding the PLD's numerical error (e - exact).\n--solve "
+	        "sigma prints the smallest Z, "
 	        "--solve steps the largest T, whose\nepsilon is at most E. "
 	        "--batch reads rows sampling_rate_q,noise_multiplier,\n"
 	        "steps,delta and writes them back with epsilon,best_order "
@@ -154,6 +156,32 @@ report_err(const char *what, pfl_err err)
 {
 	fprintf(stderr, "privfl accountant: %s: %s\n", what, pfl_strerror(err));
 	return 1;
+}
+
+/*
+ * --method pld for one plan: the accountant's epsilon (the smaller of PLD
+ * and RDP, both upper bounds) and beside it the numerical error bound of
+ * the PLD figure (pfl_pld_epsilon_bound); 0 when RDP is the smaller.
+ */
+static int
+print_pld(const struct acct_opts *o)
+{
+	double e, err, r;
+	pfl_err rc;
+
+	rc = pfl_pld_epsilon_bound(&o->q, &o->sigma, &o->steps, 1, o->delta,
+	                           0.0, &e, &err);
+	if (rc == PFL_OK)
+		rc = plan_epsilon(PFL_ACCT_RDP, o->q, o->sigma, o->steps,
+		                  o->delta, &r, NULL);
+	if (rc != PFL_OK)
+		return report_err("epsilon", rc);
+	if (r < e) {
+		e = r;
+		err = 0.0;
+	}
+	printf("epsilon=%.17g error=%.3g order=nan\n", e, err);
+	return 0;
 }
 
 /* x rounded up to 6 significant digits (so that %.6g prints >= x). */
@@ -420,6 +448,8 @@ pfl_cmd_accountant(int argc, char **argv)
 		return solve_sigma(&o);
 	if (o.solve != NULL)
 		return solve_steps(&o);
+	if (o.method == PFL_ACCT_PLD)
+		return print_pld(&o);
 	if ((err = plan_epsilon(o.method, o.q, o.sigma, o.steps, o.delta, &e,
 	                        &ord)) != PFL_OK)
 		return report_err("epsilon", err);

@@ -1,23 +1,37 @@
 /*
  * Privacy loss distribution accountant for the Poisson-subsampled Gaussian
- * (Koskela et al. 2020; Doroshenko et al. 2022), pessimistic version:
+ * (Koskela et al. 2020; Doroshenko, Ghazi, Kamath, Kumar, Manurangsi,
+ * "Connect the Dots", PETS 2022), pessimistic version:
  *
  * 1. For each adjacency (remove: P = (1-q)N(0,s^2) + qN(1,s^2) vs
- *    Q = N(0,s^2); add: the reverse), the privacy loss L = log(P/Q)(x),
- *    x ~ P, is monotone in x, so P(L > l) has a closed form. Losses are
- *    rounded UP to the grid k*h (mass of ((k-1)h, kh] goes to kh); the
- *    mass below the lowest bin is moved up into it and the mass above the
- *    highest bin becomes "infinite loss". Rounding losses up can only
- *    increase delta(eps) = E[(1 - e^(eps - L))_+] + P(L = inf), for one
- *    step and, by coupling, for any composition.
+ *    Q = N(0,s^2); add: the reverse), the hockey-stick divergence
+ *    delta(eps) = P(L > eps) - e^eps Q(L > eps) of one step has a closed
+ *    form because the loss L is monotone in x (step_delta). On the grid
+ *    eps_k = k h covering the losses of x in [-Z s, 1 + Z s], the
+ *    connect-the-dots PLD puts on each eps_k the mass that makes its
+ *    delta curve equal the exact one at every grid point and linear in
+ *    e^eps between them. The exact curve is convex in e^eps, so the
+ *    chords lie above it: the discrete PLD dominates the step. The loss
+ *    above the grid goes to +infinity with mass delta(eps_top) (tail
+ *    truncation whose mass goes to delta); the loss below it sits on the
+ *    lowest point.
  * 2. The composition over all steps is a convolution power, computed by a
- *    cyclic FFT over a window [lo, hi] of total loss chosen with Chernoff
- *    bounds so that P(S < lo) and P(S > hi) are each <= PLD_TAIL. Mass
- *    outside the window is folded into it (never lost); both tail bounds
- *    are added to delta.
+ *    cyclic FFT (a step's transform raised to its count by repeated
+ *    squaring, charges multiplied) over a window [lo, hi] of total loss
+ *    chosen with Chernoff bounds so that P(S < lo) and P(S > hi) are each
+ *    <= PLD_TAIL. Mass outside the window is folded into it (never lost);
+ *    both tail bounds are added to delta.
  * 3. delta(eps) is evaluated exactly on the composed grid, with a further
  *    PLD_SLACK for floating-point error, and eps is the smallest value with
  *    max(delta_remove, delta_add) <= delta.
+ * 4. The interval h: refining the grid (h -> h/2 keeps every point) can
+ *    only lower the result, and the error of connect-the-dots falls at
+ *    least linearly in h (about quadratically in practice), so
+ *    eps(h/2) - exact <= eps(h) - eps(h/2). With interval 0, h is halved
+ *    from eps_rdp / PLD_START_BINS until that difference is at most
+ *    PLD_REL_TOL (0.1%) of eps(h/2), or at most PLD_REL_TOL_MAX (0.5%)
+ *    when the next grid would exceed 2^PLD_CHEAP_LOG2N points; eps(h/2)
+ *    is returned and the difference is its error bound.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,15 +40,18 @@
 #include "privacy_int.h"
 #include "privfl/accountant.h"
 
-#define PLD_DEFAULT_H  1e-4
-#define PLD_MIN_H      1e-6
-#define PLD_BIAS       0.02  /* default h keeps steps * h below this */
-#define PLD_TAIL       1e-15 /* Chernoff tail bound per side */
-#define PLD_STEP_Z     9.0   /* per-step truncation at 9 sigma */
-#define PLD_SLACK      1e-12 /* floating-point allowance on delta */
-#define PLD_MAX_BINS   (1u << 21)
-#define PLD_MAX_LOG2N  20
-#define PLD_MAX_COARSE 24
+#define PLD_MIN_H       1e-7   /* finest adaptive interval */
+#define PLD_MAX_H       1.0    /* coarsest starting interval */
+#define PLD_START_BINS  4096.0 /* adaptive start: h = eps_rdp / this */
+#define PLD_REL_TOL     1e-3   /* adaptive target for the error bound */
+#define PLD_REL_TOL_MAX 5e-3   /* below this, refine only on small grids */
+#define PLD_CHEAP_LOG2N 18
+#define PLD_TAIL        1e-15 /* Chernoff tail bound per side */
+#define PLD_STEP_Z      10.0  /* per-step truncation at 10 sigma */
+#define PLD_SLACK       1e-12 /* floating-point allowance on delta */
+#define PLD_MAX_BINS    (1u << 21)
+#define PLD_MAX_LOG2N   20
+#define PLD_MAX_COARSE  24
 
 struct cx {
 	double re;
@@ -68,18 +85,36 @@ log_el_minus(double l, double q)
 	return v > 0 ? log(v) : -INFINITY;
 }
 
-/* P(L > l) for one step; add = 0: remove adjacency, 1: add adjacency. */
+/* Standard normal lower tail. */
 static double
-loss_sf(int add, double q, double s, double l)
+phi_lo(double z)
 {
-	double lg = log_el_minus(add ? -l : l, q), x;
+	return 0.5 * erfc(-z / PFL_SQRT2);
+}
+
+/*
+ * Hockey-stick divergence delta(eps) of one step, exact: add = 0 for the
+ * remove adjacency, 1 for add. With xs the point where the loss crosses
+ * eps and a = (2xs - 1) / (2 s^2), both are written without a difference
+ * of O(1) terms:
+ *   remove: q (Qbar((xs-1)/s) - e^a Qbar(xs/s)),  e^eps = 1 - q + q e^a
+ *   add:    e^eps q (e^a Phi(xs/s) - Phi((xs-1)/s)), e^-eps = 1 - q + q e^a
+ */
+static double
+step_delta(int add, double q, double s, double eps)
+{
+	double lg = log_el_minus(add ? -eps : eps, q), a, x, d;
 
 	if (lg == -INFINITY)
-		return add ? 0.0 : 1.0;
-	x = s * s * (lg - log(q)) + 0.5;
+		return add ? 0.0 : -expm1(eps);
+	a = lg - log(q);
+	x = s * s * a + 0.5;
 	if (add)
-		return qbar(-x / s); /* P(X < x), X ~ N(0, s^2) */
-	return (1.0 - q) * qbar(x / s) + q * qbar((x - 1.0) / s);
+		d = exp(eps) * q *
+		    (exp(a) * phi_lo(x / s) - phi_lo((x - 1) / s));
+	else
+		d = q * (qbar((x - 1.0) / s) - exp(a) * qbar(x / s));
+	return d > 0 ? d : 0.0;
 }
 
 /* The privacy loss at x (remove: x ~ P; add: x ~ N(0, s^2)). */
@@ -103,14 +138,23 @@ step_free(struct pld_step *st)
 	st->p = NULL;
 }
 
-/* Discretize one step on grid h; -1 if it would need too many bins. */
+/*
+ * Connect-the-dots discretization of one step on grid h (Doroshenko et
+ * al. 2022, Algorithm 1 with a fixed gap): with d_i = delta(eps_i) on the
+ * grid eps_0 < ... < eps_{m-1},
+ *   p_0 = 1 - d_0 + (d_1 - d_0) / (e^h - 1),
+ *   p_i = ((d_{i+1} - d_i) - e^h (d_i - d_{i-1})) / (e^h - 1),
+ *   p_{m-1} = (d_{m-1} - d_{m-2}) / (e^-h - 1),  inf = d_{m-1};
+ * negative values (rounding) become 0. -1 if it would need too many
+ * bins, -2 on no memory.
+ */
 static int
 step_make(int add, double q, double s, double h, struct pld_step *st)
 {
 	double x_lo = add ? PLD_STEP_Z * s : -PLD_STEP_Z * s;
 	double x_hi = add ? -PLD_STEP_Z * s : 1.0 + PLD_STEP_Z * s;
 	double l_lo = loss_at(add, q, s, x_lo), l_hi = loss_at(add, q, s, x_hi);
-	double k_lo = floor(l_lo / h), k_hi = ceil(l_hi / h), prev;
+	double k_lo = floor(l_lo / h), k_hi = ceil(l_hi / h), *d, em1, e;
 
 	if (!(k_hi - k_lo < PLD_MAX_BINS))
 		return -1;
@@ -118,14 +162,31 @@ step_make(int add, double q, double s, double h, struct pld_step *st)
 	st->m = (size_t)(k_hi - k_lo) + 1;
 	if ((st->p = malloc(st->m * sizeof(double))) == NULL)
 		return -2;
-	prev = loss_sf(add, q, s, k_lo * h);
-	st->p[0] = 1.0 - prev;
-	for (size_t i = 1; i < st->m; i++) {
-		double g = loss_sf(add, q, s, (k_lo + (double)i) * h);
-		st->p[i] = prev - g > 0 ? prev - g : 0.0;
-		prev = g;
+	if ((d = malloc(st->m * sizeof(double))) == NULL) {
+		step_free(st);
+		return -2;
 	}
-	st->inf = prev;
+	for (size_t i = 0; i < st->m; i++) {
+		d[i] = step_delta(add, q, s, (k_lo + (double)i) * h);
+		if (i > 0 && d[i] > d[i - 1])
+			d[i] = d[i - 1];
+	}
+	st->inf = d[st->m - 1];
+	if (st->m == 1) {
+		st->p[0] = 1.0 - d[0];
+		free(d);
+		return 0;
+	}
+	em1 = expm1(h);
+	e = exp(h);
+	st->p[0] = 1.0 - d[0] + (d[1] - d[0]) / em1;
+	for (size_t i = 1; i + 1 < st->m; i++)
+		st->p[i] = ((d[i + 1] - d[i]) - e * (d[i] - d[i - 1])) / em1;
+	st->p[st->m - 1] = (d[st->m - 1] - d[st->m - 2]) / expm1(-h);
+	for (size_t i = 0; i < st->m; i++)
+		if (!(st->p[i] > 0))
+			st->p[i] = 0.0;
+	free(d);
 	return 0;
 }
 
@@ -247,13 +308,18 @@ mod_index(long k, size_t n)
 	return (size_t)(r < 0 ? r + (long)n : r);
 }
 
-/* eps for one adjacency given the composed pmf on [w0, w0 + n) * h. */
+/*
+ * eps for one adjacency given the composed pmf on [w0, w0 + n) * h. With
+ * P[i] the mass at grid points >= l_i and E[i] = sum_{j >= i} p_j
+ * e^-(l_j - l_i) (relative to l_i, so that no exponential overflows
+ * however large the losses), delta(eps) = P[i] - e^(eps - l_i) E[i] for
+ * eps in (l_{i-1}, l_i].
+ */
 static double
 solve_eps(const double *pmf, long w0, size_t n, double h, double budget)
 {
 	size_t j0 = 0, lo, hi;
-	long double psum = 0, esum = 0;
-	long double *P, *E;
+	long double *P, *E, eh = expl(-(long double)h);
 	double eps;
 
 	while (j0 < n && (w0 + (double)j0) * h <= 0.0)
@@ -269,34 +335,33 @@ solve_eps(const double *pmf, long w0, size_t n, double h, double budget)
 		free(E);
 		return NAN;
 	}
-	/* P[i], E[i]: sums over grid points j0 + i .. n-1 of p, p e^-l */
 	P[n - j0] = E[n - j0] = 0;
 	for (size_t i = n; i-- > j0;) {
-		psum += pmf[i];
-		esum += pmf[i] * expl(-(long double)((w0 + (double)i) * h));
-		P[i - j0] = psum;
-		E[i - j0] = esum;
+		P[i - j0] = P[i - j0 + 1] + pmf[i];
+		E[i - j0] = pmf[i] + eh * E[i - j0 + 1];
 	}
-	/* delta(0) = P[0] - E[0] */
-	if ((double)(P[0] - E[0]) <= budget) {
+	/* delta(0) = P[0] - e^-l_j0 E[0] */
+	if ((double)(P[0] - expl(-(long double)((w0 + (double)j0) * h)) *
+	                            E[0]) <= budget) {
 		free(P);
 		free(E);
 		return 0.0;
 	}
-	/* smallest grid index j with delta(l_j) <= budget */
+	/* smallest grid index j with delta(l_j) <= budget, where
+	 * delta(l_j) = P[j+1] - e^-h E[j+1] */
 	lo = 0;
 	hi = n - j0 - 1;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		double l = (w0 + (double)(j0 + mid)) * h;
-		long double d = P[mid + 1] - expl((long double)l) * E[mid + 1];
+		long double d = P[mid + 1] - eh * E[mid + 1];
 		if ((double)d <= budget)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	/* on (l_{lo-1}, l_lo] delta(eps) = P[lo] - e^eps E[lo] */
-	eps = (double)logl((P[lo] - budget) / E[lo]);
+	/* on (l_{lo-1}, l_lo] delta(eps) = P[lo] - e^(eps - l_lo) E[lo] */
+	eps = (double)logl((P[lo] - budget) / E[lo]) +
+	      (w0 + (double)(j0 + lo)) * h;
 	if (lo > 0)
 		eps = fmax(eps, (w0 + (double)(j0 + lo - 1)) * h);
 	else
@@ -308,12 +373,15 @@ solve_eps(const double *pmf, long w0, size_t n, double h, double budget)
 }
 
 /*
- * eps for one adjacency and grid h; returns 1 if the grid is too fine for
- * the memory limits (retry coarser), 0 on success, -1 on no memory.
+ * eps for one adjacency and grid h: eps[0] with the window's tails and
+ * the floating-point slack counted in delta (the answer), eps[1] without
+ * them (how much they cost, for the error bound). Returns 1 if the grid
+ * is too fine for the memory limits (retry coarser), 0 on success, -1 on
+ * no memory.
  */
 static int
 pld_one(int add, const double *q, const double *sigma, const uint64_t *steps,
-        size_t n, double delta, double h, double *eps)
+        size_t n, double delta, double h, int max_log2n, double *eps)
 {
 	struct pld_step *st = calloc(n, sizeof(*st));
 	struct cx *acc = NULL, *tmp = NULL;
@@ -339,10 +407,9 @@ pld_one(int add, const double *q, const double *sigma, const uint64_t *steps,
 		goto out;
 	}
 	w0 = (long)floor(lo / h);
-	while (nn < (size_t)(ceil(hi / h) - (double)w0 + 1) &&
-	       lg <= PLD_MAX_LOG2N)
+	while (nn < (size_t)(ceil(hi / h) - (double)w0 + 1) && lg <= max_log2n)
 		nn <<= 1, lg++;
-	if (lg > PLD_MAX_LOG2N) {
+	if (lg > max_log2n) {
 		rc = 1;
 		goto out;
 	}
@@ -371,9 +438,10 @@ pld_one(int add, const double *q, const double *sigma, const uint64_t *steps,
 		double v = acc[mod_index(w0 + (long)i, nn)].re / (double)nn;
 		pmf[i] = v > 0 ? v : 0.0;
 	}
-	budget = delta - (-expm1(log_fin)) - 2 * PLD_TAIL - PLD_SLACK;
-	*eps = solve_eps(pmf, w0, nn, h, budget);
-	rc = isnan(*eps) ? -1 : 0;
+	budget = delta - (-expm1(log_fin));
+	eps[0] = solve_eps(pmf, w0, nn, h, budget - 2 * PLD_TAIL - PLD_SLACK);
+	eps[1] = solve_eps(pmf, w0, nn, h, budget);
+	rc = isnan(eps[0]) || isnan(eps[1]) ? -1 : 0;
 out:
 	for (size_t c = 0; c < n; c++)
 		step_free(&st[c]);
@@ -384,76 +452,173 @@ out:
 	return rc;
 }
 
-/* eps for the charges with q > 0 and steps > 0 (at least one). */
-static pfl_err
+/*
+ * eps for the charges with q > 0 and steps > 0 (at least one) on grid h:
+ * 0 on success, 1 if the grid is too fine for the memory limits, -1 on no
+ * memory.
+ */
+static int
 pld_run(const double *q, const double *sigma, const uint64_t *steps, size_t n,
-        double delta, double h, double *eps)
+        double delta, double h, int max_log2n, double *eps)
 {
-	double e[2];
+	double e[2][2];
 
 	for (int add = 0; add < 2; add++) {
-		int rc = 1;
-		for (int tries = 0; rc == 1 && tries < PLD_MAX_COARSE;
-		     tries++) {
-			rc = pld_one(add, q, sigma, steps, n, delta, h,
-			             &e[add]);
-			if (rc == 1)
-				h *= 2;
-		}
-		if (rc == 1)
-			e[add] = INFINITY;
-		else if (rc != 0)
-			return PFL_ERR_NOMEM;
+		int rc = pld_one(add, q, sigma, steps, n, delta, h, max_log2n,
+		                 e[add]);
+		if (rc != 0)
+			return rc;
 	}
-	*eps = fmax(e[0], e[1]);
+	eps[0] = fmax(e[0][0], e[1][0]);
+	eps[1] = fmax(e[0][1], e[1][1]);
+	return 0;
+}
+
+/* The RDP epsilon of the charges: an upper bound that sets the scale of
+ * the first grid. */
+static double
+rdp_scale(const double *q, const double *sigma, const uint64_t *steps, size_t n,
+          double delta)
+{
+	double rdp[PFL_RDP_N_ORDERS] = {0}, one[PFL_RDP_N_ORDERS], e;
+
+	for (size_t c = 0; c < n; c++) {
+		pfl_rdp_vector(q[c], sigma[c], one);
+		for (size_t i = 0; i < PFL_RDP_N_ORDERS; i++)
+			rdp[i] += (double)steps[c] * one[i];
+	}
+	if (pfl_rdp_to_epsilon(pfl_rdp_orders(), rdp, PFL_RDP_N_ORDERS, delta,
+	                       &e, NULL) != PFL_OK ||
+	    !isfinite(e))
+		return 1.0;
+	return e;
+}
+
+/*
+ * Halve h until eps(h) - eps(h/2) <= PLD_REL_TOL eps(h/2) (see 4. above);
+ * once it is below PLD_REL_TOL_MAX, only grids of up to 2^PLD_CHEAP_LOG2N
+ * points are tried.
+ */
+static pfl_err
+pld_adaptive(const double *q, const double *sigma, const uint64_t *steps,
+             size_t n, double delta, double *eps, double *err)
+{
+	double h = rdp_scale(q, sigma, steps, n, delta) / PLD_START_BINS;
+	double e1[2], e2[2], diff = INFINITY;
+	int rc;
+
+	h = ldexp(1.0, (int)ceil(log2(fmin(PLD_MAX_H, fmax(PLD_MIN_H, h)))));
+	while ((rc = pld_run(q, sigma, steps, n, delta, h, PLD_MAX_LOG2N,
+	                     e1)) == 1 &&
+	       h < PLD_MAX_H * 1024)
+		h *= 2;
+	if (rc != 0)
+		return rc == 1 ? PFL_ERR_TOOBIG : PFL_ERR_NOMEM;
+	if (e1[0] == 0.0) /* an upper bound of 0: exact */
+		diff = 0.0;
+	while (diff > 0.0 && h / 2 >= PLD_MIN_H) {
+		int lim = diff <= PLD_REL_TOL_MAX * e1[0] ? PLD_CHEAP_LOG2N
+		                                          : PLD_MAX_LOG2N;
+
+		rc = pld_run(q, sigma, steps, n, delta, h / 2, lim, e2);
+		if (rc == 1 || (rc == 0 && !isfinite(e2[0])))
+			break;
+		if (rc != 0)
+			return PFL_ERR_NOMEM;
+		h /= 2;
+		/* e2 > e1 can only be rounding: keep the larger */
+		diff = e2[0] < e1[0] ? e1[0] - e2[0] : 0.0;
+		if (e2[0] < e1[0]) {
+			e1[0] = e2[0];
+			e1[1] = e2[1];
+		}
+		if (diff <= fmax(PLD_REL_TOL * e1[0], 1e-9))
+			break;
+	}
+	*eps = e1[0];
+	*err = diff + (e1[0] - e1[1]); /* grid, then tails and slack */
 	return PFL_OK;
+}
+
+/* Copies the charges with q > 0 and steps > 0; *used gets their count. */
+static pfl_err
+charges_used(const double *q, const double *sigma, const uint64_t *steps,
+             size_t n, double **fq, double **fs, uint64_t **ft, size_t *used)
+{
+	*fq = malloc((n + 1) * sizeof(**fq));
+	*fs = malloc((n + 1) * sizeof(**fs));
+	*ft = malloc((n + 1) * sizeof(**ft));
+	*used = 0;
+	if (*fq == NULL || *fs == NULL || *ft == NULL)
+		return PFL_ERR_NOMEM;
+	for (size_t c = 0; c < n; c++) {
+		if (q[c] > 0.0 && steps[c] > 0) {
+			(*fq)[*used] = q[c];
+			(*fs)[*used] = sigma[c];
+			(*ft)[(*used)++] = steps[c];
+		}
+	}
+	return PFL_OK;
+}
+
+static int
+args_valid(const double *q, const double *sigma, const uint64_t *steps,
+           size_t n, double delta)
+{
+	if ((n > 0 && (q == NULL || sigma == NULL || steps == NULL)) ||
+	    !(delta > 0.0 && delta < 1.0) || n > PFL_ACCT_MAX_CHARGES)
+		return 0;
+	for (size_t c = 0; c < n; c++)
+		if (!(q[c] >= 0.0 && q[c] <= 1.0) ||
+		    !(sigma[c] >= PFL_ACCT_MIN_SIGMA &&
+		      sigma[c] <= PFL_ACCT_MAX_SIGMA) ||
+		    steps[c] > PFL_ACCT_MAX_STEPS)
+			return 0;
+	return 1;
+}
+
+pfl_err
+pfl_pld_epsilon_bound(const double *q, const double *sigma,
+                      const uint64_t *steps, size_t n, double delta,
+                      double interval, double *eps, double *err)
+{
+	double *fq = NULL, *fs = NULL, h = interval, e[2] = {0, 0}, b = 0.0;
+	uint64_t *ft = NULL;
+	size_t used = 0;
+	pfl_err rc;
+	int r = 1;
+
+	if (eps == NULL || !args_valid(q, sigma, steps, n, delta) ||
+	    !(interval >= 0) || !isfinite(interval))
+		return PFL_ERR_INVAL;
+	rc = charges_used(q, sigma, steps, n, &fq, &fs, &ft, &used);
+	if (rc != PFL_OK || used == 0)
+		goto out;
+	if (interval == 0.0) {
+		rc = pld_adaptive(fq, fs, ft, used, delta, &e[0], &b);
+		goto out;
+	}
+	/* a given interval, doubled while the grid would be too large */
+	for (int tries = 0; r == 1 && tries < PLD_MAX_COARSE; tries++, h *= 2)
+		r = pld_run(fq, fs, ft, used, delta, h, PLD_MAX_LOG2N, e);
+	b = NAN;
+	rc = r == 0 ? PFL_OK : r == 1 ? PFL_ERR_TOOBIG : PFL_ERR_NOMEM;
+out:
+	if (rc == PFL_OK) {
+		*eps = e[0];
+		if (err != NULL)
+			*err = b;
+	}
+	free(fq);
+	free(fs);
+	free(ft);
+	return rc;
 }
 
 pfl_err
 pfl_pld_epsilon(const double *q, const double *sigma, const uint64_t *steps,
                 size_t n, double delta, double interval, double *eps)
 {
-	double h = interval, *fq, *fs, total = 0.0;
-	uint64_t *ft;
-	size_t used = 0;
-	pfl_err err = PFL_ERR_NOMEM;
-
-	if ((n > 0 && (q == NULL || sigma == NULL || steps == NULL)) ||
-	    eps == NULL || !(delta > 0.0 && delta < 1.0) || !(interval >= 0) ||
-	    !isfinite(interval) || n > PFL_ACCT_MAX_CHARGES)
-		return PFL_ERR_INVAL;
-	for (size_t c = 0; c < n; c++)
-		if (!(q[c] >= 0.0 && q[c] <= 1.0) ||
-		    !(sigma[c] >= PFL_ACCT_MIN_SIGMA &&
-		      sigma[c] <= PFL_ACCT_MAX_SIGMA) ||
-		    steps[c] > PFL_ACCT_MAX_STEPS)
-			return PFL_ERR_INVAL;
-	fq = malloc((n + 1) * sizeof(*fq));
-	fs = malloc((n + 1) * sizeof(*fs));
-	ft = malloc((n + 1) * sizeof(*ft));
-	if (fq != NULL && fs != NULL && ft != NULL) {
-		for (size_t c = 0; c < n; c++) {
-			if (q[c] > 0.0 && steps[c] > 0) {
-				fq[used] = q[c];
-				fs[used] = sigma[c];
-				ft[used++] = steps[c];
-			}
-		}
-		for (size_t c = 0; c < used; c++)
-			total += (double)ft[c];
-		/* rounding each step's loss up by < h biases the sum by up to
-		 * steps * h: by default pick h so that this stays small */
-		if (!(interval > 0))
-			h = fmax(PLD_MIN_H,
-			         fmin(PLD_DEFAULT_H, PLD_BIAS / total));
-		if (used == 0) {
-			*eps = 0.0;
-			err = PFL_OK;
-		} else
-			err = pld_run(fq, fs, ft, used, delta, h, eps);
-	}
-	free(fq);
-	free(fs);
-	free(ft);
-	return err;
+	return pfl_pld_epsilon_bound(q, sigma, steps, n, delta, interval, eps,
+	                             NULL);
 }

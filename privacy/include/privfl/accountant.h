@@ -11,8 +11,8 @@
  * 2019), exact series for integer and fractional orders over the order list
  * of Google's dp_accounting (1.1..10.9 step 0.1, 11..63, 128, 256, 512,
  * 1024), converted by Canonne-Kamath-Steinke 2020 Prop. 12.
- * PFL_ACCT_PLD: privacy loss distribution with pessimistic (rounded-up)
- * discretization, composed by FFT (pfl_pld_epsilon); the accountant
+ * PFL_ACCT_PLD: privacy loss distribution with connect-the-dots
+ * discretization, composed by FFT (pfl_pld_epsilon_bound); the accountant
  * reports the smaller of the PLD and RDP epsilons, both upper bounds
  * (docs/PRIVACY.md); for PLD it rounds each sigma down to 3 significant
  * digits (conservative) so that near-equal charges share one FFT.
@@ -150,18 +150,33 @@ pfl_err pfl_rdp_to_epsilon(const double *orders, const double *rdp, size_t n,
 
 /*
  * Epsilon at delta of the composition of charges (q[i], sigma[i],
- * steps[i]), i < n, by the PLD method: both adjacencies (add and remove),
- * losses rounded up to a grid of width `interval` (0: the default,
- * min(1e-4, max(1e-6, 0.02 / total steps)); doubled automatically while
- * the grid would exceed 2^20 points), composed by FFT
- * (see pld.c for the argument that this is an upper bound). Charges with
- * q == 0 or steps == 0 are ignored. Cost: one discretization and FFT per
- * charge; about 0.1-0.3 s for typical parameters.
+ * steps[i]), i < n, by the PLD method (pld.c): for both adjacencies (add
+ * and remove) each step's privacy loss distribution is discretized by
+ * connect-the-dots (Doroshenko et al., PETS 2022) on a grid of width
+ * `interval`, the loss above the grid counted in delta; the steps are
+ * composed by FFT (repeated squaring for repeated steps) and the worse
+ * adjacency is taken. The result is an upper bound on the exact epsilon.
+ * interval 0 (recommended) chooses the grid: it is halved until halving
+ * it again lowers epsilon by at most 0.3%, and *err gets that last
+ * change, which bounds eps - exact as long as the discretization error
+ * falls at least linearly with the interval (connect-the-dots: about
+ * quadratically). A given interval > 0 is doubled while the grid would
+ * exceed 2^20 points; *err is then NAN. Charges with q == 0 or
+ * steps == 0 are ignored. Cost: a few discretizations and FFTs per call;
+ * 100,000 steps of one charge take well under a second (make bench).
  * @param[out] eps  epsilon >= 0; INFINITY if delta is below the mass the
  *                  method cannot bound (tails, about 1e-12)
+ * @param[out] err  the error bound (may be NULL); INFINITY if the grid
+ *                  limits stopped the refinement first
  * @return PFL_OK, PFL_ERR_INVAL (values outside the charge limits),
- *         PFL_ERR_NOMEM
+ *         PFL_ERR_TOOBIG (no grid fits the memory limits), PFL_ERR_NOMEM
  */
+pfl_err pfl_pld_epsilon_bound(const double *q, const double *sigma,
+                              const uint64_t *steps, size_t n, double delta,
+                              double interval, double *eps,
+                              double *err) PFL_WUR;
+
+/* pfl_pld_epsilon_bound without the error bound. */
 pfl_err pfl_pld_epsilon(const double *q, const double *sigma,
                         const uint64_t *steps, size_t n, double delta,
                         double interval, double *eps) PFL_WUR;
