@@ -1,0 +1,5 @@
+# Issue #13 "your model, your data": libsodium initialized by the library,
+# model files read by their own metadata, CSV data in the daemons.
+pfl_add_test(test_identity_noinit
+	SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_identity_noinit.c
+	DEPS pfl_crypto pfl_common TIMEOUT 60)
