@@ -3,3 +3,8 @@
 pfl_add_test(test_identity_noinit
 	SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_identity_noinit.c
 	DEPS pfl_crypto pfl_common TIMEOUT 60)
+# privfl model: architecture from the file's metadata, --help, reasons.
+add_test(NAME model_cli
+	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/model_cli.sh
+	${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+set_tests_properties(model_cli PROPERTIES TIMEOUT 60)
