@@ -8,3 +8,5 @@ add_test(NAME model_cli
 	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/model_cli.sh
 	${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
 set_tests_properties(model_cli PROPERTIES TIMEOUT 60)
+pfl_add_test(test_csv_stats SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_csv_stats.c
+	DEPS pfl_model pfl_common m TIMEOUT 60)
