@@ -54,10 +54,15 @@ for k in 0 1 2; do
 done
 { echo "$hdr"; tail -n +49 rows.csv | head -n 40; } > reference.csv
 
-"$privfl" data stats --csv reference.csv --label cultivar --scale standard \
-	--missing mean --out stats.csv > stats.txt || fail "data stats"
-grep -q "13 features, 3 classes" stats.txt || fail "stats: $(cat stats.txt)"
-grep -q "input_shape = 1x1x13, classes = 3" stats.txt || fail "stats hint"
+# docs/CLIENT.md's "CSV data" commands, as written there
+src=$1
+awk '/^## CSV data/ { sec = 1 } sec && /^```sh/ { inb = 1; next }
+	inb && /^```/ { exit } inb' "$src/docs/CLIENT.md" > doc.txt
+doc_stats=$(grep '^privfl data stats ' doc.txt) || fail "no stats command in CLIENT.md"
+doc_client=$(grep '^privfl-client ' doc.txt) || fail "no client command in CLIENT.md"
+eval "\"\$privfl\" ${doc_stats#privfl }" > stats.txt || fail "data stats"
+[ "$(cat stats.txt)" = "$(grep '^  stats.csv:' doc.txt | sed 's/^  //')" ] ||
+	fail "stats output differs from CLIENT.md: $(cat stats.txt)"
 
 "$privfl" keygen --out keys/aggregator > /dev/null
 mkdir -p keys/enrolled
@@ -89,11 +94,11 @@ grep -q "needs csv_stats" agg-nostats.log || fail "aggregator csv_stats message"
 aggpid=$!
 pids+=($aggpid)
 for k in 0 1 2; do
-	"$client" --server "$url" --federation-id wine \
-		--identity-dir keys/client$k \
-		--server-key keys/aggregator/identity.pub \
-		--data client$k.csv --csv-stats stats.csv --csv-label cultivar \
-		--backoff-min-ms 50 --backoff-max-ms 300 > client$k.log 2>&1 &
+	cmd=${doc_client#privfl-client }
+	cmd=${cmd//client0/client$k}
+	cmd=${cmd//tcp:\/\/127.0.0.1:7700/$url}
+	eval "\"\$client\" $cmd --backoff-min-ms 50 --backoff-max-ms 300" \
+		> client$k.log 2>&1 &
 	pids+=($!)
 done
 for _ in $(seq 1 1200); do
@@ -163,5 +168,8 @@ bad_client text "data: text.csv:5: column 'ash': 'abc' is not a number" \
 bad_client label "the label column is 'cultivar', not 'species'" \
 	--data client0.csv --csv-stats stats.csv --csv-label species
 bad_client nostats "CSV data needs csv_stats" --data client0.csv
+sed '1s/cultivar$/species/' client0.csv > header.csv
+bad_client header "data: header.csv:1: column 14 is 'species', expected 'cultivar'" \
+	--data header.csv --csv-stats stats.csv
 [ ! -e conns ] || fail "a client with bad data connected"
 echo "ok: CSV federation and bad CSV input"
