@@ -370,8 +370,10 @@ info_arch(const struct wfile *w)
 	const char *in = pfl_st_file_meta(&w->f, "privfl.input");
 	const char *cl = pfl_st_file_meta(&w->f, "privfl.classes");
 	struct pfl_model_spec spec;
+	char err[256] = "";
 	float *params;
-	int c, h, wd, rv;
+	int c, h, wd;
+	pfl_err rc;
 
 	if (name == NULL || in == NULL || cl == NULL ||
 	    sscanf(in, "%d,%d,%d", &c, &h, &wd) != 3)
@@ -386,22 +388,16 @@ info_arch(const struct wfile *w)
 	params = malloc(pfl_model_spec_num_params(&spec) * sizeof(float));
 	if (params == NULL)
 		return 1;
-	rv = 0;
-	{
-		char err[256] = "";
-		if (pfl_st_file_to_params_err(&w->f, &spec, params, err,
-		                              sizeof(err)) != PFL_OK) {
-			fprintf(stderr, "privfl model info: %s: %s\n", w->path,
-			        err);
-			rv = 1;
-		} else {
-			printf("architecture %s, input %s, %s classes, %zu "
-			       "parameters\n",
-			       name, in, cl, pfl_model_spec_num_params(&spec));
-		}
-	}
+	rc = pfl_st_file_to_params_err(&w->f, &spec, params, err, sizeof(err));
 	free(params);
-	return rv;
+	if (rc != PFL_OK) {
+		fprintf(stderr, "privfl model info: %s: %s\n", w->path,
+		        err[0] ? err : pfl_strerror(rc));
+		return 1;
+	}
+	printf("architecture %s, input %s, %s classes, %zu parameters\n", name,
+	       in, cl, pfl_model_spec_num_params(&spec));
+	return 0;
 }
 
 static int

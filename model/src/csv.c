@@ -961,7 +961,8 @@ stats_add_cat(struct col *c, const struct table *t, size_t r, const char *name,
 		       name, t->line[r], c->name);
 		return PFL_ERR_FORMAT;
 	}
-	for (size_t k = 0; k < c->ncats; k++)
+	for (size_t k = c->kind == COL_CAT && c->ncats > 0 ? c->ncats - 1 : 0;
+	     k < c->ncats; k++)
 		if (strcmp(c->cats[k], s) == 0 ||
 		    (c->kind == COL_CAT && strcmp(c->cats[k], s) > 0)) {
 			seterr(err, errlen,

@@ -600,7 +600,12 @@ pfl_safetensors_parse_err(const uint8_t *buf, size_t len,
 	j.p = (const char *)buf + 8;
 	j.end = j.p + hlen;
 	err = parse_header(&j, &f);
-	if (err != PFL_OK)
+	if (err == PFL_ERR_TOOBIG)
+		seterr(errbuf, errlen,
+		       "more than %d tensors or %d metadata "
+		       "entries",
+		       PFL_ST_MAX_TENSORS, PFL_ST_MAX_META);
+	else if (err != PFL_OK)
 		seterr(errbuf, errlen, "malformed JSON header near byte %zu",
 		       (size_t)(j.p - (const char *)buf));
 	if (err == PFL_OK) {
