@@ -10,6 +10,7 @@
 
 #include "privfl/client.h"
 #include "privfl/clock.h"
+#include "privfl/csv.h"
 #include "privfl/log.h"
 #include "privfl/sig.h"
 
@@ -60,21 +61,50 @@ usage(FILE *f)
 	           "1 error, 2 usage\n");
 }
 
+static bool
+is_csv(const char *path)
+{
+	size_t len = strlen(path);
+
+	return len > 4 && strcmp(path + len - 4, ".csv") == 0;
+}
+
+/* CSV data, encoded with the federation's statistics (csv_stats). */
+static pfl_err
+load_csv(const struct pfl_client_config *cfg, struct pfl_dataset *ds)
+{
+	char err[PFL_CSV_ERRLEN] = "";
+	pfl_err rv;
+
+	if (cfg->csv_stats[0] == '\0') {
+		pfl_log(PFL_LOG_ERROR,
+		        "data %s: CSV data needs csv_stats, the federation's "
+		        "preprocessing statistics (privfl data stats), so that "
+		        "every device encodes its rows alike",
+		        cfg->data);
+		return PFL_ERR_CONFIG;
+	}
+	rv = pfl_csv_load_prepared(cfg->csv_stats, cfg->csv_label, cfg->data,
+	                           ds, err, sizeof(err));
+	if (rv != PFL_OK)
+		pfl_log(PFL_LOG_ERROR, "data: %s",
+		        err[0] ? err : pfl_strerror(rv));
+	return rv;
+}
+
 static pfl_err
 load_data(const struct pfl_client_config *cfg, struct pfl_dataset *ds,
           uint32_t **idx, size_t *n)
 {
 	const char *d = cfg->data;
-	size_t len = strlen(d);
 	pfl_err rv;
 
-	if (len > 4 && strcmp(d + len - 4, ".csv") == 0) {
-		pfl_log(PFL_LOG_ERROR, "CSV data: see docs/CLIENT.md");
-		return PFL_ERR_CONFIG;
-	}
-	rv = pfl_dataset_load_fmnist(strcmp(d, "fashion-mnist") == 0 ? NULL : d,
-	                             true, ds);
-	if (rv != PFL_OK) {
+	if (is_csv(d)) {
+		if ((rv = load_csv(cfg, ds)) != PFL_OK)
+			return rv;
+	} else if ((rv = pfl_dataset_load_fmnist(
+	                    strcmp(d, "fashion-mnist") == 0 ? NULL : d, true,
+	                    ds)) != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "data %s: %s", d, pfl_strerror(rv));
 		return rv;
 	}
@@ -83,6 +113,11 @@ load_data(const struct pfl_client_config *cfg, struct pfl_dataset *ds,
 	*n = 0;
 	for (size_t i = (size_t)cfg->shard; i < ds->n; i += (size_t)cfg->shards)
 		(*idx)[(*n)++] = (uint32_t)i;
+	if (*n == 0) {
+		pfl_log(PFL_LOG_ERROR, "data %s: shard %lld of %lld is empty",
+		        d, (long long)cfg->shard, (long long)cfg->shards);
+		return PFL_ERR_CONFIG;
+	}
 	pfl_log(PFL_LOG_INFO, "local data: %zu examples (shard %lld of %lld)",
 	        *n, (long long)cfg->shard, (long long)cfg->shards);
 	return PFL_OK;

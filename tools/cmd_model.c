@@ -39,8 +39,9 @@ struct model_args {
 
 #define F(x) offsetof(struct model_args, x)
 static const struct pfl_cfg_entry model_tab[] = {
-        {"model", PFL_CFG_STRING, F(model), "mlp", 0, 0, NULL, 0,
-         "architecture: logreg, mlp, mlp:H1,H2, cnn"},
+        {"model", PFL_CFG_STRING, F(model), NULL, 0, 0, NULL, 0,
+         "architecture: logreg, mlp, mlp:H1,H2, cnn (default: the "
+         "privfl.model of --weights/--init, else mlp)"},
         {"dataset", PFL_CFG_ENUM, F(dataset), "fashion-mnist", 0, 0,
          "fashion-mnist|csv", 0, "data set"},
         {"data-dir", PFL_CFG_STRING, F(data_dir), NULL, 0, 0, NULL, 0,
@@ -142,18 +143,95 @@ load_data(const struct model_args *a, struct pfl_dataset *train,
 	return 0;
 }
 
+/* A model file read whole, parsed, with its privfl.* metadata. */
+struct wfile {
+	const char *path;
+	uint8_t *buf;
+	struct pfl_st_file f;
+	bool parsed;
+};
+
+static void
+wfile_fini(struct wfile *w)
+{
+	if (w->parsed)
+		pfl_st_file_fini(&w->f);
+	free(w->buf);
+	memset(w, 0, sizeof(*w));
+}
+
+static int
+wfile_read(const char *path, struct wfile *w)
+{
+	char err[256] = "";
+	size_t len = 0;
+	pfl_err rc;
+
+	memset(w, 0, sizeof(*w));
+	w->path = path;
+	rc = pfl_file_read(path, PFL_ST_MAX_FILE, &w->buf, &len);
+	if (rc == PFL_OK)
+		rc = pfl_safetensors_parse_err(w->buf, len, &w->f, err,
+		                               sizeof(err));
+	if (rc != PFL_OK) {
+		fprintf(stderr, "privfl model: %s: %s\n", path,
+		        err[0] ? err : pfl_strerror(rc));
+		wfile_fini(w);
+		return 1;
+	}
+	w->parsed = true;
+	return 0;
+}
+
+/* The architecture: --model, else the file's privfl.model, else mlp. */
+static const char *
+arch_name(const struct model_args *a, const struct wfile *w)
+{
+	const char *m =
+	        w && w->parsed ? pfl_st_file_meta(&w->f, "privfl.model") : NULL;
+
+	return a->model ? a->model : m ? m : "mlp";
+}
+
+/* The data must have the input shape and classes the file was made for. */
+static int
+check_file_shape(const struct wfile *w, const struct pfl_dataset *ds)
+{
+	const char *in = pfl_st_file_meta(&w->f, "privfl.input");
+	const char *cl = pfl_st_file_meta(&w->f, "privfl.classes");
+	char have[64];
+
+	snprintf(have, sizeof(have), "%d,%d,%d", ds->c, ds->h, ds->w);
+	if (in != NULL && strcmp(in, have) != 0) {
+		fprintf(stderr,
+		        "privfl model: %s: made for input %s, the data has "
+		        "%s\n",
+		        w->path, in, have);
+		return 1;
+	}
+	if (cl != NULL && atoi(cl) != ds->classes) {
+		fprintf(stderr,
+		        "privfl model: %s: made for %s classes, the data has "
+		        "%d\n",
+		        w->path, cl, ds->classes);
+		return 1;
+	}
+	return 0;
+}
+
 static int
 make_model(const struct model_args *a, const struct pfl_dataset *ds,
-           struct pfl_model **m)
+           const struct wfile *w, struct pfl_model **m)
 {
 	struct pfl_model_spec spec;
+	const char *name = arch_name(a, w);
 
-	if (pfl_model_spec_parse(a->model, ds->c, ds->h, ds->w, ds->classes,
+	if (pfl_model_spec_parse(name, ds->c, ds->h, ds->w, ds->classes,
 	                         &spec) != PFL_OK) {
 		fprintf(stderr,
-		        "privfl model: bad --model '%s' for input "
+		        "privfl model: bad model '%s' for input "
 		        "%dx%dx%d\n",
-		        a->model, ds->c, ds->h, ds->w);
+		        name, ds->c, ds->h, ds->w);
 		return 2;
 	}
 	if (pfl_model_new(&spec, m) != PFL_OK) {
@@ -164,14 +242,16 @@ make_model(const struct model_args *a, const struct pfl_dataset *ds,
 }
 
 static int
-load_weights(struct pfl_model *m, const char *path)
+load_weights(struct pfl_model *m, const struct wfile *w)
 {
-	pfl_err rc = pfl_safetensors_load(pfl_model_get_spec(m), path,
-	                                  pfl_model_params(m));
+	char err[256] = "";
+	pfl_err rc = pfl_st_file_to_params_err(&w->f, pfl_model_get_spec(m),
+	                                       pfl_model_params(m), err,
+	                                       sizeof(err));
 
 	if (rc != PFL_OK) {
-		fprintf(stderr, "privfl model: %s: %s\n", path,
-		        pfl_strerror(rc));
+		fprintf(stderr, "privfl model: %s: %s\n", w->path,
+		        err[0] ? err : pfl_strerror(rc));
 		return 1;
 	}
 	return 0;
@@ -182,14 +262,19 @@ cmd_train(struct model_args *a)
 {
 	struct pfl_dataset train = {0}, test = {0};
 	struct pfl_model *m = NULL;
+	struct wfile w = {0};
 	int rv;
 
-	if ((rv = load_data(a, &train, &test)) != 0)
+	if (a->init != NULL && (rv = wfile_read(a->init, &w)) != 0)
 		return rv;
-	if ((rv = make_model(a, &train, &m)) != 0)
+	if ((rv = load_data(a, &train, &test)) != 0)
+		goto out;
+	if (a->init != NULL && (rv = check_file_shape(&w, &train)) != 0)
+		goto out;
+	if ((rv = make_model(a, &train, a->init ? &w : NULL, &m)) != 0)
 		goto out;
 	if (a->init != NULL) {
-		if ((rv = load_weights(m, a->init)) != 0)
+		if ((rv = load_weights(m, &w)) != 0)
 			goto out;
 	} else {
 		pfl_model_init(m, (uint64_t)a->seed);
@@ -232,6 +317,7 @@ cmd_train(struct model_args *a)
 		}
 	}
 out:
+	wfile_fini(&w);
 	pfl_model_free(m);
 	pfl_dataset_fini(&train);
 	pfl_dataset_fini(&test);
@@ -243,6 +329,7 @@ cmd_eval(struct model_args *a)
 {
 	struct pfl_dataset train = {0}, test = {0};
 	struct pfl_model *m = NULL;
+	struct wfile w = {0};
 	double acc, loss;
 	int rv;
 
@@ -250,10 +337,13 @@ cmd_eval(struct model_args *a)
 		fprintf(stderr, "privfl model eval: --weights is required\n");
 		return 2;
 	}
-	if ((rv = load_data(a, a->csv != NULL ? &train : NULL, &test)) != 0)
+	if ((rv = wfile_read(a->weights, &w)) != 0)
 		return rv;
-	if ((rv = make_model(a, &test, &m)) != 0 ||
-	    (rv = load_weights(m, a->weights)) != 0)
+	if ((rv = load_data(a, a->csv != NULL ? &train : NULL, &test)) != 0)
+		goto out;
+	if ((rv = check_file_shape(&w, &test)) != 0 ||
+	    (rv = make_model(a, &test, &w, &m)) != 0 ||
+	    (rv = load_weights(m, &w)) != 0)
 		goto out;
 	if (pfl_model_evaluate(m, &test, NULL, 0, &acc, &loss) != PFL_OK) {
 		fprintf(stderr, "privfl model eval: failed\n");
@@ -262,42 +352,76 @@ cmd_eval(struct model_args *a)
 	}
 	printf("accuracy=%.4f loss=%.4f\n", acc, loss);
 out:
+	wfile_fini(&w);
 	pfl_model_free(m);
 	pfl_dataset_fini(&train);
 	pfl_dataset_fini(&test);
 	return rv;
 }
 
+/*
+ * The architecture the file's metadata names, checked against its
+ * tensors: 0 (and a line) when it matches or there is no metadata.
+ */
+static int
+info_arch(const struct wfile *w)
+{
+	const char *name = pfl_st_file_meta(&w->f, "privfl.model");
+	const char *in = pfl_st_file_meta(&w->f, "privfl.input");
+	const char *cl = pfl_st_file_meta(&w->f, "privfl.classes");
+	struct pfl_model_spec spec;
+	char err[256] = "";
+	float *params;
+	int c, h, wd;
+	pfl_err rc;
+
+	if (name == NULL || in == NULL || cl == NULL ||
+	    sscanf(in, "%d,%d,%d", &c, &h, &wd) != 3)
+		return 0;
+	if (pfl_model_spec_parse(name, c, h, wd, atoi(cl), &spec) != PFL_OK) {
+		fprintf(stderr,
+		        "privfl model info: %s: unknown architecture '%s' "
+		        "(input %s, %s classes)\n",
+		        w->path, name, in, cl);
+		return 1;
+	}
+	params = malloc(pfl_model_spec_num_params(&spec) * sizeof(float));
+	if (params == NULL)
+		return 1;
+	rc = pfl_st_file_to_params_err(&w->f, &spec, params, err, sizeof(err));
+	free(params);
+	if (rc != PFL_OK) {
+		fprintf(stderr, "privfl model info: %s: %s\n", w->path,
+		        err[0] ? err : pfl_strerror(rc));
+		return 1;
+	}
+	printf("architecture %s, input %s, %s classes, %zu parameters\n", name,
+	       in, cl, pfl_model_spec_num_params(&spec));
+	return 0;
+}
+
 static int
 cmd_info(const char *path)
 {
-	struct pfl_st_file f;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	pfl_err rc = pfl_file_read(path, PFL_ST_MAX_FILE, &buf, &len);
+	struct wfile w;
+	int rv;
 
-	if (rc == PFL_OK)
-		rc = pfl_safetensors_parse(buf, len, &f);
-	if (rc != PFL_OK) {
-		fprintf(stderr, "privfl model info: %s: %s\n", path,
-		        pfl_strerror(rc));
-		free(buf);
+	if (wfile_read(path, &w) != 0)
 		return 1;
-	}
-	for (size_t i = 0; i < f.nmeta; i++)
-		if (f.meta_values[i] != NULL)
-			printf("meta %s = %s\n", f.meta_keys[i],
-			       f.meta_values[i]);
-	for (size_t i = 0; i < f.ntensors; i++) {
-		const struct pfl_st_tensor *t = &f.tensors[i];
+	rv = info_arch(&w);
+	for (size_t i = 0; i < w.f.nmeta; i++)
+		if (w.f.meta_values[i] != NULL)
+			printf("meta %s = %s\n", w.f.meta_keys[i],
+			       w.f.meta_values[i]);
+	for (size_t i = 0; i < w.f.ntensors; i++) {
+		const struct pfl_st_tensor *t = &w.f.tensors[i];
 		printf("%s %s [", t->name, t->dtype);
 		for (int d = 0; d < t->ndim; d++)
 			printf("%s%" PRId64, d ? ", " : "", t->shape[d]);
 		printf("] bytes %" PRIu64 "..%" PRIu64 "\n", t->begin, t->end);
 	}
-	pfl_st_file_fini(&f);
-	free(buf);
-	return 0;
+	wfile_fini(&w);
+	return rv;
 }
 
 static void
@@ -320,6 +444,12 @@ pfl_cmd_model(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
 	if (strcmp(argv[1], "info") == 0) {
 		if (argc != 3) {
 			usage(stderr);

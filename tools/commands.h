@@ -10,6 +10,7 @@
 #define PFL_TOOL_CMD(name) int name(int argc, char **argv) __attribute__((weak))
 
 PFL_TOOL_CMD(pfl_cmd_model);       /* model train|eval|info|export (model/) */
+PFL_TOOL_CMD(pfl_cmd_data);        /* data stats: CSV preprocessing (model/) */
 PFL_TOOL_CMD(pfl_cmd_accountant);  /* accountant (privacy/) */
 PFL_TOOL_CMD(pfl_cmd_keygen);      /* keygen (crypto/) */
 PFL_TOOL_CMD(pfl_cmd_fingerprint); /* fingerprint (crypto/) */

@@ -15,6 +15,8 @@ usage(FILE *f)
 	        "usage: privfl COMMAND [options]\n\n"
 	        "commands:\n"
 	        "  model train|eval|info   train, evaluate or inspect a model\n"
+	        "  data stats              CSV preprocessing statistics for a "
+	        "federation\n"
 	        "  accountant              privacy accountant: epsilon for a "
 	        "plan, or the plan for an epsilon\n"
 	        "  keygen --out DIR        make an Ed25519 identity\n"
@@ -34,6 +36,7 @@ main(int argc, char **argv)
 		cmd_fn fn;
 	} * cmd, table[] = {
 	                 {"model", pfl_cmd_model},
+	                 {"data", pfl_cmd_data},
 	                 {"accountant", pfl_cmd_accountant},
 	                 {"keygen", pfl_cmd_keygen},
 	                 {"fingerprint", pfl_cmd_fingerprint},

@@ -8,6 +8,7 @@
 
 #include "agg_int.h"
 #include "privfl/clock.h"
+#include "privfl/csv.h"
 #include "privfl/file.h"
 #include "privfl/hash.h"
 #include "privfl/log.h"
@@ -86,14 +87,58 @@ setup_model(struct pfl_aggregator *a)
 	return pfl_strategy_new(&sp, a->num_params, &a->strategy);
 }
 
+/* A CSV test set, encoded with the clients' statistics (csv_stats). */
+static pfl_err
+load_csv_test(struct pfl_aggregator *a)
+{
+	const struct pfl_model_spec *s = &a->spec;
+	const char *t = a->cfg.test_data, *st = a->cfg.csv_stats;
+	char err[PFL_CSV_ERRLEN] = "";
+	pfl_err rv;
+
+	if (st == NULL || *st == '\0') {
+		pfl_log(PFL_LOG_ERROR,
+		        "test_data %s: a CSV test set needs csv_stats, the "
+		        "clients' preprocessing statistics (privfl data stats)",
+		        t);
+		return PFL_ERR_CONFIG;
+	}
+	rv = pfl_csv_load_prepared(st, NULL, t, &a->test, err, sizeof(err));
+	if (rv != PFL_OK) {
+		pfl_log(PFL_LOG_ERROR, "test_data: %s",
+		        err[0] ? err : pfl_strerror(rv));
+		return rv;
+	}
+	if ((size_t)s->in_c * (size_t)s->in_h * (size_t)s->in_w !=
+	            a->test.dim ||
+	    s->classes != a->test.classes) {
+		pfl_log(PFL_LOG_ERROR,
+		        "test_data %s: %zu features, %d classes, but the model "
+		        "takes input_shape %dx%dx%d and %d classes; set "
+		        "input_shape = 1x1x%zu and classes = %d",
+		        t, a->test.dim, a->test.classes, s->in_c, s->in_h,
+		        s->in_w, s->classes, a->test.dim, a->test.classes);
+		pfl_dataset_fini(&a->test);
+		return PFL_ERR_CONFIG;
+	}
+	return PFL_OK;
+}
+
 static pfl_err
 setup_test_data(struct pfl_aggregator *a)
 {
 	const char *t = a->cfg.test_data;
+	size_t len = t != NULL ? strlen(t) : 0;
 	pfl_err rv;
 
 	if (t == NULL || *t == '\0' || strcmp(t, "none") == 0)
 		return PFL_OK;
+	if (len > 4 && strcmp(t + len - 4, ".csv") == 0) {
+		if ((rv = load_csv_test(a)) != PFL_OK)
+			return rv;
+		a->have_test = true;
+		return PFL_OK;
+	}
 	rv = pfl_dataset_load_fmnist(strcmp(t, "fashion-mnist") == 0 ? NULL : t,
 	                             false, &a->test);
 	if (rv != PFL_OK) {

@@ -138,7 +138,10 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
         {"test_data", PFL_CFG_STRING, F(test_data), "fashion-mnist", 0, 0, NULL,
          0,
          "server-side test set: fashion-mnist, a directory with "
-         "the IDX files, or none"},
+         "the IDX files, a .csv file (with csv_stats), or none"},
+        {"csv_stats", PFL_CFG_STRING, F(csv_stats), "", 0, 0, NULL, 0,
+         "preprocessing statistics of a CSV test_data (privfl data "
+         "stats), the file the clients use"},
         {"eval_every", PFL_CFG_INT, F(eval_every), "1", 0, 1000000, NULL, 0,
          "evaluate every N rounds (0 = only at the end)"},
         {"out_dir", PFL_CFG_STRING, F(out_dir), "privfl-out", 0, 0, NULL, 0,

@@ -27,13 +27,17 @@ const struct pfl_cfg_entry pfl_client_config_table[] = {
          0, "expected server name; empty = host of the URL"},
         {"data", PFL_CFG_STRING, F(data), "fashion-mnist", 0, 0, NULL, 0,
          "local data: fashion-mnist, a directory with the IDX "
-         "training files, or a .csv file"},
+         "training files, or a .csv file (with csv_stats)"},
         {"shard", PFL_CFG_INT, F(shard), "0", 0, 1e9, NULL, 0,
          "use only shard i of shards (for demos on shared data)"},
         {"shards", PFL_CFG_INT, F(shards), "1", 1, 1e9, NULL, 0,
          "number of shards the data is cut into"},
-        {"csv_label", PFL_CFG_STRING, F(csv_label), "label", 0, 0, NULL, 0,
-         "label column of a CSV file"},
+        {"csv_stats", PFL_CFG_STRING, F(csv_stats), "", 0, 0, NULL, 0,
+         "preprocessing statistics of CSV data (privfl data stats); "
+         "required with a .csv data file"},
+        {"csv_label", PFL_CFG_STRING, F(csv_label), "", 0, 0, NULL, 0,
+         "label column of CSV data; empty = the one csv_stats names "
+         "(else it must match)"},
         {"max_message_mb", PFL_CFG_INT, F(max_message_mb), "64", 1, 1024, NULL,
          0, "largest message accepted, MiB"},
         {"request_timeout_ms", PFL_CFG_INT, F(request_timeout_ms), "60000", 100,

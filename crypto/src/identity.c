@@ -446,6 +446,8 @@ pfl_identity_load(const char *dir, struct pfl_identity **out)
 
 	if (dir == NULL || out == NULL)
 		return PFL_ERR_INVAL;
+	if (sodium_init() < 0)
+		return PFL_ERR_CRYPTO;
 	if ((rv = path_join(path, sizeof(path), dir, "identity.key")) != PFL_OK)
 		return rv;
 	if ((rv = read_secret_file(path, &text, &len)) != PFL_OK)
@@ -485,6 +487,8 @@ pfl_identity_save(const struct pfl_identity *cid, const char *dir)
 
 	if (id == NULL || dir == NULL)
 		return PFL_ERR_INVAL;
+	if (sodium_init() < 0)
+		return PFL_ERR_CRYPTO;
 	if ((rv = pfl_file_mkdirs(dir, 0700)) != PFL_OK)
 		return rv;
 	if ((text = sodium_malloc(tlen)) == NULL)

@@ -1,6 +1,8 @@
 /* safetensors writer and a hardened reader (small JSON parser). */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,26 +433,74 @@ dtype_size(const char *dt)
 	return 0;
 }
 
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* "[200, 784]" */
+static void
+shape_str(const int64_t *shape, int ndim, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	n += (size_t)snprintf(out, cap, "[");
+	for (int d = 0; d < ndim && n < cap; d++)
+		n += (size_t)snprintf(out + n, cap - n, "%s%" PRId64,
+		                      d ? ", " : "", shape[d]);
+	if (n < cap)
+		snprintf(out + n, cap - n, "]");
+}
+
 /* Each tensor's byte size must match dtype x shape and lie inside data. */
 static pfl_err
-check_tensors(const struct pfl_st_file *f)
+check_tensors(const struct pfl_st_file *f, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < f->ntensors; i++) {
 		const struct pfl_st_tensor *t = &f->tensors[i];
 		uint64_t n = dtype_size(t->dtype);
-		if (n == 0)
+		if (n == 0) {
+			seterr(err, errlen,
+			       "tensor '%.64s': unknown dtype '%s'", t->name,
+			       t->dtype);
 			return PFL_ERR_FORMAT;
+		}
 		for (int d = 0; d < t->ndim; d++) {
 			uint64_t s = (uint64_t)t->shape[d];
 			if (s != 0 && n > UINT64_MAX / s)
 				return PFL_ERR_FORMAT;
 			n *= s;
 		}
-		if (t->end > f->data_len || t->end - t->begin != n)
+		if (t->end > f->data_len) {
+			seterr(err, errlen,
+			       "truncated: tensor '%.64s' ends at data byte "
+			       "%" PRIu64 ", the file holds %zu",
+			       t->name, t->end, f->data_len);
 			return PFL_ERR_FORMAT;
+		}
+		if (t->end - t->begin != n) {
+			seterr(err, errlen,
+			       "tensor '%.64s': %" PRIu64 " bytes for dtype "
+			       "x shape %" PRIu64,
+			       t->name, t->end - t->begin, n);
+			return PFL_ERR_FORMAT;
+		}
 		for (size_t k = 0; k < i; k++)
-			if (strcmp(f->tensors[k].name, t->name) == 0)
+			if (strcmp(f->tensors[k].name, t->name) == 0) {
+				seterr(err, errlen, "duplicate tensor '%.64s'",
+				       t->name);
 				return PFL_ERR_FORMAT;
+			}
 	}
 	return PFL_OK;
 }
@@ -507,7 +557,8 @@ parse_header(struct jp *j, struct pfl_st_file *f)
 }
 
 pfl_err
-pfl_safetensors_parse(const uint8_t *buf, size_t len, struct pfl_st_file *out)
+pfl_safetensors_parse_err(const uint8_t *buf, size_t len,
+                          struct pfl_st_file *out, char *errbuf, size_t errlen)
 {
 	struct pfl_st_file f;
 	struct jp j;
@@ -516,22 +567,51 @@ pfl_safetensors_parse(const uint8_t *buf, size_t len, struct pfl_st_file *out)
 
 	if (buf == NULL || out == NULL)
 		return PFL_ERR_INVAL;
-	if (len < 8)
+	if (len < 8) {
+		seterr(errbuf, errlen,
+		       "truncated: %zu bytes, shorter than the 8-byte header "
+		       "length",
+		       len);
 		return PFL_ERR_FORMAT;
+	}
 	for (int i = 7; i >= 0; i--)
 		hlen = hlen << 8 | buf[i];
-	if (hlen > PFL_ST_MAX_HEADER)
+	if (hlen > PFL_ST_MAX_HEADER) {
+		seterr(errbuf, errlen,
+		       "header length %" PRIu64 " over the %u-byte limit", hlen,
+		       PFL_ST_MAX_HEADER);
 		return PFL_ERR_TOOBIG;
-	if (hlen < 2 || hlen > len - 8)
+	}
+	if (hlen > len - 8) {
+		seterr(errbuf, errlen,
+		       "truncated: the header is %" PRIu64 " bytes, the file "
+		       "has %zu after the length",
+		       hlen, len - 8);
 		return PFL_ERR_FORMAT;
+	}
+	if (hlen < 2) {
+		seterr(errbuf, errlen,
+		       "not a safetensors file (header length "
+		       "%" PRIu64 ")",
+		       hlen);
+		return PFL_ERR_FORMAT;
+	}
 	memset(&f, 0, sizeof(f));
 	j.p = (const char *)buf + 8;
 	j.end = j.p + hlen;
 	err = parse_header(&j, &f);
+	if (err == PFL_ERR_TOOBIG)
+		seterr(errbuf, errlen,
+		       "more than %d tensors or %d metadata "
+		       "entries",
+		       PFL_ST_MAX_TENSORS, PFL_ST_MAX_META);
+	else if (err != PFL_OK)
+		seterr(errbuf, errlen, "malformed JSON header near byte %zu",
+		       (size_t)(j.p - (const char *)buf));
 	if (err == PFL_OK) {
 		f.data = buf + 8 + hlen;
 		f.data_len = len - 8 - (size_t)hlen;
-		err = check_tensors(&f);
+		err = check_tensors(&f, errbuf, errlen);
 	}
 	if (err != PFL_OK) {
 		pfl_st_file_fini(&f);
@@ -539,6 +619,12 @@ pfl_safetensors_parse(const uint8_t *buf, size_t len, struct pfl_st_file *out)
 	}
 	*out = f;
 	return PFL_OK;
+}
+
+pfl_err
+pfl_safetensors_parse(const uint8_t *buf, size_t len, struct pfl_st_file *out)
+{
+	return pfl_safetensors_parse_err(buf, len, out, NULL, 0);
 }
 
 const char *
@@ -551,9 +637,34 @@ pfl_st_file_meta(const struct pfl_st_file *f, const char *key)
 	return NULL;
 }
 
+/* Why f does not hold exactly spec's tensors ("does not match ..."). */
+static pfl_err
+mismatch(const struct pfl_model_spec *spec, const struct pfl_tensor_info *ti,
+         const char *extra, char *err, size_t errlen)
+{
+	char name[64], shape[96];
+
+	pfl_model_spec_name(spec, name, sizeof(name));
+	if (ti != NULL) {
+		shape_str(ti->shape, ti->ndim, shape, sizeof(shape));
+		seterr(err, errlen,
+		       "does not match architecture %s on input %dx%dx%d, %d "
+		       "classes (expected tensor %s of shape %s, F32)",
+		       name, spec->in_c, spec->in_h, spec->in_w, spec->classes,
+		       ti->name, shape);
+	} else {
+		seterr(err, errlen,
+		       "does not match architecture %s (unexpected tensor "
+		       "'%.64s')",
+		       name, extra);
+	}
+	return PFL_ERR_FORMAT;
+}
+
 pfl_err
-pfl_st_file_to_params(const struct pfl_st_file *f,
-                      const struct pfl_model_spec *spec, float *params)
+pfl_st_file_to_params_err(const struct pfl_st_file *f,
+                          const struct pfl_model_spec *spec, float *params,
+                          char *err, size_t errlen)
 {
 	struct pfl_tensor_info ti;
 	size_t i, nt = 0;
@@ -569,14 +680,24 @@ pfl_st_file_to_params(const struct pfl_st_file *f,
 				t = &f->tensors[k];
 		if (t == NULL || strcmp(t->dtype, "F32") != 0 ||
 		    t->ndim != ti.ndim)
-			return PFL_ERR_FORMAT;
+			return mismatch(spec, &ti, NULL, err, errlen);
 		for (int d = 0; d < ti.ndim; d++)
 			if (t->shape[d] != ti.shape[d])
-				return PFL_ERR_FORMAT;
+				return mismatch(spec, &ti, NULL, err, errlen);
 		nt++;
 	}
-	if (nt != f->ntensors)
+	if (nt != f->ntensors) {
+		for (size_t k = 0; k < f->ntensors; k++) {
+			bool known = false;
+			for (i = 0; pfl_model_spec_tensor(spec, i, &ti); i++)
+				known = known || strcmp(f->tensors[k].name,
+				                        ti.name) == 0;
+			if (!known)
+				return mismatch(spec, NULL, f->tensors[k].name,
+				                err, errlen);
+		}
 		return PFL_ERR_FORMAT;
+	}
 	for (i = 0; pfl_model_spec_tensor(spec, i, &ti); i++)
 		for (size_t k = 0; k < f->ntensors; k++)
 			if (strcmp(f->tensors[k].name, ti.name) == 0)
@@ -584,6 +705,13 @@ pfl_st_file_to_params(const struct pfl_st_file *f,
 				       f->data + f->tensors[k].begin,
 				       ti.count * sizeof(float));
 	return PFL_OK;
+}
+
+pfl_err
+pfl_st_file_to_params(const struct pfl_st_file *f,
+                      const struct pfl_model_spec *spec, float *params)
+{
+	return pfl_st_file_to_params_err(f, spec, params, NULL, 0);
 }
 
 pfl_err

@@ -103,6 +103,7 @@ struct pfl_agg_config {
 	int accountant;
 	/* evaluation and output */
 	char *test_data;
+	char *csv_stats; /* statistics of a CSV test_data */
 	int64_t eval_every;
 	char *out_dir;
 	int64_t keep_checkpoints;

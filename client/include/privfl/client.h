@@ -176,6 +176,7 @@ struct pfl_client_config {
 	char *data;
 	int64_t shard;
 	int64_t shards;
+	char *csv_stats;
 	char *csv_label;
 	int64_t max_message_mb;
 	int64_t request_timeout_ms;

@@ -91,6 +91,54 @@ pfl_err pfl_csv_load(const char *train_path, const char *test_path,
                      const struct pfl_csv_opts *opts, struct pfl_dataset *train,
                      struct pfl_dataset *test, char *err,
                      size_t errlen) PFL_WUR;
+/*
+ * Preprocessing statistics files. Every device of a federation must encode
+ * its CSV rows identically (same columns, categories, classes, imputation
+ * and scaling), so the statistics are fitted once, on a reference sample
+ * (`privfl data stats`), saved, and given to every client and to the
+ * aggregator's test set. (Computing them under secure aggregation, as a
+ * federated statistics round, is not built yet.)
+ *
+ * The file is itself a CSV, header "column,kind,missing,fill,shift,mul,
+ * category", one row per numeric column and one per category of a
+ * categorical or label column, in the data's column order:
+ *   kind     numeric, categorical or label;
+ *   missing  the missing-value rule (the same on every row);
+ *   fill     the value that replaces a missing cell (numeric: a number;
+ *            categorical: one of its categories);
+ *   shift, mul  numeric scaling x' = (x - shift) * mul;
+ *   category one category (categorical: sorted, strcmp order; label: in
+ *            class-index order).
+ * Numbers are written with 17 significant digits, so a saved and loaded
+ * prep encodes bit-identically to the fitted one.
+ *
+ * pfl_csv_prep_save writes p to path atomically: PFL_OK, PFL_ERR_INVAL,
+ * PFL_ERR_NOMEM, PFL_ERR_IO.
+ */
+pfl_err pfl_csv_prep_save(const struct pfl_csv_prep *p,
+                          const char *path) PFL_WUR;
+/*
+ * Read a statistics file (text[0..len), name for messages). Returns
+ * PFL_OK, PFL_ERR_FORMAT (err names file and line), PFL_ERR_TOOBIG,
+ * PFL_ERR_NOMEM; from a path also PFL_ERR_NOTFOUND / PFL_ERR_IO. On
+ * success the caller frees *out with pfl_csv_prep_free.
+ */
+pfl_err pfl_csv_prep_load_buf(const char *name, const char *text, size_t len,
+                              struct pfl_csv_prep **out, char *err,
+                              size_t errlen) PFL_WUR;
+pfl_err pfl_csv_prep_load(const char *path, struct pfl_csv_prep **out,
+                          char *err, size_t errlen) PFL_WUR;
+/*
+ * Load data_path with the statistics of stats_path. label, when not NULL
+ * or empty, must be the statistics' label column (else PFL_ERR_INVAL).
+ * Errors as pfl_csv_prep_load and pfl_csv_apply, with err naming the file,
+ * line and column; *out is written only on success.
+ */
+pfl_err pfl_csv_load_prepared(const char *stats_path, const char *label,
+                              const char *data_path, struct pfl_dataset *out,
+                              char *err, size_t errlen) PFL_WUR;
+/* The label column's name (borrowed from p). */
+const char *pfl_csv_prep_label(const struct pfl_csv_prep *p);
 /* Features per sample and number of classes of a fitted prep. */
 size_t pfl_csv_prep_dim(const struct pfl_csv_prep *prep);
 int pfl_csv_prep_classes(const struct pfl_csv_prep *prep);

@@ -78,6 +78,13 @@ struct pfl_st_file {
  */
 pfl_err pfl_safetensors_parse(const uint8_t *buf, size_t len,
                               struct pfl_st_file *out) PFL_WUR;
+/*
+ * The same, with the reason of a failure in err[0..errlen) (may be NULL):
+ * "truncated: ..." for a file cut short, else what is malformed.
+ */
+pfl_err pfl_safetensors_parse_err(const uint8_t *buf, size_t len,
+                                  struct pfl_st_file *out, char *err,
+                                  size_t errlen) PFL_WUR;
 /* Free what parse allocated; accepts a zeroed struct. */
 void pfl_st_file_fini(struct pfl_st_file *f);
 /* Metadata value for key, or NULL (borrowed from f). */
@@ -89,5 +96,14 @@ const char *pfl_st_file_meta(const struct pfl_st_file *f, const char *key);
 pfl_err pfl_st_file_to_params(const struct pfl_st_file *f,
                               const struct pfl_model_spec *spec,
                               float *params) PFL_WUR;
+/*
+ * The same, with the reason of a mismatch in err (may be NULL): "does not
+ * match architecture mlp:200,200 on input 1x28x28, 10 classes (expected
+ * tensor fc1.weight of shape [200, 784], F32)".
+ */
+pfl_err pfl_st_file_to_params_err(const struct pfl_st_file *f,
+                                  const struct pfl_model_spec *spec,
+                                  float *params, char *err,
+                                  size_t errlen) PFL_WUR;
 
 #endif
