@@ -121,9 +121,11 @@ privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
 			pfl_err rv = pfl_adaclip_update_noise(z, sb, &z_delta);
 			if (rv != PFL_OK)
 				return rv;
-			pfl_noise_gaussian_add(a->rng, &sum[p + 1], 1, sb);
+			pfl_noise_gaussian_add(a->noise_rng, &sum[p + 1], 1,
+			                       sb);
 		}
-		pfl_noise_gaussian_add(a->rng, sum, p, z_delta * r->clip_norm);
+		pfl_noise_gaussian_add(a->noise_rng, sum, p,
+		                       z_delta * r->clip_norm);
 		*z_real = z * r->clip_norm / sensitivity(r, p);
 		return PFL_OK;
 	}
@@ -332,11 +334,12 @@ pfli_round_finish(struct pfl_aggregator *a)
 		a->clip_norm = ac.clip;
 	}
 	a->rounds_done++;
-	pthread_mutex_unlock(&a->mtx);
+	/* under the lock: idle_retry reads est_run_ms */
 	make_report(a, survivors, z_real, &rep);
+	pthread_mutex_unlock(&a->mtx);
 	publish(a, &rep, (const uint8_t(*)[32])surv, survivors);
 out:
-	free(sum);
+	pfl_free_wipe(sum, (size_t)r->vector_len * sizeof(float));
 	free(surv);
 	pthread_mutex_lock(&a->mtx);
 	if (rv != PFL_OK)
