@@ -12,6 +12,19 @@ if(PFL_SANITIZE)
 	add_compile_options(${PFL_SAN_FLAGS})
 	add_link_options(${PFL_SAN_FLAGS})
 endif()
+if(PFL_TSAN)
+	if(PFL_SANITIZE)
+		message(FATAL_ERROR "PFL_TSAN and PFL_SANITIZE exclude each other")
+	endif()
+	# -O1: TSan's slowdown (5-15x) on top of -O0 would not fit the suite
+	# into make test's time budget.
+	set(PFL_TSAN_FLAGS -fsanitize=thread -fno-omit-frame-pointer -g -O1)
+	add_compile_options(${PFL_TSAN_FLAGS})
+	add_link_options(-fsanitize=thread)
+	# target_clones resolvers run before TSan's runtime is up and crash
+	# in its instrumentation: one code path (accum.c) under TSan.
+	add_compile_definitions(PFL_NO_MULTIVERSION)
+endif()
 
 # pfl_add_module(NAME SOURCES src... DEPS target... [PRIVATE_DEPS target...])
 # Builds the static library pfl_NAME with include/ public and src/ private.

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ struct client_thread {
 	size_t max_msg_bytes; /* 0: the transport's default */
 	int64_t max_wait_ms;  /* cap on each retry-after slept */
 	uint64_t rounds;
-	volatile sig_atomic_t stop;
+	atomic_int stop; /* set by the test's thread, read by the client's */
 	pfl_err rv;
 };
 

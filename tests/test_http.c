@@ -16,6 +16,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,7 +268,7 @@ test_busy_address_and_close_twice(void **state)
 
 struct hammer {
 	int port;
-	volatile int stop;
+	atomic_int stop;
 	int ok;
 };
 

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,8 +121,10 @@ struct pfli_round {
 struct pfl_aggregator {
 	struct pfl_agg_config cfg;
 	pthread_mutex_t mtx;
-	volatile sig_atomic_t stop;
-	volatile sig_atomic_t reload_keys; /* SIGHUP: re-read the allow-list */
+	/* atomic: set by signal handlers and other threads (lock-free, so
+	 * async-signal-safe) */
+	atomic_int stop;
+	atomic_int reload_keys; /* SIGHUP: re-read the allow-list */
 	bool budget_spent; /* stopped because the next round would exceed it */
 	struct pfl_identity *id;
 	struct pfli_keys keys; /* swapped under mtx on SIGHUP */

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -215,6 +216,53 @@ set_aside_previous_run(const struct pfl_aggregator *a)
 	}
 }
 
+/*
+ * Every connection holds a descriptor. Without room for max_connections
+ * and the reserve, a flood of connections takes the descriptors that the
+ * next checkpoint needs, and the round is lost with an I/O error: refuse
+ * such a configuration at start instead (issue #11).
+ */
+static pfl_err
+check_fd_limit(const struct pfl_agg_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t need;
+
+	if (cfg->listen != NULL && strncmp(cfg->listen, "inproc://", 9) == 0)
+		return PFL_OK;
+	need = (rlim_t)cfg->max_connections + PFL_AGG_FD_RESERVE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return PFL_OK;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need &&
+	    (rl.rlim_max == RLIM_INFINITY || rl.rlim_cur < rl.rlim_max)) {
+		struct rlimit up = rl;
+		up.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need
+		                      ? rl.rlim_max
+		                      : need;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		unsigned long long fit =
+		        rl.rlim_cur > PFL_AGG_FD_RESERVE
+		                ? (unsigned long long)rl.rlim_cur -
+		                          PFL_AGG_FD_RESERVE
+		                : 0;
+		pfl_log(PFL_LOG_ERROR,
+		        "max_connections %lld needs %llu file descriptors "
+		        "(%d more for checkpoints, logs and the status "
+		        "server), but the limit is %llu (hard limit %llu): "
+		        "set max_connections to at most %llu, or raise the "
+		        "limit (LimitNOFILE= in the systemd unit, ulimit -n)",
+		        (long long)cfg->max_connections,
+		        (unsigned long long)need, PFL_AGG_FD_RESERVE,
+		        (unsigned long long)rl.rlim_cur,
+		        (unsigned long long)rl.rlim_max, fit);
+		return PFL_ERR_CONFIG;
+	}
+	return PFL_OK;
+}
+
 pfl_err
 pfl_aggregator_new(const struct pfl_agg_config *cfg,
                    struct pfl_aggregator **out)
@@ -222,6 +270,8 @@ pfl_aggregator_new(const struct pfl_agg_config *cfg,
 	struct pfl_aggregator *a;
 	pfl_err rv;
 
+	if ((rv = check_fd_limit(cfg)) != PFL_OK)
+		return rv;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return PFL_ERR_NOMEM;
 	{
@@ -518,7 +568,10 @@ pfl_aggregator_free(struct pfl_aggregator *a)
 {
 	if (a == NULL)
 		return;
+	/* First every thread that reads the state: the transport's workers,
+	 * the HTTP server's handlers, the reporter. */
 	pfl_server_close(a->server);
+	pfli_http_close(a);
 	pfli_report_stop(a);
 	pfli_round_reset(&a->round);
 	pfli_clients_fini(&a->clients);

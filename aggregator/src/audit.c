@@ -559,7 +559,12 @@ pfli_audit_open(struct pfl_aggregator *a)
 		return PFL_OK;
 	snprintf(path, sizeof(path), "%s/audit.log", a->cfg.out_dir);
 	existed = stat(path, &sb) == 0;
-	fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* it names the clients: owner only, also a log an older version
+	 * created 0644 */
+	fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0 && fchmod(fd, 0600) != 0)
+		pfl_log(PFL_LOG_WARN, "cannot make %s private (mode 0600): %s",
+		        path, strerror(errno));
 	if (fd < 0 || (f = fdopen(fd, "a+")) == NULL) {
 		pfl_log(PFL_LOG_ERROR, "cannot open %s: %s", path,
 		        strerror(errno));

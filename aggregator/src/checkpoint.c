@@ -87,7 +87,8 @@ pfli_checkpoint_write(struct pfl_aggregator *a)
 	m.last_round_seconds = a->last_round_seconds;
 	snprintf(m.model, sizeof(m.model), "%s", a->model_name);
 	snprintf(dir, sizeof(dir), "%s/checkpoints", a->cfg.out_dir);
-	if ((rv = pfl_file_mkdirs(dir, 0700)) != PFL_OK)
+	if ((rv = pfl_file_mkdirs(dir, 0700)) != PFL_OK ||
+	    (rv = pfl_file_make_private_dir(dir)) != PFL_OK)
 		return rv;
 	pfl_buf_init(&b, 0);
 	pfl_buf_init(&sub, 0);

@@ -32,8 +32,9 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
          "requests served concurrently"},
         {"max_connections", PFL_CFG_INT, F(max_connections), "4096", 1, 1000000,
          NULL, 0,
-         "connections accepted at once (memory is bounded by "
-         "connections x max_message_mb)"},
+         "connections accepted at once, each a file descriptor: with "
+         "64 more it must fit under the descriptor limit (checked at "
+         "start); memory is bounded by connections x max_message_mb"},
         {"client_rate", PFL_CFG_DOUBLE, F(client_rate), "50", 0.1, 1e6, NULL, 0,
          "requests per second one client key may make (burst: 4 s "
          "worth); more are refused with retry-after"},

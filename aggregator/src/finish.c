@@ -334,17 +334,19 @@ pfli_round_finish(struct pfl_aggregator *a)
 		rv = undo_save(a, &u);
 	if (rv == PFL_OK)
 		rv = apply_round(a, sum, &ch);
+	if (rv == PFL_OK) /* under the lock: idle_retry reads est_run_ms */
+		make_report(a, survivors, ch.z, &rep);
 	pthread_mutex_unlock(&a->mtx);
 	if (rv != PFL_OK)
 		goto out;
-	make_report(a, survivors, ch.z, &rep);
 	format_audit(a, &rep, (const uint8_t(*)[32])surv, survivors);
 	if ((rv = make_durable(a, &u)) != PFL_OK)
 		goto out;
 	publish(a, &rep);
 out:
 	undo_fini(&u);
-	free(sum);
+	if (sum != NULL)
+		pfl_free_wipe(sum, (size_t)r->vector_len * sizeof(float));
 	free(surv);
 	pthread_mutex_lock(&a->mtx);
 	if (rv != PFL_OK) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agg_int.h"
@@ -62,6 +63,19 @@ history_reload(struct pfl_aggregator *a, const char *path)
 	fclose(f);
 }
 
+static void
+warn_if_shared(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == 0 && (st.st_mode & 0077) != 0)
+		pfl_log(PFL_LOG_WARN,
+		        "out_dir %s is mode %04o: other users can list it "
+		        "(the files that name clients are 0600); chmod 700 "
+		        "it to hide them",
+		        dir, (unsigned)(st.st_mode & 07777));
+}
+
 pfl_err
 pfli_results_open(struct pfl_aggregator *a)
 {
@@ -69,11 +83,14 @@ pfli_results_open(struct pfl_aggregator *a)
 	bool fresh;
 	pfl_err rv;
 
-	if ((rv = pfl_file_mkdirs(a->cfg.out_dir, 0755)) != PFL_OK) {
+	/* audit.log and checkpoints/ name clients: 0700 when created here;
+	 * an existing directory open to others is reported, not changed */
+	if ((rv = pfl_file_mkdirs(a->cfg.out_dir, 0700)) != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "cannot create %s: %s", a->cfg.out_dir,
 		        pfl_strerror(rv));
 		return rv;
 	}
+	warn_if_shared(a->cfg.out_dir);
 	snprintf(path, sizeof(path), "%s/rounds.csv", a->cfg.out_dir);
 	fresh = a->rounds_done == 0 || access(path, F_OK) != 0;
 	if ((a->csv = fopen(path, fresh ? "w" : "a")) == NULL) {

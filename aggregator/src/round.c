@@ -24,8 +24,9 @@ pfli_round_reset(struct pfli_round *r)
 
 	pfl_sa_server_free(r->sa);
 	free(r->members);
-	free(r->acc);
-	free(r->acc_undo);
+	/* the plain sum so far is one client's update while only one came */
+	pfl_free_wipe(r->acc, (size_t)r->vector_len * sizeof(float));
+	pfl_free_wipe(r->acc_undo, (size_t)r->vector_len * sizeof(float));
 	free(r->model_reply);
 	memset(r, 0, sizeof(*r));
 	r->number = number;

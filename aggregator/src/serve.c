@@ -39,13 +39,25 @@ send_msg(struct ctx *c, struct pfl_msg *m)
 		        pfl_msg_type_name(m->type), pfl_strerror(rv));
 }
 
+/* The round's number; callers may or may not hold a->mtx (recursive). */
+static uint64_t
+round_number(struct pfl_aggregator *a)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&a->mtx);
+	n = a->round.number;
+	pthread_mutex_unlock(&a->mtx);
+	return n;
+}
+
 static void
 reply_error(struct ctx *c, pfl_err code, const char *text, uint32_t retry)
 {
 	struct pfl_msg m;
 
 	pfl_msg_init(&m, PFL_MSG_ERROR, c->a->cfg.federation_id,
-	             c->a->round.number, c->a->id);
+	             round_number(c->a), c->a->id);
 	m.u.error.code = (uint32_t)code;
 	snprintf(m.u.error.text, sizeof(m.u.error.text), "%s", text);
 	m.u.error.retry_after_ms = retry;
@@ -58,7 +70,7 @@ reply_retry(struct ctx *c, uint32_t ms, const char *reason)
 	struct pfl_msg m;
 
 	pfl_msg_init(&m, PFL_MSG_RETRY, c->a->cfg.federation_id,
-	             c->a->round.number, c->a->id);
+	             round_number(c->a), c->a->id);
 	m.u.retry.retry_after_ms = ms;
 	snprintf(m.u.retry.reason, sizeof(m.u.retry.reason), "%s", reason);
 	send_msg(c, &m);

@@ -104,9 +104,10 @@ pfl_client_new(const struct pfl_client_opts *o, const struct pfl_identity *id,
 	c->id = id;
 	c->data = data;
 	pfl_rng_seed(&c->frng, o->seed ^ 0x5eedf00dULL);
-	pfl_buf_init(&c->req, 0);
+	/* both hold plain updates (encoded, or kept for a late send) */
+	pfl_buf_init_wipe(&c->req, 0);
 	pfl_buf_init(&c->rep, o->limits.max_msg_bytes);
-	pfl_buf_init(&c->delayed_payload, 0);
+	pfl_buf_init_wipe(&c->delayed_payload, 0);
 	c->st = CS_CHECKIN;
 	*out = c;
 	return PFL_OK;
@@ -125,11 +126,12 @@ release_round(struct pfl_client *c)
 	pfl_buf_init(&c->rep, c->o.limits.max_msg_bytes);
 	pfl_csprng_free(c->rng);
 	c->rng = NULL;
-	/* A client holds a model only while it takes part in a round. */
+	/* A client holds a model only while it takes part in a round. Its
+	 * trained model, delta and quantized vector are wiped. */
 	free(c->global);
-	free(c->local);
-	free(c->vec);
-	free(c->qvec);
+	pfl_free_wipe(c->local, c->cap * sizeof(float));
+	pfl_free_wipe(c->vec, (c->cap + 2) * sizeof(float));
+	pfl_free_wipe(c->qvec, (c->cap + 2) * sizeof(uint32_t));
 	c->global = c->local = c->vec = NULL;
 	c->qvec = NULL;
 	c->cap = 0;
@@ -253,9 +255,9 @@ ensure_buffers(struct pfl_client *c, size_t np)
 	if (np <= c->cap)
 		return PFL_OK;
 	free(c->global);
-	free(c->local);
-	free(c->vec);
-	free(c->qvec);
+	pfl_free_wipe(c->local, c->cap * sizeof(float));
+	pfl_free_wipe(c->vec, (c->cap + 2) * sizeof(float));
+	pfl_free_wipe(c->qvec, (c->cap + 2) * sizeof(uint32_t));
 	c->global = malloc(np * sizeof(float));
 	c->local = malloc(np * sizeof(float));
 	c->vec = calloc(np + 2, sizeof(float));

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 void
 pfl_buf_init(struct pfl_buf *b, size_t max)
 {
@@ -12,6 +14,23 @@ pfl_buf_init(struct pfl_buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->wipe = 0;
+}
+
+void
+pfl_buf_init_wipe(struct pfl_buf *b, size_t max)
+{
+	pfl_buf_init(b, max);
+	b->wipe = 1;
+}
+
+void
+pfl_free_wipe(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	sodium_memzero(p, len);
+	free(p);
 }
 
 void
@@ -19,7 +38,10 @@ pfl_buf_fini(struct pfl_buf *b)
 {
 	if (b == NULL)
 		return;
-	free(b->data);
+	if (b->wipe)
+		pfl_free_wipe(b->data, b->cap);
+	else
+		free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
@@ -48,8 +70,16 @@ pfl_buf_reserve(struct pfl_buf *b, size_t extra)
 		cap = cap > (size_t)-1 / 2 ? need : cap * 2;
 	if (b->max != 0 && cap > b->max)
 		cap = b->max;
-	if ((p = realloc(b->data, cap)) == NULL)
+	if (b->wipe) {
+		/* realloc could leave a copy of the bytes in freed memory */
+		if ((p = malloc(cap)) == NULL)
+			return PFL_ERR_NOMEM;
+		if (b->len > 0)
+			memcpy(p, b->data, b->len);
+		pfl_free_wipe(b->data, b->cap);
+	} else if ((p = realloc(b->data, cap)) == NULL) {
 		return PFL_ERR_NOMEM;
+	}
 	b->data = p;
 	b->cap = cap;
 	return PFL_OK;

@@ -187,3 +187,21 @@ pfl_file_mkdirs(const char *path, mode_t mode)
 	}
 	return PFL_OK;
 }
+
+pfl_err
+pfl_file_make_private_dir(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return err_from_errno(errno);
+	if (!S_ISDIR(st.st_mode))
+		return PFL_ERR_FORMAT;
+	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) != 0) {
+		pfl_err rv = err_from_errno(errno);
+		pfl_log(PFL_LOG_WARN, "cannot make %s private (mode 0700)",
+		        path);
+		return rv;
+	}
+	return PFL_OK;
+}

@@ -9,6 +9,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
+#include <sodium.h>
 
 #include "privfl/log.h"
 #include "privfl/msg.h"
@@ -376,6 +377,8 @@ worker_main(void *arg)
 		}
 		pfl_buf_clear(&w->reply);
 		s->fn(s->arg, nng_msg_body(msg), nng_msg_len(msg), &w->reply);
+		/* a plain update arrives in clear: wipe it before nng frees */
+		sodium_memzero(nng_msg_body(msg), nng_msg_len(msg));
 		nng_msg_free(msg);
 		worker_reply(w);
 	}

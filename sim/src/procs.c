@@ -42,7 +42,7 @@ pfli_sim_pick_url(const struct pfl_sim_config *c, char *url, size_t len)
 	return PFL_OK;
 }
 
-static volatile int child_done;
+static atomic_int child_done; /* lock-free: set by a signal handler */
 
 static void
 on_term(int sig)

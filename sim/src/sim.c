@@ -32,7 +32,7 @@ struct sched {
 	uint32_t count;
 	uint8_t *nudged; /* [count]: woken while being stepped: step again */
 	struct keyidx *keys; /* [count], sorted by public key */
-	volatile int stop;
+	atomic_int stop;     /* read without mtx by the pool's caller */
 	struct pfl_client **clients;
 	const char *url;
 	struct pfl_transport_opts topts;
@@ -208,7 +208,7 @@ struct agg_thread {
 	struct pfl_aggregator *a;
 	pthread_t thr;
 	pfl_err rv;
-	volatile int done;
+	atomic_int done; /* set by the aggregator's thread */
 };
 
 static void
@@ -290,7 +290,7 @@ pfli_sim_make_clients(const struct pfl_sim_config *c, struct pfli_sim *sim,
 pfl_err
 pfli_sim_workers(const struct pfl_sim_config *c, struct pfli_sim *sim,
                  const char *url, uint32_t first, uint32_t count,
-                 int64_t nthreads, volatile int *done, struct pfl_aggregator *a)
+                 int64_t nthreads, atomic_int *done, struct pfl_aggregator *a)
 {
 	struct sched s;
 	struct worker *w = NULL;

@@ -2,6 +2,8 @@
 #ifndef PRIVFL_SIM_INT_H
 #define PRIVFL_SIM_INT_H
 
+#include <stdatomic.h>
+
 #include "privfl/client.h"
 #include "privfl/dataset.h"
 #include "privfl/identity.h"
@@ -34,7 +36,7 @@ pfl_err pfli_sim_make_clients(const struct pfl_sim_config *c,
  */
 pfl_err pfli_sim_workers(const struct pfl_sim_config *c, struct pfli_sim *sim,
                          const char *url, uint32_t first, uint32_t count,
-                         int64_t nthreads, volatile int *done,
+                         int64_t nthreads, atomic_int *done,
                          struct pfl_aggregator *a);
 /* --processes: a free loopback tcp:// URL for the aggregator. */
 pfl_err pfli_sim_pick_url(const struct pfl_sim_config *c, char *url,

@@ -163,9 +163,22 @@ typedef void (*pfl_agg_notify_fn)(void *arg, enum pfl_agg_event ev,
 struct pfl_aggregator;
 
 /*
+ * File descriptors the aggregator keeps for itself beyond max_connections
+ * (one a connection): standard streams, audit log, rounds.csv, a checkpoint
+ * or model being written and its directory, the allow-list being reloaded,
+ * the HTTP status server and its clients, nng's pollers.
+ */
+#define PFL_AGG_FD_RESERVE 64
+
+/*
  * Create an aggregator from a checked config (copied). Loads the identity,
  * the allow-list and the test data, and resumes from the newest valid
  * checkpoint in out_dir when resume is set.
+ *
+ * Unless listen is inproc://, max_connections + PFL_AGG_FD_RESERVE file
+ * descriptors must fit under RLIMIT_NOFILE: the soft limit is raised
+ * towards the hard one as needed, and PFL_ERR_CONFIG (with an error
+ * logged naming both numbers) when they still do not fit.
  */
 pfl_err pfl_aggregator_new(const struct pfl_agg_config *cfg,
                            struct pfl_aggregator **out) PFL_WUR;

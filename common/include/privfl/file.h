@@ -34,5 +34,10 @@ pfl_err pfl_file_write_atomic_parts(const char *path,
                                     size_t nparts, mode_t mode) PFL_WUR;
 /* mkdir -p with mode for the created directories. */
 pfl_err pfl_file_mkdirs(const char *path, mode_t mode) PFL_WUR;
+/*
+ * Make an existing directory of ours owner-only (0700), for directories
+ * holding files that name clients; PFL_ERR_IO etc. when chmod fails.
+ */
+pfl_err pfl_file_make_private_dir(const char *path) PFL_WUR;
 
 #endif
