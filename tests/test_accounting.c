@@ -596,6 +596,84 @@ test_checkpoint_failure_releases_nothing(void **state)
 	rm_rf(f.out);
 }
 
+/* Rounds that fit within budget b at q = 1, noise multiplier z. */
+static uint64_t
+rounds_within(enum pfl_acct_method m, double z, double b, double delta)
+{
+	struct pfl_accountant *acct = NULL;
+	uint64_t t = 0;
+	double eps = 0;
+
+	assert_int_equal(pfl_accountant_new(m, &acct), PFL_OK);
+	for (;;) {
+		assert_int_equal(
+		        pfl_accountant_epsilon_if(acct, 1.0, z, 1, delta, &eps),
+		        PFL_OK);
+		if (eps > b)
+			break;
+		assert_int_equal(pfl_accountant_charge(acct, 1.0, z, 1),
+		                 PFL_OK);
+		t++;
+	}
+	pfl_accountant_free(acct);
+	return t;
+}
+
+/*
+ * Issue #16: with accountant = pld the aggregator's budget check uses the
+ * PLD accountant. A budget of 4.5 at z = 2, q = 1 fits more rounds under
+ * PLD than under RDP; each federation releases exactly what its own
+ * accountant allows and reports an epsilon within the budget.
+ */
+static void
+test_pld_budget_check(void **state)
+{
+	static const char *const method[] = {"rdp", "pld"};
+	const double z = 2.0, budget = 4.5, delta = 1e-5;
+	uint64_t want[2];
+
+	(void)state;
+	want[0] = rounds_within(PFL_ACCT_RDP, z, budget, delta);
+	want[1] = rounds_within(PFL_ACCT_PLD, z, budget, delta);
+	printf("budget %.2f at z %.1f: rdp fits %llu rounds, pld %llu\n",
+	       budget, z, (unsigned long long)want[0],
+	       (unsigned long long)want[1]);
+	assert_true(want[1] > want[0]);
+	for (int i = 0; i < 2; i++) {
+		const char *const kv[] = {"dp_mode",
+		                          "central",
+		                          "clip_norm",
+		                          "1.0",
+		                          "noise_multiplier",
+		                          "2.0",
+		                          "epsilon_budget",
+		                          "4.5",
+		                          "delta",
+		                          "1e-5",
+		                          "accountant",
+		                          method[i],
+		                          "rounds",
+		                          "20",
+		                          NULL};
+		struct fed f;
+
+		memset(&f, 0, sizeof(f));
+		snprintf(f.url, sizeof(f.url), "inproc://test-acct-pld-%ld-%d",
+		         (long)getpid(), i);
+		snprintf(f.out, sizeof(f.out), "/tmp/pfl-acct-pld-%ld-%d",
+		         (long)getpid(), i);
+		rm_rf(f.out);
+		fed_start(&f, kv, NULL);
+		fed_clients(&f);
+		fed_join(&f);
+		assert_int_equal(pfl_aggregator_rounds_done(f.at.a), want[i]);
+		assert_true(f.at.a->epsilon <= budget);
+		assert_true(f.at.a->budget_spent);
+		fed_free(&f);
+		rm_rf(f.out);
+	}
+}
+
 /* A proxy in front of the aggregator that notes what updates report. */
 struct proxy {
 	struct pfl_conn *conn;
@@ -681,6 +759,7 @@ main(void)
 	        cmocka_unit_test(test_central_needs_population),
 	        cmocka_unit_test(test_secagg_sum_cannot_wrap),
 	        cmocka_unit_test(test_checkpoint_failure_releases_nothing),
+	        cmocka_unit_test(test_pld_budget_check),
 	        cmocka_unit_test(test_dp_update_reports_no_example_count),
 	};
 
