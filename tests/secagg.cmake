@@ -9,3 +9,5 @@ pfl_add_test(test_secagg_plus SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_secagg_pl
 	DEPS pfl_crypto PkgConfig::SODIUM TIMEOUT 120 LABELS slow)
 pfl_add_test(test_secagg_attack SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_secagg_attack.c
 	DEPS pfl_crypto PkgConfig::SODIUM TIMEOUT 180)
+pfl_add_test(test_secagg_malicious SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_secagg_malicious.c
+	DEPS pfl_crypto PkgConfig::SODIUM TIMEOUT 120)

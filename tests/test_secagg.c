@@ -290,7 +290,8 @@ test_tamper_relayed_advert(void **state)
 		                 PFL_OK);
 		assert_int_equal(in.len, 8 + 5 * PFL_SA_DIGEST_REC_BYTES +
 		                                 4 * PFL_SA_ADV_REC_BYTES);
-		in.data[adv_off(&in) + 40] ^= 1; /* first record's c_pk */
+		/* first record's c_pk */
+		in.data[adv_off(&in) + 8 + PFL_SA_CERT_BYTES] ^= 1;
 		assert_int_equal(pfl_sa_client_step(h.clients[0], PFL_SA_SHARE,
 		                                    in.data, in.len, &out),
 		                 PFL_ERR_CRYPTO);

@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "privfl/enroll.h"
 #include "privfl/identity.h"
 #include "privfl/shamir.h"
 #include "secagg_int.h"
+
+_Static_assert(PFL_SA_CERT_BYTES == PFL_ENROLL_CERT_BYTES, "cert size");
 
 /* what this client knows about a neighbour */
 #define NB_PINNED 0x01 /* id_pk given by the caller */
@@ -31,11 +34,14 @@ struct pfl_sa_client {
 	uint32_t me_id;
 	const struct pfl_identity *me;
 	uint8_t (*pinned)[32]; /* n identity keys, or NULL */
-	uint8_t tctx[32];      /* graph key: binds everything after ADVERTISE */
-	uint32_t deg;          /* neighbours (known after ADVERTISE) */
-	uint32_t t;            /* our threshold, pfl_sa_threshold(deg) */
-	uint32_t *nb_ids;      /* deg, ascending */
-	struct sa_nb *nb;      /* deg */
+	int need_cert;         /* neighbours need enrollment certificates */
+	uint8_t auth_pk[32], fed_hash[32];
+	uint64_t now;
+	uint8_t tctx[32]; /* graph key: binds everything after ADVERTISE */
+	uint32_t deg;     /* neighbours (known after ADVERTISE) */
+	uint32_t t;       /* our threshold, pfl_sa_threshold(deg) */
+	uint32_t *nb_ids; /* deg, ascending */
+	struct sa_nb *nb; /* deg */
 	struct sa_secret *sec;
 	uint8_t (*held)[SA_PT]; /* deg, shares from neighbours, sodium_malloc */
 	uint8_t c_pk[SA_KEY], s_pk[SA_KEY];
@@ -102,6 +108,22 @@ pfl_sa_client_free(struct pfl_sa_client *c)
 	free(c->pinned);
 	pfl_buf_fini(&c->u3msg);
 	free(c);
+}
+
+pfl_err
+pfl_sa_client_set_authority(struct pfl_sa_client *c,
+                            const uint8_t authority_pk[32],
+                            const uint8_t fed_hash[32], uint64_t now)
+{
+	if (c == NULL || authority_pk == NULL || fed_hash == NULL)
+		return PFL_ERR_INVAL;
+	if (c->next > PFL_SA_ADVERTISE + 1 || c->aborted)
+		return PFL_ERR_STATE;
+	memcpy(c->auth_pk, authority_pk, 32);
+	memcpy(c->fed_hash, fed_hash, 32);
+	c->now = now;
+	c->need_cert = 1;
+	return PFL_OK;
 }
 
 void
@@ -275,18 +297,26 @@ take_adverts(struct pfl_sa_client *c, const uint8_t *in, size_t inlen,
 
 		if (d == NULL)
 			return PFL_ERR_PROTO;
-		pfli_sa_adv_digest(dg, id, r + 36, r + 68);
+		pfli_sa_adv_digest(dg, id, r + SA_R_CPK, r + SA_R_SPK);
 		if (sodium_memcmp(dg, d, SA_DIGEST) != 0)
 			return PFL_ERR_CRYPTO;
 		if ((nb->flags & NB_PINNED) &&
-		    sodium_memcmp(nb->id_pk, r + 4, 32) != 0)
+		    sodium_memcmp(nb->id_pk, r + SA_R_CERT, 32) != 0)
 			return PFL_ERR_CRYPTO;
-		pfli_sa_adv_msg(m, c->p.round_ctx, id, r + 36, r + 68);
-		if (pfl_sig_verify(r + 4, m, sizeof(m), r + 100) != PFL_OK)
+		/* the key is the neighbour's only if the authority says so */
+		if (c->need_cert &&
+		    pfl_enroll_cert_verify(c->auth_pk, c->fed_hash,
+		                           r + SA_R_CERT, c->now,
+		                           NULL) != PFL_OK)
 			return PFL_ERR_CRYPTO;
-		memcpy(nb->id_pk, r + 4, 32);
-		memcpy(nb->c_pk, r + 36, SA_KEY);
-		memcpy(nb->s_pk, r + 68, SA_KEY);
+		pfli_sa_adv_msg(m, c->p.round_ctx, id, r + SA_R_CPK,
+		                r + SA_R_SPK);
+		if (pfl_sig_verify(r + SA_R_CERT, m, sizeof(m), r + SA_R_SIG) !=
+		    PFL_OK)
+			return PFL_ERR_CRYPTO;
+		memcpy(nb->id_pk, r + SA_R_CERT, 32);
+		memcpy(nb->c_pk, r + SA_R_CPK, SA_KEY);
+		memcpy(nb->s_pk, r + SA_R_SPK, SA_KEY);
 		nb->flags |= NB_U1;
 	}
 	*n1 = (uint32_t)count;
@@ -674,4 +704,16 @@ pfli_sa_client_step_nomask(struct pfl_sa_client *c, const uint8_t *in,
 	c->nomask = 0;
 	pfl_buf_fini(&none);
 	return err;
+}
+
+pfl_err
+pfli_sa_client_held(const struct pfl_sa_client *c, uint32_t id,
+                    uint8_t out[SA_PT])
+{
+	long j = c->nb_ids ? nb_index(c, id) : -1;
+
+	if (j < 0 || !(c->nb[j].flags & NB_U2))
+		return PFL_ERR_INVAL;
+	memcpy(out, c->held[j], SA_PT);
+	return PFL_OK;
 }

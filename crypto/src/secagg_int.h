@@ -23,6 +23,12 @@
 #define SA_AD         (SA_TAG + 32 + 4 + 4)          /* AEAD AD: 56 */
 #define SA_DIGEST     16              /* advert digest in the transcript */
 #define SA_DIGEST_REC (4 + SA_DIGEST) /* id, digest */
+/* offsets in an advert record (PFL_SA_ADV_REC_BYTES) */
+#define SA_R_CERT     4                               /* cert; id_pk first */
+#define SA_R_CPK      (SA_R_CERT + PFL_SA_CERT_BYTES) /* 148 */
+#define SA_R_SPK      (SA_R_CPK + SA_KEY)             /* 180 */
+#define SA_R_SIG      (SA_R_SPK + SA_KEY)             /* 212 */
+_Static_assert(SA_R_SIG + SA_SIG == PFL_SA_ADV_REC_BYTES, "advert record");
 
 /* Bits of the per-client survivor mask: bit p = message of phase p
  * accepted. */
@@ -124,6 +130,11 @@ pfl_err pfli_sa_client_step_nomask(struct pfl_sa_client *c, const uint8_t *in,
  * its heap state (accumulator, keys, relayed shares). */
 int pfli_sa_server_contains(const struct pfl_sa_server *s,
                             const uint8_t *needle, size_t len);
+
+/* Test hook (a corrupt client's view): the decrypted shares this client
+ * holds for neighbour id, b share || s_sk share. */
+pfl_err pfli_sa_client_held(const struct pfl_sa_client *c, uint32_t id,
+                            uint8_t out[SA_PT]);
 
 /* Test hook: the transcript context (graph key) once ADVERTISE closed. */
 pfl_err pfli_sa_server_tctx(const struct pfl_sa_server *s, uint8_t ctx[32]);

@@ -26,11 +26,12 @@ struct sa_srv_client {
 struct pfl_sa_server {
 	struct pfl_sa_params p;
 	uint8_t (*id_pks)[32];
-	uint8_t tctx[32]; /* graph key (after ADVERTISE) */
-	uint32_t *off;    /* CSR row offsets, n + 1 (after ADVERTISE) */
-	uint32_t *adj;    /* rows of neighbours, ascending */
-	uint32_t tmax;    /* the largest client threshold */
-	uint8_t *sent;    /* per client: SA_BIT(phase) when its message came */
+	uint8_t (*certs)[PFL_SA_CERT_BYTES]; /* n, or NULL */
+	uint8_t tctx[32];                    /* graph key (after ADVERTISE) */
+	uint32_t *off; /* CSR row offsets, n + 1 (after ADVERTISE) */
+	uint32_t *adj; /* rows of neighbours, ascending */
+	uint32_t tmax; /* the largest client threshold */
+	uint8_t *sent; /* per client: SA_BIT(phase) when its message came */
 	struct sa_srv_client *cl;
 	uint32_t *acc; /* dim words */
 	uint32_t count[PFL_SA_PHASES];
@@ -119,6 +120,7 @@ pfl_sa_server_free(struct pfl_sa_server *s)
 		sodium_memzero(s->acc, s->p.dim * sizeof(*s->acc));
 	free(s->acc);
 	free(s->id_pks);
+	free(s->certs);
 	free(s->sent);
 	free(s->off);
 	free(s->adj);
@@ -598,6 +600,20 @@ put32(struct pfl_buf *b, uint32_t v)
 	return pfl_buf_append(b, w, 4);
 }
 
+/* the certificate of id, or its bare identity key padded with zeros */
+static pfl_err
+put_cert(const struct pfl_sa_server *s, uint32_t id, struct pfl_buf *b)
+{
+	static const uint8_t zero[PFL_SA_CERT_BYTES - 32];
+	pfl_err err;
+
+	if (s->certs != NULL)
+		return pfl_buf_append(b, s->certs[id - 1], PFL_SA_CERT_BYTES);
+	if ((err = pfl_buf_append(b, s->id_pks[id - 1], 32)))
+		return err;
+	return pfl_buf_append(b, zero, sizeof(zero));
+}
+
 static pfl_err
 out_advertise(const struct pfl_sa_server *s, uint32_t to, struct pfl_buf *b)
 {
@@ -627,8 +643,7 @@ out_advertise(const struct pfl_sa_server *s, uint32_t to, struct pfl_buf *b)
 
 		if (!has(s, nb[i], PFL_SA_ADVERTISE))
 			continue;
-		if ((err = put32(b, nb[i])) ||
-		    (err = pfl_buf_append(b, s->id_pks[nb[i] - 1], 32)) ||
+		if ((err = put32(b, nb[i])) || (err = put_cert(s, nb[i], b)) ||
 		    (err = pfl_buf_append(b, c->c_pk, SA_KEY)) ||
 		    (err = pfl_buf_append(b, c->s_pk, SA_KEY)) ||
 		    (err = pfl_buf_append(b, c->adv_sig, SA_SIG)))
@@ -813,5 +828,23 @@ pfli_sa_server_tctx(const struct pfl_sa_server *s, uint8_t ctx[32])
 	if (s->off == NULL)
 		return PFL_ERR_AGAIN;
 	memcpy(ctx, s->tctx, 32);
+	return PFL_OK;
+}
+
+pfl_err
+pfl_sa_server_set_certs(struct pfl_sa_server *s,
+                        const uint8_t (*certs)[PFL_SA_CERT_BYTES])
+{
+	if (s == NULL || certs == NULL)
+		return PFL_ERR_INVAL;
+	if (s->open > PFL_SA_ADVERTISE || s->aborted)
+		return PFL_ERR_STATE;
+	for (uint32_t i = 0; i < s->p.n; i++)
+		if (sodium_memcmp(certs[i], s->id_pks[i], 32) != 0)
+			return PFL_ERR_INVAL;
+	if (s->certs == NULL &&
+	    (s->certs = malloc((size_t)s->p.n * PFL_SA_CERT_BYTES)) == NULL)
+		return PFL_ERR_NOMEM;
+	memcpy(s->certs, certs, (size_t)s->p.n * PFL_SA_CERT_BYTES);
 	return PFL_OK;
 }

@@ -67,7 +67,8 @@ enum pfl_sa_phase {
 #define PFL_SA_MAX_DIM          ((size_t)1 << 30)
 /* Fixed record sizes of the wire layouts (docs/SECAGG.md). */
 #define PFL_SA_ADVERTISE_BYTES  128 /* c_pk, s_pk, sig */
-#define PFL_SA_ADV_REC_BYTES    164 /* id, id_pk, c_pk, s_pk, sig */
+#define PFL_SA_ADV_REC_BYTES    276 /* id, cert, c_pk, s_pk, sig */
+#define PFL_SA_CERT_BYTES       144 /* PFL_ENROLL_CERT_BYTES */
 #define PFL_SA_DIGEST_REC_BYTES 20  /* id, advert digest (transcript) */
 #define PFL_SA_SHARE_REC_BYTES  172 /* peer id, nonce, ciphertext */
 #define PFL_SA_SIG_REC_BYTES    68  /* id, sig */
@@ -165,6 +166,18 @@ pfl_err pfl_sa_client_new(const struct pfl_sa_params *p, uint32_t my_id,
                           const uint8_t (*peer_identity_pks)[32],
                           struct pfl_sa_client **out) PFL_WUR;
 
+/*
+ * Require an enrollment certificate (privfl/enroll.h) for every
+ * neighbour: a neighbour's advert is used only if the certificate relayed
+ * with it verifies against authority_pk for fed_hash at time now, and the
+ * advert is signed by the certified key. Call before the SHARE step.
+ * @return PFL_OK, PFL_ERR_INVAL, PFL_ERR_STATE (after SHARE)
+ */
+pfl_err pfl_sa_client_set_authority(struct pfl_sa_client *c,
+                                    const uint8_t authority_pk[32],
+                                    const uint8_t fed_hash[32],
+                                    uint64_t now) PFL_WUR;
+
 /* Wipe and free; accepts NULL. */
 void pfl_sa_client_free(struct pfl_sa_client *c);
 
@@ -204,6 +217,18 @@ struct pfl_sa_server; /* memory O(dim + n*k): the accumulator, keys and
 pfl_err pfl_sa_server_new(const struct pfl_sa_params *p,
                           const uint8_t (*identity_pks)[32],
                           struct pfl_sa_server **out) PFL_WUR;
+
+/*
+ * The enrollment certificates to relay with the adverts: n certificates
+ * (index id - 1, copied), each for the identity key given to
+ * pfl_sa_server_new. Without them the relayed certificate field holds the
+ * bare identity key (clients that require certificates then refuse).
+ * @return PFL_OK, PFL_ERR_INVAL (NULL, a certificate for another key),
+ *         PFL_ERR_STATE (after ADVERTISE closed), PFL_ERR_NOMEM
+ */
+pfl_err
+pfl_sa_server_set_certs(struct pfl_sa_server *s,
+                        const uint8_t (*certs)[PFL_SA_CERT_BYTES]) PFL_WUR;
 
 /* Wipe and free; accepts NULL. */
 void pfl_sa_server_free(struct pfl_sa_server *s);
