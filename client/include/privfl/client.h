@@ -77,6 +77,9 @@ struct pfl_client_faults {
 struct pfl_client_opts {
 	const char *federation_id;
 	const uint8_t *server_key; /* pinned aggregator key; NULL = any */
+	/* enrollment authority key (copied): SecAgg neighbours' keys are used
+	 * only with its certificate; NULL = trust the keys the server relays */
+	const uint8_t *sa_authority_key;
 	struct pfl_wire_limits limits;
 	uint64_t seed;          /* local training seed */
 	int64_t backoff_min_ms; /* after an error */
@@ -118,6 +121,7 @@ struct pfl_client_config {
 	char *federation_id;
 	char *identity_dir;
 	char *server_key;
+	char *sa_authority_key;
 	char *tls_ca_file;
 	char *tls_server_name;
 	char *data;
