@@ -41,3 +41,13 @@ exit 0
 ")
 	set_tests_properties(enroll_cli PROPERTIES TIMEOUT 60)
 endif()
+
+# Enrollment certificates through the daemons (tcp://).
+if(TARGET privfl)
+	foreach(mode good wrong)
+		add_test(NAME integration_enroll_${mode}
+			COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration_enroll.sh ${PROJECT_BINARY_DIR} ${mode})
+		set_tests_properties(integration_enroll_${mode} PROPERTIES TIMEOUT 300
+			LABELS integration)
+	endforeach()
+endif()
