@@ -156,11 +156,11 @@ run_round_once(const struct cfg *cf, struct timing *tm)
 	uint8_t(*pks)[32] = calloc(cf->n, 32);
 	struct pfl_sa_client **cl = calloc(cf->n, sizeof(*cl));
 	uint8_t *drop = calloc(cf->n + 1, 1), *rnd = malloc(cf->dim * 4);
-	uint32_t *x = calloc(cf->dim, 4), nbr[PFL_SA_MAX_K + 1], cnt;
+	uint32_t *x = calloc(cf->dim, 4), *nbr = calloc(cf->n, 4), cnt;
 	struct pfl_sa_server *s;
 	struct pfl_buf in, out;
 
-	if (!ids || !pks || !cl || !drop || !rnd || !x)
+	if (!ids || !pks || !cl || !drop || !rnd || !x || !nbr)
 		die("alloc", 0);
 	memset(tm, 0, sizeof(*tm));
 	p.mode = cf->mode;
@@ -233,7 +233,7 @@ run_round_once(const struct cfg *cf, struct timing *tm)
 			tm->masks++;
 			continue;
 		}
-		if (pfl_sa_neighbours(&p, id, nbr, &cnt) != PFL_OK)
+		if (pfl_sa_server_neighbours(s, id, nbr, cf->n, &cnt) != PFL_OK)
 			die("neighbours", 0);
 		for (uint32_t j = 0; j < cnt; j++)
 			if (!drop[nbr[j]]) {
@@ -254,6 +254,7 @@ run_round_once(const struct cfg *cf, struct timing *tm)
 	free(drop);
 	free(rnd);
 	free(x);
+	free(nbr);
 }
 
 static double
@@ -344,7 +345,7 @@ mkcfg(enum pfl_sa_mode mode, uint32_t n, size_t dim, double drop, uint32_t k)
 	if (pfl_sa_choose_params(mode, n, drop > 0.05 ? drop : 0.05, 0.05, &c.k,
 	                         &c.t) != PFL_OK)
 		die("choose_params", 0);
-	if (k != 0) { /* a given k (even), with the smallest majority t */
+	if (k != 0) { /* a given mean degree, with the smallest majority t */
 		c.k = k;
 		c.t = (k + 1) / 2 + 1;
 	}

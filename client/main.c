@@ -169,7 +169,7 @@ run(const struct pfl_client_config *cfg)
 	struct watcher watcher = {NULL, 0};
 	pthread_t wthr;
 	bool watching = false;
-	uint8_t server_pk[32];
+	uint8_t server_pk[32], auth_pk[32];
 	uint32_t *idx = NULL;
 	size_t n = 0;
 	char fp[PFL_FINGERPRINT_LEN];
@@ -200,6 +200,15 @@ run(const struct pfl_client_config *cfg)
 			goto out;
 		}
 		o.server_key = server_pk;
+	}
+	if (cfg->sa_authority_key[0] != '\0') {
+		if ((rv = pfl_pubkey_load(cfg->sa_authority_key, auth_pk)) !=
+		    PFL_OK) {
+			pfl_log(PFL_LOG_ERROR, "sa_authority_key %s: %s",
+			        cfg->sa_authority_key, pfl_strerror(rv));
+			goto out;
+		}
+		o.sa_authority_key = auth_pk;
 	}
 	if (cfg->shard >= cfg->shards) {
 		pfl_log(PFL_LOG_ERROR, "shard must be below shards");

@@ -17,6 +17,10 @@
 #include "../crypto/src/secagg_int.h" /* pfli_sa_server_contains */
 #include "privfl/rng.h"
 
+/* what the rule chooses for n = 1000, 5% / 5%, min_sum 10 */
+#define SA_K1000 66
+#define SA_T1000 47
+
 static void
 params_for(struct pfl_sa_params *p, enum pfl_sa_mode mode, uint32_t n,
            size_t dim, uint64_t seed)
@@ -30,6 +34,14 @@ params_for(struct pfl_sa_params *p, enum pfl_sa_mode mode, uint32_t n,
 	        PFL_OK);
 	memcpy(p->round_ctx, &seed, sizeof(seed));
 	p->graph_seed[0] = (uint8_t)seed;
+}
+
+/* offset of the neighbour adverts in an advert broadcast (after the
+ * transcript and the count) */
+static size_t
+adv_off(const struct pfl_buf *in)
+{
+	return 8 + (size_t)pfli_le32_get(in->data) * PFL_SA_DIGEST_REC_BYTES;
 }
 
 /* run one round; check the result against the plain sum */
@@ -276,8 +288,10 @@ test_tamper_relayed_advert(void **state)
 		assert_int_equal(pfl_sa_server_output(h.server,
 		                                      PFL_SA_ADVERTISE, 1, &in),
 		                 PFL_OK);
-		assert_int_equal(in.len, 4 + 4 * PFL_SA_ADV_REC_BYTES);
-		in.data[4 + 40] ^= 1; /* first record's c_pk */
+		assert_int_equal(in.len, 8 + 5 * PFL_SA_DIGEST_REC_BYTES +
+		                                 4 * PFL_SA_ADV_REC_BYTES);
+		/* first record's c_pk */
+		in.data[adv_off(&in) + 8 + PFL_SA_CERT_BYTES] ^= 1;
 		assert_int_equal(pfl_sa_client_step(h.clients[0], PFL_SA_SHARE,
 		                                    in.data, in.len, &out),
 		                 PFL_ERR_CRYPTO);
@@ -329,7 +343,7 @@ test_tamper_pinned_identity(void **state)
 	assert_int_equal(
 	        pfl_sa_server_output(h.server, PFL_SA_ADVERTISE, 1, &in),
 	        PFL_OK);
-	memcpy(in.data + 4 + 4, h.pks[4], 32); /* record of id 2 */
+	memcpy(in.data + adv_off(&in) + 4, h.pks[4], 32); /* record of id 2 */
 	assert_int_equal(pfl_sa_client_step(h.clients[0], PFL_SA_SHARE, in.data,
 	                                    in.len, &out),
 	                 PFL_ERR_CRYPTO);
@@ -471,8 +485,8 @@ test_tamper_duplicates_and_order(void **state)
 	assert_int_equal(
 	        pfl_sa_server_output(h.server, PFL_SA_ADVERTISE, 2, &in),
 	        PFL_OK);
-	dup = in.data + 4 + PFL_SA_ADV_REC_BYTES;
-	memcpy(dup, in.data + 4, PFL_SA_ADV_REC_BYTES);
+	dup = in.data + adv_off(&in) + PFL_SA_ADV_REC_BYTES;
+	memcpy(dup, in.data + adv_off(&in), PFL_SA_ADV_REC_BYTES);
 	pfl_buf_clear(&out);
 	assert_int_equal(pfl_sa_client_step(h.clients[1], PFL_SA_SHARE, in.data,
 	                                    in.len, &out),
@@ -515,9 +529,13 @@ test_client_refuses_small_set(void **state)
 	assert_int_equal(
 	        pfl_sa_server_output(h.server, PFL_SA_ADVERTISE, 1, &in),
 	        PFL_OK);
-	/* keep 1 of the 4 records: 1 + self < t */
-	pfli_le32_put(in.data, 1);
-	in.len = 4 + PFL_SA_ADV_REC_BYTES;
+	/* a broadcast as if only clients 1 and 2 had advertised: the
+	 * transcript of ids 1, 2 and the advert of 2; 1 + self < t */
+	memmove(in.data + 4 + 2 * PFL_SA_DIGEST_REC_BYTES,
+	        in.data + adv_off(&in) - 4, 4 + PFL_SA_ADV_REC_BYTES);
+	pfli_le32_put(in.data, 2);
+	pfli_le32_put(in.data + 4 + 2 * PFL_SA_DIGEST_REC_BYTES, 1);
+	in.len = 8 + 2 * PFL_SA_DIGEST_REC_BYTES + PFL_SA_ADV_REC_BYTES;
 	assert_int_equal(pfl_sa_client_step(h.clients[0], PFL_SA_SHARE, in.data,
 	                                    in.len, &out),
 	                 PFL_ERR_ABORTED);
@@ -636,56 +654,88 @@ static void
 test_params(void **state)
 {
 	struct pfl_sa_params p;
-	uint32_t k, t, nb[1000], cnt, deg[101] = {0};
+	struct sah h;
+	uint32_t k, t, nb[100], cnt, nb2[100], c2, edges = 0;
+	double fail, priv;
 
 	(void)state;
+	/* SecAgg: 2t > n + c and t - c >= min_sum */
 	assert_int_equal(
 	        pfl_sa_choose_params(PFL_SA_FULL, 100, 0.1, 0.1, &k, &t),
 	        PFL_OK);
 	assert_int_equal(k, 99);
-	assert_int_equal(t, 51);
-	assert_int_equal(
-	        pfl_sa_choose_params(PFL_SA_PLUS, 1000, 0.05, 0.05, &k, &t),
-	        PFL_OK);
-	assert_int_equal(k, 30);
-	assert_int_equal(t, 18);
-	assert_int_equal(
-	        pfl_sa_choose_params(PFL_SA_PLUS, 10000, 0.1, 0.1, &k, &t),
-	        PFL_OK);
-	assert_int_equal(k, 54);
-	assert_int_equal(t, 31);
+	assert_int_equal(t, 56);
+	assert_int_equal(pfl_sa_choose_params_min(PFL_SA_FULL, 100, 0.1, 0.1,
+	                                          60, &k, &t),
+	                 PFL_OK);
+	assert_int_equal(t, 70);
+	/* SecAgg+: the bounds hold for what is chosen */
+	assert_int_equal(pfl_sa_choose_params_min(PFL_SA_PLUS, 1000, 0.05, 0.05,
+	                                          10, &k, &t),
+	                 PFL_OK);
+	assert_int_equal(k, SA_K1000);
+	assert_int_equal(t, SA_T1000);
+	memset(&p, 0, sizeof(p));
+	p.mode = PFL_SA_PLUS;
+	p.n = 1000;
+	p.k = k;
+	p.t = t;
+	p.dim = 1;
+	assert_int_equal(pfl_sa_params_bounds(&p, 0.05, 0.05, 10, &fail, &priv),
+	                 PFL_OK);
+	assert_true(fail <= -20 && priv <= -40);
+	p.t = k / 2 + 1; /* the old rule: privacy does not hold */
+	assert_int_equal(pfl_sa_params_bounds(&p, 0.05, 0.05, 10, &fail, &priv),
+	                 PFL_OK);
+	assert_true(priv > -40);
 	assert_int_equal(
 	        pfl_sa_choose_params(PFL_SA_FULL, 100, 0.6, 0.1, &k, &t),
 	        PFL_ERR_CONFIG);
 	assert_int_equal(
 	        pfl_sa_choose_params(PFL_SA_PLUS, 100, 1.5, 0.1, &k, &t),
 	        PFL_ERR_INVAL);
-	/* the graph is k-regular, symmetric, without self loops */
+	/* per-client thresholds keep the fraction t / (k + 1) */
+	p.k = 40;
+	p.t = 30;
+	assert_int_equal(pfl_sa_threshold(&p, 40), 30);
+	assert_int_equal(pfl_sa_threshold(&p, 81), 60);
+	assert_int_equal(pfl_sa_threshold(&p, 20), 16); /* ceil(21*30/41) */
+	/* the graph: symmetric, sorted, no self loops, mean degree ~ k; it
+	 * exists only once the keys are advertised */
 	params_for(&p, PFL_SA_PLUS, 100, 4, 13);
+	p.k = 20;
+	p.t = 15;
+	assert_int_equal(sah_init(&h, &p, 1, 13), PFL_OK);
+	assert_int_equal(pfl_sa_server_neighbours(h.server, 1, nb, 100, &cnt),
+	                 PFL_ERR_AGAIN);
+	assert_int_equal(sah_phase(&h, PFL_SA_ADVERTISE), PFL_OK);
 	for (uint32_t u = 1; u <= 100; u++) {
-		assert_int_equal(pfl_sa_neighbours(&p, u, nb, &cnt), PFL_OK);
-		assert_int_equal(cnt, p.k);
+		assert_int_equal(
+		        pfl_sa_server_neighbours(h.server, u, nb, 100, &cnt),
+		        PFL_OK);
+		edges += cnt;
 		for (uint32_t i = 0; i < cnt; i++) {
-			uint32_t nb2[1000], c2, found = 0;
+			uint32_t found = 0;
 
 			assert_true(nb[i] != u && nb[i] >= 1 && nb[i] <= 100);
 			if (i)
 				assert_true(nb[i] > nb[i - 1]);
-			deg[nb[i]]++;
-			assert_int_equal(pfl_sa_neighbours(&p, nb[i], nb2, &c2),
+			assert_int_equal(pfl_sa_server_neighbours(h.server,
+			                                          nb[i], nb2,
+			                                          100, &c2),
 			                 PFL_OK);
 			for (uint32_t j = 0; j < c2; j++)
 				found += nb2[j] == u;
 			assert_int_equal(found, 1);
 		}
 	}
-	for (uint32_t u = 1; u <= 100; u++)
-		assert_int_equal(deg[u], p.k);
+	assert_true(edges > 100 * 16 && edges < 100 * 24);
+	sah_fini(&h);
 	/* bad parameter sets */
+	params_for(&p, PFL_SA_PLUS, 100, 4, 13);
 	p.t = p.k / 2; /* 2t <= k + 1 */
 	assert_int_equal(pfl_sa_params_check(&p), PFL_ERR_INVAL);
-	p.t = 18;
-	p.k = 29; /* odd */
+	p.t = p.k + 2; /* t > k + 1 */
 	assert_int_equal(pfl_sa_params_check(&p), PFL_ERR_INVAL);
 }
 

@@ -16,5 +16,8 @@ PFL_TOOL_CMD(pfl_cmd_keygen);      /* keygen (crypto/) */
 PFL_TOOL_CMD(pfl_cmd_fingerprint); /* fingerprint (crypto/) */
 PFL_TOOL_CMD(pfl_cmd_certs);       /* certs: quick-start TLS CA (proto/) */
 PFL_TOOL_CMD(pfl_cmd_audit);       /* audit verify (aggregator/) */
+PFL_TOOL_CMD(pfl_cmd_enroll_authority); /* enroll-authority (crypto/) */
+PFL_TOOL_CMD(pfl_cmd_enroll);           /* enroll (crypto/) */
+PFL_TOOL_CMD(pfl_cmd_enroll_verify);    /* enroll-verify (crypto/) */
 
 #endif

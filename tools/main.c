@@ -24,7 +24,13 @@ usage(FILE *f)
 	        "  certs --out DIR         make a quick-start TLS CA and "
 	        "server "
 	        "certificate\n"
-	        "  audit verify FILE       check an aggregator audit log\n\n"
+	        "  audit verify FILE       check an aggregator audit log\n"
+	        "  enroll-authority --out DIR   make the enrollment "
+	        "authority key\n"
+	        "  enroll --authority DIR --client-key PUB --federation ID "
+	        "--out CERT\n"
+	        "                          certify a client's key for SecAgg\n"
+	        "  enroll-verify --authority PUB --federation ID CERT\n\n"
 	        "Run 'privfl COMMAND --help' for a command's options.\n");
 }
 
@@ -42,6 +48,9 @@ main(int argc, char **argv)
 	                 {"fingerprint", pfl_cmd_fingerprint},
 	                 {"certs", pfl_cmd_certs},
 	                 {"audit", pfl_cmd_audit},
+	                 {"enroll-authority", pfl_cmd_enroll_authority},
+	                 {"enroll", pfl_cmd_enroll},
+	                 {"enroll-verify", pfl_cmd_enroll_verify},
 	         };
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||

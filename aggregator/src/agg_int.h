@@ -193,6 +193,10 @@ struct pfl_aggregator {
  * (Prometheus text), /status (JSON) and / (a self-refreshing page with
  * plots) on cfg.http_listen; its handlers take a->mtx to read state.
  */
+/* Relay the members' enrollment certificates (sa_certs.c). */
+pfl_err pfli_sa_relay_certs(const struct pfl_aggregator *a,
+                            struct pfli_round *r);
+
 pfl_err pfli_http_open(struct pfl_aggregator *a);
 void pfli_http_close(struct pfl_aggregator *a);
 /* Open OUT/audit.log, verify its chain, remember the last hash/round. */

@@ -24,6 +24,12 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
         {"revoked_keys", PFL_CFG_STRING, F(revoked_keys), "", 0, 0, NULL, 0,
          "keys always refused, also under open enrollment; reloaded "
          "on SIGHUP"},
+        /* secagg (issue #11 item 12) */
+        {"sa_enroll_certs", PFL_CFG_STRING, F(sa_enroll_certs), "", 0, 0, NULL,
+         0,
+         "directory of *.cert files (privfl enroll) relayed to SecAgg "
+         "neighbours, who check them against the enrollment authority; "
+         "empty = none"},
         {"tls_cert_key_file", PFL_CFG_STRING, F(tls_cert_key_file), "", 0, 0,
          NULL, 0, "PEM with certificate and key, for tls+tcp://"},
         {"max_message_mb", PFL_CFG_INT, F(max_message_mb), "64", 1, 1024, NULL,

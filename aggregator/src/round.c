@@ -235,16 +235,19 @@ start_running(struct pfl_aggregator *a, int64_t now)
 		uint32_t k = 0, t = 0;
 
 		r->sa_mode = cfg->secure_aggregation;
-		rv = pfl_sa_choose_params((enum pfl_sa_mode)r->sa_mode, r->n,
-		                          cfg->sa_dropout, cfg->sa_corrupt, &k,
-		                          &t);
+		/* no sum of fewer than min_clients honest clients (SECAGG.md)
+		 */
+		rv = pfl_sa_choose_params_min(
+		        (enum pfl_sa_mode)r->sa_mode, r->n, cfg->sa_dropout,
+		        cfg->sa_corrupt, (uint32_t)cfg->min_clients, &k, &t);
 		if (rv == PFL_ERR_CONFIG && r->sa_mode == PFL_SA_PLUS) {
 			/* Too small a cohort for a sparse graph with these
 			 * guarantees: every pair shares masks instead. */
 			r->sa_mode = PFL_SA_FULL;
-			rv = pfl_sa_choose_params(PFL_SA_FULL, r->n,
-			                          cfg->sa_dropout,
-			                          cfg->sa_corrupt, &k, &t);
+			rv = pfl_sa_choose_params_min(
+			        PFL_SA_FULL, r->n, cfg->sa_dropout,
+			        cfg->sa_corrupt, (uint32_t)cfg->min_clients, &k,
+			        &t);
 		}
 		if (rv == PFL_ERR_CONFIG && r->n >= 3) {
 			/* No (k, t) meets the tolerated dropout for so small a
@@ -287,6 +290,8 @@ start_running(struct pfl_aggregator *a, int64_t now)
 			memcpy(pks[i], r->members[i].pk, 32);
 		rv = pfl_sa_server_new(&p, (const uint8_t(*)[32])pks, &r->sa);
 		free(pks);
+		if (rv == PFL_OK)
+			rv = pfli_sa_relay_certs(a, r);
 		if (rv != PFL_OK)
 			return rv;
 		r->sa_t = t;

@@ -9,6 +9,7 @@
 
 #include "client_int.h"
 #include "privfl/clock.h"
+#include "privfl/enroll.h"
 #include "privfl/hash.h"
 #include "privfl/log.h"
 #include "privfl/rng.h"
@@ -28,6 +29,9 @@ struct pfl_client {
 	char fed[PFL_FED_ID_MAX + 1];
 	uint8_t server_key[32];
 	bool pinned;
+	uint8_t sa_auth[32]; /* enrollment authority (secagg certificates) */
+	uint8_t sa_fed[32];  /* its federation hash */
+	bool sa_auth_set;
 	const struct pfl_identity *id;
 	const struct pfl_client_data *data;
 	struct pfl_csprng *rng;
@@ -97,6 +101,12 @@ pfl_client_new(const struct pfl_client_opts *o, const struct pfl_identity *id,
 		c->pinned = true;
 	}
 	c->o.server_key = NULL;
+	if (o->sa_authority_key != NULL) {
+		memcpy(c->sa_auth, o->sa_authority_key, 32);
+		pfl_enroll_fed_hash(c->fed, c->sa_fed);
+		c->sa_auth_set = true;
+	}
+	c->o.sa_authority_key = NULL;
 	if (c->o.backoff_min_ms <= 0)
 		c->o.backoff_min_ms = 100;
 	if (c->o.backoff_max_ms < c->o.backoff_min_ms)
@@ -356,6 +366,10 @@ accept_plan(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
 		pfl_hash_round_ctx(c->fed, r->round, p->sa_seed, sp.round_ctx);
 		memcpy(sp.graph_seed, p->sa_seed, 32);
 		rv = pfl_sa_client_new(&sp, p->sa_id, c->id, NULL, &c->sa);
+		if (rv == PFL_OK && c->sa_auth_set)
+			rv = pfl_sa_client_set_authority(
+			        c->sa, c->sa_auth, c->sa_fed,
+			        (uint64_t)pfl_clock_wall());
 		if (rv != PFL_OK) {
 			pfl_log(PFL_LOG_WARN, "round %llu: secagg setup: %s",
 			        (unsigned long long)r->round, pfl_strerror(rv));

@@ -21,6 +21,12 @@ const struct pfl_cfg_entry pfl_client_config_table[] = {
         {"insecure", PFL_CFG_BOOL, F(insecure), "false", 0, 0, NULL, 0,
          "run without server_key or TLS CA: any signer is trusted (tests "
          "only; logged as an error)"},
+        /* secagg (issue #11 item 12) */
+        {"sa_authority_key", PFL_CFG_STRING, F(sa_authority_key), "", 0, 0,
+         NULL, 0,
+         "the enrollment authority's .pub file (privfl enroll-authority): "
+         "SecAgg neighbours' keys are used only with its certificate; "
+         "empty = trust the keys the aggregator relays"},
         {"tls_ca_file", PFL_CFG_STRING, F(tls_ca_file), "", 0, 0, NULL, 0,
          "CA certificate that signed the aggregator's (tls+tcp://)"},
         {"tls_server_name", PFL_CFG_STRING, F(tls_server_name), "", 0, 0, NULL,

@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "privfl/enroll.h"
 #include "privfl/identity.h"
 #include "privfl/shamir.h"
 #include "secagg_int.h"
+
+_Static_assert(PFL_SA_CERT_BYTES == PFL_ENROLL_CERT_BYTES, "cert size");
 
 /* what this client knows about a neighbour */
 #define NB_PINNED 0x01 /* id_pk given by the caller */
@@ -30,10 +33,17 @@ struct pfl_sa_client {
 	struct pfl_sa_params p;
 	uint32_t me_id;
 	const struct pfl_identity *me;
-	uint32_t *nb_ids; /* k, ascending */
-	struct sa_nb *nb; /* k */
+	uint8_t (*pinned)[32]; /* n identity keys, or NULL */
+	int need_cert;         /* neighbours need enrollment certificates */
+	uint8_t auth_pk[32], fed_hash[32];
+	uint64_t now;
+	uint8_t tctx[32]; /* graph key: binds everything after ADVERTISE */
+	uint32_t deg;     /* neighbours (known after ADVERTISE) */
+	uint32_t t;       /* our threshold, pfl_sa_threshold(deg) */
+	uint32_t *nb_ids; /* deg, ascending */
+	struct sa_nb *nb; /* deg */
 	struct sa_secret *sec;
-	uint8_t (*held)[SA_PT]; /* k, shares from neighbours, sodium_malloc */
+	uint8_t (*held)[SA_PT]; /* deg, shares from neighbours, sodium_malloc */
 	uint8_t c_pk[SA_KEY], s_pk[SA_KEY];
 	const uint32_t *x;
 	int next; /* next phase; PFL_SA_PHASES when done */
@@ -50,7 +60,6 @@ pfl_sa_client_new(const struct pfl_sa_params *p, uint32_t my_id,
                   struct pfl_sa_client **out)
 {
 	struct pfl_sa_client *c;
-	uint32_t cnt;
 	pfl_err err = PFL_ERR_NOMEM;
 
 	if (out == NULL || me == NULL || pfl_sa_params_check(p) != PFL_OK ||
@@ -62,21 +71,14 @@ pfl_sa_client_new(const struct pfl_sa_params *p, uint32_t my_id,
 	c->me_id = my_id;
 	c->me = me;
 	pfl_buf_init(&c->u3msg, 0);
-	c->nb_ids = calloc(p->k, sizeof(*c->nb_ids));
-	c->nb = calloc(p->k, sizeof(*c->nb));
 	c->sec = sodium_malloc(sizeof(*c->sec));
-	c->held = sodium_allocarray(p->k, SA_PT);
-	if (!c->nb_ids || !c->nb || !c->sec || !c->held)
+	if (c->sec == NULL)
 		goto out_free;
 	sodium_memzero(c->sec, sizeof(*c->sec));
-	if ((err = pfl_sa_neighbours(p, my_id, c->nb_ids, &cnt)) != PFL_OK)
-		goto out_free;
 	if (peer_identity_pks != NULL) {
-		for (uint32_t i = 0; i < p->k; i++) {
-			memcpy(c->nb[i].id_pk,
-			       peer_identity_pks[c->nb_ids[i] - 1], 32);
-			c->nb[i].flags = NB_PINNED;
-		}
+		if ((c->pinned = malloc((size_t)p->n * 32)) == NULL)
+			goto out_free;
+		memcpy(c->pinned, peer_identity_pks, (size_t)p->n * 32);
 	}
 	*out = c;
 	return PFL_OK;
@@ -91,7 +93,7 @@ wipe_secrets(struct pfl_sa_client *c)
 	if (c->sec != NULL)
 		sodium_memzero(c->sec, sizeof(*c->sec));
 	if (c->held != NULL)
-		sodium_memzero(c->held, (size_t)c->p.k * SA_PT);
+		sodium_memzero(c->held, (size_t)c->deg * SA_PT);
 }
 
 void
@@ -103,8 +105,25 @@ pfl_sa_client_free(struct pfl_sa_client *c)
 	sodium_free(c->held);
 	free(c->nb_ids);
 	free(c->nb);
+	free(c->pinned);
 	pfl_buf_fini(&c->u3msg);
 	free(c);
+}
+
+pfl_err
+pfl_sa_client_set_authority(struct pfl_sa_client *c,
+                            const uint8_t authority_pk[32],
+                            const uint8_t fed_hash[32], uint64_t now)
+{
+	if (c == NULL || authority_pk == NULL || fed_hash == NULL)
+		return PFL_ERR_INVAL;
+	if (c->next > PFL_SA_ADVERTISE + 1 || c->aborted)
+		return PFL_ERR_STATE;
+	memcpy(c->auth_pk, authority_pk, 32);
+	memcpy(c->fed_hash, fed_hash, 32);
+	c->now = now;
+	c->need_cert = 1;
+	return PFL_OK;
 }
 
 void
@@ -117,7 +136,7 @@ pfl_sa_client_set_input(struct pfl_sa_client *c, const uint32_t *x)
 static long
 nb_index(const struct pfl_sa_client *c, uint32_t id)
 {
-	return pfli_sa_find(c->nb_ids, c->p.k, id);
+	return pfli_sa_find(c->nb_ids, c->deg, id);
 }
 
 /* Parse "count || count records of size rec" with ascending ids among our
@@ -131,7 +150,7 @@ parse_list(const struct pfl_sa_client *c, const uint8_t *in, size_t inlen,
 	if (in == NULL || inlen < 4)
 		return -1;
 	count = pfli_le32_get(in);
-	if (count > c->p.k || inlen != 4 + (size_t)count * rec)
+	if (count > c->deg || inlen != 4 + (size_t)count * rec)
 		return -1;
 	for (uint32_t i = 0; i < count; i++) {
 		id = pfli_le32_get(in + 4 + (size_t)i * rec);
@@ -165,29 +184,139 @@ step_advertise(struct pfl_sa_client *c, struct pfl_buf *out)
 
 /* ---- SHARE: check the adverts, share b and s_sk, encrypt ---- */
 
+/* the digest listed for id in the transcript records, or NULL */
+static const uint8_t *
+find_digest(const uint8_t *recs, uint32_t count, uint32_t id)
+{
+	uint32_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		uint32_t v = pfli_le32_get(recs + (size_t)mid * SA_DIGEST_REC);
+
+		if (v < id)
+			lo = mid + 1;
+		else if (v > id)
+			hi = mid;
+		else
+			return recs + (size_t)mid * SA_DIGEST_REC + 4;
+	}
+	return NULL;
+}
+
+/* transcript: count || (id, digest)*, ascending, our own advert in it */
+static pfl_err
+take_transcript(struct pfl_sa_client *c, const uint8_t *in, size_t inlen,
+                uint32_t *count)
+{
+	uint8_t mine[SA_DIGEST];
+	const uint8_t *d;
+	uint32_t cnt, prev = 0;
+
+	if (in == NULL || inlen < 8)
+		return PFL_ERR_PROTO;
+	cnt = pfli_le32_get(in);
+	if (cnt > c->p.n || inlen < 8 + (size_t)cnt * SA_DIGEST_REC)
+		return PFL_ERR_PROTO;
+	for (uint32_t i = 0; i < cnt; i++) {
+		uint32_t id = pfli_le32_get(in + 4 + (size_t)i * SA_DIGEST_REC);
+
+		if (id <= prev || id > c->p.n)
+			return PFL_ERR_PROTO;
+		prev = id;
+	}
+	pfli_sa_adv_digest(mine, c->me_id, c->c_pk, c->s_pk);
+	d = find_digest(in + 4, cnt, c->me_id);
+	if (d == NULL || sodium_memcmp(d, mine, SA_DIGEST) != 0)
+		return PFL_ERR_CRYPTO; /* our keys are not the ones used */
+	pfli_sa_transcript(c->tctx, &c->p, in + 4, cnt);
+	*count = cnt;
+	return PFL_OK;
+}
+
+/* our neighbours in the graph the transcript fixes */
+static pfl_err
+take_graph(struct pfl_sa_client *c)
+{
+	uint32_t *row = malloc((size_t)c->p.n * sizeof(*row)), deg = 0;
+	pfl_err err = PFL_ERR_NOMEM;
+
+	if (row == NULL)
+		return PFL_ERR_NOMEM;
+	if ((err = pfli_sa_graph_row(&c->p, c->tctx, c->me_id, row, &deg)))
+		goto out;
+	err = PFL_ERR_NOMEM;
+	c->nb_ids = malloc(((size_t)deg + 1) * sizeof(*c->nb_ids));
+	c->nb = calloc((size_t)deg + 1, sizeof(*c->nb));
+	c->held = sodium_allocarray((size_t)deg + 1, SA_PT);
+	if (c->nb_ids == NULL || c->nb == NULL || c->held == NULL)
+		goto out;
+	c->deg = deg;
+	memcpy(c->nb_ids, row, (size_t)deg * sizeof(*row));
+	c->t = pfl_sa_threshold(&c->p, deg);
+	for (uint32_t i = 0; c->pinned != NULL && i < deg; i++) {
+		memcpy(c->nb[i].id_pk, c->pinned[row[i] - 1], 32);
+		c->nb[i].flags = NB_PINNED;
+	}
+	err = PFL_OK;
+out:
+	free(row);
+	return err;
+}
+
+/*
+ * The advert broadcast: the transcript (every advertiser's id and advert
+ * digest), then the full adverts of exactly our advertised neighbours.
+ */
 static pfl_err
 take_adverts(struct pfl_sa_client *c, const uint8_t *in, size_t inlen,
              uint32_t *n1)
 {
-	uint8_t m[SA_ADV_MSG];
-	long count = parse_list(c, in, inlen, PFL_SA_ADV_REC_BYTES);
+	uint8_t m[SA_ADV_MSG], dg[SA_DIGEST];
+	uint32_t nall, want = 0;
+	const uint8_t *recs;
+	size_t off;
+	long count;
+	pfl_err err;
 
-	if (count < 0)
+	if ((err = take_transcript(c, in, inlen, &nall)) != PFL_OK ||
+	    (err = take_graph(c)) != PFL_OK)
+		return err;
+	off = 4 + (size_t)nall * SA_DIGEST_REC;
+	count = parse_list(c, in + off, inlen - off, PFL_SA_ADV_REC_BYTES);
+	for (uint32_t i = 0; i < c->deg; i++)
+		want += find_digest(in + 4, nall, c->nb_ids[i]) != NULL;
+	if (count < 0 || (uint32_t)count != want)
 		return PFL_ERR_PROTO;
+	recs = in + off + 4;
 	for (long i = 0; i < count; i++) {
-		const uint8_t *r = in + 4 + (size_t)i * PFL_SA_ADV_REC_BYTES;
+		const uint8_t *r = recs + (size_t)i * PFL_SA_ADV_REC_BYTES;
 		uint32_t id = pfli_le32_get(r);
 		struct sa_nb *nb = &c->nb[nb_index(c, id)];
+		const uint8_t *d = find_digest(in + 4, nall, id);
 
+		if (d == NULL)
+			return PFL_ERR_PROTO;
+		pfli_sa_adv_digest(dg, id, r + SA_R_CPK, r + SA_R_SPK);
+		if (sodium_memcmp(dg, d, SA_DIGEST) != 0)
+			return PFL_ERR_CRYPTO;
 		if ((nb->flags & NB_PINNED) &&
-		    sodium_memcmp(nb->id_pk, r + 4, 32) != 0)
+		    sodium_memcmp(nb->id_pk, r + SA_R_CERT, 32) != 0)
 			return PFL_ERR_CRYPTO;
-		pfli_sa_adv_msg(m, c->p.round_ctx, id, r + 36, r + 68);
-		if (pfl_sig_verify(r + 4, m, sizeof(m), r + 100) != PFL_OK)
+		/* the key is the neighbour's only if the authority says so */
+		if (c->need_cert &&
+		    pfl_enroll_cert_verify(c->auth_pk, c->fed_hash,
+		                           r + SA_R_CERT, c->now,
+		                           NULL) != PFL_OK)
 			return PFL_ERR_CRYPTO;
-		memcpy(nb->id_pk, r + 4, 32);
-		memcpy(nb->c_pk, r + 36, SA_KEY);
-		memcpy(nb->s_pk, r + 68, SA_KEY);
+		pfli_sa_adv_msg(m, c->p.round_ctx, id, r + SA_R_CPK,
+		                r + SA_R_SPK);
+		if (pfl_sig_verify(r + SA_R_CERT, m, sizeof(m), r + SA_R_SIG) !=
+		    PFL_OK)
+			return PFL_ERR_CRYPTO;
+		memcpy(nb->id_pk, r + SA_R_CERT, 32);
+		memcpy(nb->c_pk, r + SA_R_CPK, SA_KEY);
+		memcpy(nb->s_pk, r + SA_R_SPK, SA_KEY);
 		nb->flags |= NB_U1;
 	}
 	*n1 = (uint32_t)count;
@@ -200,11 +329,11 @@ holders_u1(const struct pfl_sa_client *c, uint32_t *xs)
 {
 	uint32_t m = 0, i = 0;
 
-	for (; i < c->p.k && c->nb_ids[i] < c->me_id; i++)
+	for (; i < c->deg && c->nb_ids[i] < c->me_id; i++)
 		if (c->nb[i].flags & NB_U1)
 			xs[m++] = c->nb_ids[i];
 	xs[m++] = c->me_id;
-	for (; i < c->p.k; i++)
+	for (; i < c->deg; i++)
 		if (c->nb[i].flags & NB_U1)
 			xs[m++] = c->nb_ids[i];
 	return m;
@@ -218,13 +347,13 @@ encrypt_share(const struct pfl_sa_client *c, uint32_t to, const uint8_t *pt,
 	uint8_t key[SA_KEY], ad[SA_AD], rec[PFL_SA_SHARE_REC_BYTES];
 	pfl_err err;
 
-	err = pfli_sa_share_key(key, c->sec->c_sk, nb->c_pk, c->p.round_ctx,
-	                        c->me_id, to);
+	err = pfli_sa_share_key(key, c->sec->c_sk, nb->c_pk, c->tctx, c->me_id,
+	                        to);
 	if (err != PFL_OK)
 		goto out;
 	pfli_le32_put(rec, to);
 	randombytes_buf(rec + 4, SA_NONCE);
-	pfli_sa_share_ad(ad, c->p.round_ctx, c->me_id, to);
+	pfli_sa_share_ad(ad, c->tctx, c->me_id, to);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(rec + 4 + SA_NONCE, NULL, pt,
 	                                           SA_PT, ad, sizeof(ad), NULL,
 	                                           rec + 4, key);
@@ -245,7 +374,7 @@ step_share(struct pfl_sa_client *c, const uint8_t *in, size_t inlen,
 
 	if ((err = take_adverts(c, in, inlen, &n1)) != PFL_OK)
 		return err;
-	if (n1 + 1 < c->p.t)
+	if (c->t < 2 || n1 + 1 < c->t)
 		return PFL_ERR_ABORTED;
 	xs = malloc(((size_t)n1 + 1) * sizeof(*xs));
 	bs = sodium_allocarray((size_t)n1 + 1, 64);
@@ -255,8 +384,8 @@ step_share(struct pfl_sa_client *c, const uint8_t *in, size_t inlen,
 		goto out;
 	m = holders_u1(c, xs);
 	randombytes_buf(c->sec->b, SA_KEY);
-	if ((err = pfl_shamir_split(c->sec->b, c->p.t, xs, m, NULL, bs)) ||
-	    (err = pfl_shamir_split(c->sec->s_sk, c->p.t, xs, m, NULL, ss)))
+	if ((err = pfl_shamir_split(c->sec->b, c->t, xs, m, NULL, bs)) ||
+	    (err = pfl_shamir_split(c->sec->s_sk, c->t, xs, m, NULL, ss)))
 		goto out;
 	pfli_le32_put(w, n1);
 	if ((err = pfl_buf_reserve(out,
@@ -301,10 +430,10 @@ take_shares(struct pfl_sa_client *c, const uint8_t *in, size_t inlen,
 		if (!(c->nb[j].flags & NB_U1))
 			goto out;
 		err = pfli_sa_share_key(key, c->sec->c_sk, c->nb[j].c_pk,
-		                        c->p.round_ctx, from, c->me_id);
+		                        c->tctx, from, c->me_id);
 		if (err != PFL_OK)
 			goto out;
-		pfli_sa_share_ad(ad, c->p.round_ctx, from, c->me_id);
+		pfli_sa_share_ad(ad, c->tctx, from, c->me_id);
 		err = PFL_ERR_CRYPTO;
 		if (crypto_aead_xchacha20poly1305_ietf_decrypt(
 		            c->held[j], NULL, NULL, r + 4 + SA_NONCE, SA_CT, ad,
@@ -328,14 +457,13 @@ mask_seeds(const struct pfl_sa_client *c, struct pfli_sa_seed *seeds,
 
 	memcpy(seeds[m].seed, c->sec->b, SA_KEY);
 	seeds[m++].sign = 1;
-	for (uint32_t i = 0; i < c->p.k; i++) {
+	for (uint32_t i = 0; i < c->deg; i++) {
 		uint32_t v = c->nb_ids[i];
 
 		if (!(c->nb[i].flags & NB_U2))
 			continue;
 		err = pfli_sa_pair_seed(seeds[m].seed, c->sec->s_sk,
-		                        c->nb[i].s_pk, c->p.round_ctx, c->me_id,
-		                        v);
+		                        c->nb[i].s_pk, c->tctx, c->me_id, v);
 		if (err != PFL_OK)
 			return err;
 		seeds[m++].sign = c->me_id < v ? 1 : -1;
@@ -378,7 +506,7 @@ step_masked(struct pfl_sa_client *c, const uint8_t *in, size_t inlen,
 
 	if ((err = take_shares(c, in, inlen, &n2)) != PFL_OK)
 		return err;
-	if (n2 + 1 < c->p.t)
+	if (n2 + 1 < c->t)
 		return PFL_ERR_ABORTED;
 	seeds = sodium_allocarray((size_t)n2 + 1, sizeof(*seeds));
 	blk = sodium_allocarray(SA_BLOCK_WORDS, sizeof(*blk));
@@ -429,9 +557,9 @@ step_consistency(struct pfl_sa_client *c, const uint8_t *in, size_t inlen,
 		}
 	}
 	err = PFL_ERR_ABORTED;
-	if (!c->in_u3 || have < c->p.t)
+	if (!c->in_u3 || have < c->t)
 		goto out;
-	if ((err = pfli_sa_u3_msg(&c->u3msg, c->p.round_ctx, ids, count)) ||
+	if ((err = pfli_sa_u3_msg(&c->u3msg, c->tctx, ids, count)) ||
 	    (err = pfl_identity_sign(c->me, c->u3msg.data, c->u3msg.len,
 	                             sig)) ||
 	    (err = pfl_buf_append(out, sig, SA_SIG)))
@@ -462,7 +590,7 @@ check_sigs(struct pfl_sa_client *c, const uint8_t *in, size_t inlen)
 			return PFL_ERR_CRYPTO;
 	}
 	/* signers plus ourselves */
-	return (uint32_t)count + 1 < c->p.t ? PFL_ERR_ABORTED : PFL_OK;
+	return (uint32_t)count + 1 < c->t ? PFL_ERR_ABORTED : PFL_OK;
 }
 
 static pfl_err
@@ -487,19 +615,19 @@ step_unmask(struct pfl_sa_client *c, const uint8_t *in, size_t inlen,
 
 	if ((err = check_sigs(c, in, inlen)) != PFL_OK)
 		return err;
-	for (i = 0; i < c->p.k; i++)
+	for (i = 0; i < c->deg; i++)
 		m += (c->nb[i].flags & NB_U2) != 0;
 	pfli_le32_put(w, m);
 	if ((err = pfl_buf_reserve(out, 4 + (size_t)m * 68)) ||
 	    (err = pfl_buf_append(out, w, 4)))
 		return err;
-	for (i = 0; i <= c->p.k; i++) {
+	for (i = 0; i <= c->deg; i++) {
 		/* our own b share goes between the smaller and larger ids */
-		if ((i == c->p.k || c->nb_ids[i] > c->me_id) &&
+		if ((i == c->deg || c->nb_ids[i] > c->me_id) &&
 		    (i == 0 || c->nb_ids[i - 1] < c->me_id) &&
 		    (err = put_share(out, c->me_id, c->sec->own)))
 			return err;
-		if (i == c->p.k || !(c->nb[i].flags & NB_U2))
+		if (i == c->deg || !(c->nb[i].flags & NB_U2))
 			continue;
 		/* survivors: their b share; dropped: their s_sk share */
 		err = put_share(out, c->nb_ids[i],
@@ -576,4 +704,16 @@ pfli_sa_client_step_nomask(struct pfl_sa_client *c, const uint8_t *in,
 	c->nomask = 0;
 	pfl_buf_fini(&none);
 	return err;
+}
+
+pfl_err
+pfli_sa_client_held(const struct pfl_sa_client *c, uint32_t id,
+                    uint8_t out[SA_PT])
+{
+	long j = c->nb_ids ? nb_index(c, id) : -1;
+
+	if (j < 0 || !(c->nb[j].flags & NB_U2))
+		return PFL_ERR_INVAL;
+	memcpy(out, c->held[j], SA_PT);
+	return PFL_OK;
 }

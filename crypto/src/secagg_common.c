@@ -2,7 +2,9 @@
  * SecAgg: parameters, derivations and signed message layouts shared by the
  * client and the server (docs/SECAGG.md).
  */
+#include <math.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "privfl/prg.h"
@@ -28,9 +30,6 @@ pfl_sa_params_check(const struct pfl_sa_params *p)
 		if (p->n > PFL_SA_MAX_N_PLUS || p->k < 2 || p->k > p->n - 1)
 			return PFL_ERR_INVAL;
 		if (p->k > PFL_SA_MAX_K && p->k != p->n - 1)
-			return PFL_ERR_INVAL;
-		/* Harary H(k, n) needs k even; k = n - 1 is the full graph */
-		if (p->k % 2 != 0 && p->k != p->n - 1)
 			return PFL_ERR_INVAL;
 		if (p->k == p->n - 1 && p->n > PFL_SA_MAX_N_FULL)
 			return PFL_ERR_INVAL;
@@ -150,100 +149,327 @@ pfli_sa_apply_block(uint32_t *v, size_t m, uint64_t first,
 		pfl_prg_mask_add_at(v, m, first, seeds[i].seed, seeds[i].sign);
 }
 
-/* ---- parameter choice (docs/SECAGG.md) ---- */
+/* ---- thresholds and parameter choice (docs/SECAGG.md) ---- */
 
-/*
- * P[Bin(k, q) >= t], from the pmf built by the ratio recursion with
- * rescaling (no libm): terms far below the largest underflow to 0, which
- * only matters below ~1e-290 of the total.
- */
-static double
-binom_tail_ge(uint32_t k, double q, uint32_t t, double *pmf)
+uint32_t
+pfl_sa_threshold(const struct pfl_sa_params *p, uint32_t deg)
 {
-	double total = 0, tail = 0, r;
-	uint32_t j;
+	if (p == NULL || p->k == 0)
+		return 0;
+	if (deg == p->k)
+		return p->t;
+	return (uint32_t)(((uint64_t)deg + 1) * p->t / ((uint64_t)p->k + 1) +
+	                  (((uint64_t)deg + 1) * p->t % ((uint64_t)p->k + 1) !=
+	                   0));
+}
 
+#define NEG_INF   (-1e300)
+#define LOG_ETA   (-20 * 0.6931471805599453) /* failure target 2^-20 */
+#define LOG_SIGMA (-40 * 0.6931471805599453) /* privacy target 2^-40 */
+
+/* the model of one analysis: G(n, p), c corrupt clients */
+struct bmodel {
+	uint32_t n, k, t, c, min_sum;
+	double p, drop;
+	double *lg; /* lg[i] = log i!, i <= n */
+};
+
+static double
+lse(double a, double b)
+{
+	if (a < b) {
+		double x = a;
+
+		a = b;
+		b = x;
+	}
+	if (b <= NEG_INF)
+		return a;
+	return a + log1p(exp(b - a));
+}
+
+static double
+lbinom(const struct bmodel *m, uint32_t n, uint32_t k)
+{
+	return m->lg[n] - m->lg[k] - m->lg[n - k];
+}
+
+/* log P[Bin(N, q) = j] */
+static double
+lpmf(const struct bmodel *m, uint32_t N, double q, uint32_t j)
+{
 	if (q <= 0)
-		return t == 0 ? 1.0 : 0.0;
+		return j == 0 ? 0 : NEG_INF;
 	if (q >= 1)
-		return 1.0;
-	r = q / (1 - q);
-	pmf[0] = 1;
-	for (j = 0; j < k; j++) {
-		pmf[j + 1] = pmf[j] * (double)(k - j) / (double)(j + 1) * r;
-		if (pmf[j + 1] > 1e200) {
-			for (uint32_t i = 0; i <= j + 1; i++)
-				pmf[i] *= 1e-200;
+		return j == N ? 0 : NEG_INF;
+	return lbinom(m, N, j) + j * log(q) + (N - j) * log1p(-q);
+}
+
+/* the range of Bin(N, q) outside which the mass is negligible (< 2^-100) */
+static void
+brange(uint32_t N, double q, uint32_t *lo, uint32_t *hi)
+{
+	double mu = N * q, w = 20 * sqrt(mu + 1) + 30;
+
+	*lo = mu - w > 0 ? (uint32_t)(mu - w) : 0;
+	*hi = mu + w < N ? (uint32_t)(mu + w) : N;
+}
+
+/* threshold of a degree-d client as a function of the model */
+static uint32_t
+bthr(const struct bmodel *m, uint32_t d)
+{
+	struct pfl_sa_params p = {.k = m->k, .t = m->t};
+
+	return pfl_sa_threshold(&p, d);
+}
+
+/* log n P[Bin(d, 1 - drop) < t_d - 1] averaged over d ~ Bin(n - 1, p) */
+static double
+b_fail(const struct bmodel *m)
+{
+	uint32_t lo, hi;
+	double acc = NEG_INF;
+
+	brange(m->n - 1, m->p, &lo, &hi);
+	for (uint32_t d = lo; d <= hi; d++) {
+		uint32_t need = bthr(m, d), j;
+		double tail = NEG_INF, ld = lpmf(m, m->n - 1, m->p, d);
+
+		if (need < 2)
+			continue;
+		for (j = 0; j + 1 < need && j <= d; j++)
+			tail = lse(tail, lpmf(m, d, 1 - m->drop, j));
+		acc = lse(acc, ld + tail);
+	}
+	return log(m->n) + acc;
+}
+
+/* log n P[2 t_u <= d_u + 1 + c_u]: corrupt holders c_u and a
+ * contradicting view could reveal both secrets of an honest u */
+static double
+b_count(const struct bmodel *m)
+{
+	uint32_t h = m->n - 1 - m->c, alo, ahi, blo, bhi;
+	double acc = NEG_INF;
+
+	brange(h, m->p, &alo, &ahi);
+	brange(m->c, m->p, &blo, &bhi);
+	for (uint32_t a = alo; a <= ahi; a++)
+		for (uint32_t b = blo; b <= bhi; b++)
+			if (2 * (uint64_t)bthr(m, a + b) <=
+			    (uint64_t)a + 2 * b + 1)
+				acc = lse(acc, lpmf(m, h, m->p, a) +
+				                       lpmf(m, m->c, m->p, b));
+	return log(m->n) + acc;
+}
+
+/* Chernoff exponent of "a set S of s honest clients, each with at least
+ * t_u - 1 neighbours in S or corrupt" at lambda (docs/SECAGG.md) */
+static double
+b_exp(const struct bmodel *m, uint32_t s, double lam)
+{
+	double rho = (double)m->t / (m->k + 1.0), p = m->p;
+	double hon = (double)(m->n - m->c);
+
+	return lam * s * (1 - rho) +
+	       (double)s * (s - 1) / 2 * log1p(p * expm1(2 * lam * (1 - rho))) +
+	       (double)s * m->c * log1p(p * expm1(lam * (1 - rho))) +
+	       (double)s * (hon - s) * log1p(p * expm1(-lam * rho));
+}
+
+/* log of the union bound over honest sets of 1 .. min_sum - 1 clients */
+static double
+b_density(const struct bmodel *m)
+{
+	double acc = NEG_INF;
+	uint32_t hon = m->n - m->c;
+
+	for (uint32_t s = 1; s < m->min_sum && s <= hon; s++) {
+		double a = 0, b = 64, x, y;
+
+		/* golden section: the exponent is convex in lambda */
+		for (int i = 0; i < 80; i++) {
+			x = b - (b - a) * 0.6180339887;
+			y = a + (b - a) * 0.6180339887;
+			if (b_exp(m, s, x) < b_exp(m, s, y))
+				b = y;
+			else
+				a = x;
 		}
+		x = b_exp(m, s, (a + b) / 2);
+		acc = lse(acc, lbinom(m, hon, s) + (x < 0 ? x : 0));
+		if (acc > LOG_SIGMA)
+			break; /* already too much */
 	}
-	for (j = 0; j <= k; j++) {
-		total += pmf[j];
-		if (j >= t)
-			tail += pmf[j];
-	}
-	return tail / total;
+	return acc;
+}
+
+static double
+b_priv(const struct bmodel *m)
+{
+	return lse(b_count(m), b_density(m));
+}
+
+static uint32_t
+ceil_frac(double f, uint32_t n)
+{
+	double x = f * n;
+	uint32_t r = (uint32_t)x;
+
+	return (double)r < x ? r + 1 : r;
 }
 
 static pfl_err
-choose_full(uint32_t n, double drop, double corrupt, uint32_t *k, uint32_t *t)
+choose_full(uint32_t n, double drop, double corrupt, uint32_t min_sum,
+            uint32_t *k, uint32_t *t)
 {
-	uint32_t tt = n / 2 + 1, c = (uint32_t)(corrupt * n) + 1;
-	uint32_t dropped = (uint32_t)(drop * n);
+	uint32_t c = (uint32_t)(corrupt * n);
+	uint32_t tt = (n + c) / 2 + 1;
 
-	if ((double)dropped < drop * n)
-		dropped++; /* ceil */
-	if (c > tt)
-		tt = c;
-	if (tt > n - dropped)
+	if (min_sum + c > tt)
+		tt = min_sum + c;
+	if (tt > n - ceil_frac(drop, n))
 		return PFL_ERR_CONFIG;
 	*k = n - 1;
 	*t = tt;
 	return PFL_OK;
 }
 
-pfl_err
-pfl_sa_choose_params(enum pfl_sa_mode mode, uint32_t n, double dropout_frac,
-                     double corrupt_frac, uint32_t *k, uint32_t *t)
+static double *
+lg_table(uint32_t n)
 {
-	/* failure bounds over the whole cohort (union bound over n) */
-	const double eta = 1.0 / (1 << 20), sigma = 1.0 / (1ull << 40);
-	double pmf[PFL_SA_MAX_K + 2];
+	double *lg = malloc(((size_t)n + 1) * sizeof(*lg));
+
+	if (lg == NULL)
+		return NULL;
+	lg[0] = 0;
+	for (uint32_t i = 1; i <= n; i++)
+		lg[i] = lg[i - 1] + log((double)i);
+	return lg;
+}
+
+static void
+bmodel_init(struct bmodel *m, uint32_t n, uint32_t k, uint32_t t, double drop,
+            double corrupt, uint32_t min_sum)
+{
+	m->n = n;
+	m->k = k;
+	m->t = t;
+	m->c = (uint32_t)(corrupt * n);
+	m->min_sum = min_sum < 2 ? 2 : min_sum;
+	m->drop = drop;
+	m->p = (double)(uint32_t)(((uint64_t)k << 32) / (n - 1)) / 4294967296.0;
+}
+
+/* the smallest t for k meeting both bounds, or 0 */
+static uint32_t
+choose_t(uint32_t n, uint32_t k, double drop, double corrupt, uint32_t min_sum,
+         double *lg)
+{
+	uint32_t lo = (k + 1) / 2 + 1, hi = k + 1;
+	struct bmodel m;
+
+	bmodel_init(&m, n, k, lo, drop, corrupt, min_sum);
+	m.lg = lg;
+	if (b_fail(&m) > LOG_ETA)
+		return 0; /* fails even at the smallest t: larger k */
+	m.t = hi;
+	if (b_priv(&m) > LOG_SIGMA)
+		return 0;
+	while (lo < hi) { /* privacy improves with t */
+		m.t = lo + (hi - lo) / 2;
+		if (b_priv(&m) <= LOG_SIGMA)
+			hi = m.t;
+		else
+			lo = m.t + 1;
+	}
+	m.t = lo;
+	return b_fail(&m) <= LOG_ETA ? lo : 0;
+}
+
+pfl_err
+pfl_sa_choose_params_min(enum pfl_sa_mode mode, uint32_t n, double dropout_frac,
+                         double corrupt_frac, uint32_t min_sum, uint32_t *k,
+                         uint32_t *t)
+{
 	uint32_t kmax, kk, tt;
+	double *lg;
 
 	if (k == NULL || t == NULL || n < 3)
 		return PFL_ERR_INVAL;
 	if (!(dropout_frac >= 0 && dropout_frac < 1) ||
 	    !(corrupt_frac >= 0 && corrupt_frac < 1))
 		return PFL_ERR_INVAL;
+	if (min_sum < 2)
+		min_sum = 2;
 	if (mode == PFL_SA_FULL) {
 		if (n > PFL_SA_MAX_N_FULL)
 			return PFL_ERR_INVAL;
-		return choose_full(n, dropout_frac, corrupt_frac, k, t);
+		return choose_full(n, dropout_frac, corrupt_frac, min_sum, k,
+		                   t);
 	}
 	if (mode != PFL_SA_PLUS || n > PFL_SA_MAX_N_PLUS)
 		return PFL_ERR_INVAL;
-	kmax = n - 1 < PFL_SA_MAX_K ? n - 1 : PFL_SA_MAX_K;
-	for (kk = 2; kk <= kmax && kk < n - 1; kk += 2) {
-		for (tt = (kk + 1) / 2 + 1; tt <= kk; tt++) {
-			/* privacy: >= t corrupt neighbours of an honest u */
-			double bad = binom_tail_ge(kk, corrupt_frac, tt, pmf);
-			/* correctness: < t of the k neighbours survive */
-			double fail =
-			        1.0 -
-			        binom_tail_ge(kk, 1.0 - dropout_frac, tt, pmf);
-
-			if (bad * n > sigma)
-				continue; /* larger t is more private */
-			if (fail * n > eta)
-				break; /* larger t only fails more */
+	kmax = n - 2 < PFL_SA_MAX_K ? n - 2 : PFL_SA_MAX_K;
+	if ((uint64_t)n * kmax > PFL_SA_MAX_NK)
+		kmax = (uint32_t)(PFL_SA_MAX_NK / n);
+	if ((lg = lg_table(n)) == NULL)
+		return PFL_ERR_NOMEM;
+	for (kk = 4; kk <= kmax; kk += 2) {
+		if ((tt = choose_t(n, kk, dropout_frac, corrupt_frac, min_sum,
+		                   lg)) != 0) {
+			free(lg);
 			*k = kk;
 			*t = tt;
 			return PFL_OK;
 		}
 	}
-	/* no sparse graph is good enough: the complete graph, analysed
-	 * deterministically like SecAgg */
+	free(lg);
+	/* no sparse graph is good enough: the complete graph */
 	if (n > PFL_SA_MAX_N_FULL)
 		return PFL_ERR_CONFIG;
-	return choose_full(n, dropout_frac, corrupt_frac, k, t);
+	return choose_full(n, dropout_frac, corrupt_frac, min_sum, k, t);
+}
+
+pfl_err
+pfl_sa_choose_params(enum pfl_sa_mode mode, uint32_t n, double dropout_frac,
+                     double corrupt_frac, uint32_t *k, uint32_t *t)
+{
+	return pfl_sa_choose_params_min(mode, n, dropout_frac, corrupt_frac, 2,
+	                                k, t);
+}
+
+pfl_err
+pfl_sa_params_bounds(const struct pfl_sa_params *p, double dropout_frac,
+                     double corrupt_frac, uint32_t min_sum, double *fail_log2,
+                     double *priv_log2)
+{
+	struct bmodel m;
+	double f, v;
+
+	if (pfl_sa_params_check(p) != PFL_OK ||
+	    !(dropout_frac >= 0 && dropout_frac < 1) ||
+	    !(corrupt_frac >= 0 && corrupt_frac < 1))
+		return PFL_ERR_INVAL;
+	bmodel_init(&m, p->n, p->k, p->t, dropout_frac, corrupt_frac, min_sum);
+	if ((m.lg = lg_table(p->n)) == NULL)
+		return PFL_ERR_NOMEM;
+	if (pfli_sa_is_complete(p)) {
+		/* deterministic: survivors and honest holders are counted */
+		f = p->t <= p->n - ceil_frac(dropout_frac, p->n) ? NEG_INF : 0;
+		v = 2 * (uint64_t)p->t > (uint64_t)p->n + m.c &&
+		                    p->t >= m.min_sum + m.c
+		            ? NEG_INF
+		            : 0;
+	} else {
+		f = b_fail(&m);
+		v = b_priv(&m);
+	}
+	free(m.lg);
+	if (fail_log2 != NULL)
+		*fail_log2 = f <= NEG_INF ? -1e9 : f / log(2);
+	if (priv_log2 != NULL)
+		*priv_log2 = v <= NEG_INF ? -1e9 : v / log(2);
+	return PFL_OK;
 }

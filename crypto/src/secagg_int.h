@@ -10,17 +10,25 @@
 
 #include "privfl/secagg.h"
 
-#define SA_KEY     32 /* X25519 keys, seeds, AEAD keys */
-#define SA_SIG     64
-#define SA_SHARE   64 /* PFL_SHAMIR_SHARE_BYTES */
-#define SA_NONCE   24 /* XChaCha20-Poly1305 */
-#define SA_MAC     16
-#define SA_PT      (2 * SA_SHARE)                 /* b share, s_sk share */
-#define SA_CT      (SA_PT + SA_MAC)               /* 144 */
-#define SA_SHREC   (SA_NONCE + SA_CT)             /* stored share record: 168 */
-#define SA_TAG     16                             /* domain-separation tags */
-#define SA_ADV_MSG (SA_TAG + 32 + 4 + 2 * SA_KEY) /* signed advert: 116 */
-#define SA_AD      (SA_TAG + 32 + 4 + 4)          /* AEAD AD: 56 */
+#define SA_KEY        32 /* X25519 keys, seeds, AEAD keys */
+#define SA_SIG        64
+#define SA_SHARE      64 /* PFL_SHAMIR_SHARE_BYTES */
+#define SA_NONCE      24 /* XChaCha20-Poly1305 */
+#define SA_MAC        16
+#define SA_PT         (2 * SA_SHARE)     /* b share, s_sk share */
+#define SA_CT         (SA_PT + SA_MAC)   /* 144 */
+#define SA_SHREC      (SA_NONCE + SA_CT) /* stored share record: 168 */
+#define SA_TAG        16                 /* domain-separation tags */
+#define SA_ADV_MSG    (SA_TAG + 32 + 4 + 2 * SA_KEY) /* signed advert: 116 */
+#define SA_AD         (SA_TAG + 32 + 4 + 4)          /* AEAD AD: 56 */
+#define SA_DIGEST     16              /* advert digest in the transcript */
+#define SA_DIGEST_REC (4 + SA_DIGEST) /* id, digest */
+/* offsets in an advert record (PFL_SA_ADV_REC_BYTES) */
+#define SA_R_CERT     4                               /* cert; id_pk first */
+#define SA_R_CPK      (SA_R_CERT + PFL_SA_CERT_BYTES) /* 148 */
+#define SA_R_SPK      (SA_R_CPK + SA_KEY)             /* 180 */
+#define SA_R_SIG      (SA_R_SPK + SA_KEY)             /* 212 */
+_Static_assert(SA_R_SIG + SA_SIG == PFL_SA_ADV_REC_BYTES, "advert record");
 
 /* Bits of the per-client survivor mask: bit p = message of phase p
  * accepted. */
@@ -45,8 +53,29 @@ pfli_le32_get(const uint8_t *p)
 /* Index of v in the ascending array a[0..n), or -1. */
 long pfli_sa_find(const uint32_t *a, uint32_t n, uint32_t v);
 
-/* The whole neighbour table: n rows of k ascending ids (row id - 1). */
-pfl_err pfli_sa_graph_build(const struct pfl_sa_params *p, uint32_t **adj);
+/* 1 if the neighbourhoods are the complete graph (SecAgg, k = n - 1). */
+int pfli_sa_is_complete(const struct pfl_sa_params *p);
+
+/* BLAKE2b-128 of id || c_pk || s_pk, personalised "privfl-sa-advdg". */
+void pfli_sa_adv_digest(uint8_t out[SA_DIGEST], uint32_t id,
+                        const uint8_t c_pk[32], const uint8_t s_pk[32]);
+
+/* The graph key: BLAKE2b-256 personalised "privfl-sa-graph" of
+ * graph_seed || round_ctx || count || count records (id, digest), ids
+ * ascending: every key advertised in the round. */
+void pfli_sa_transcript(uint8_t key[32], const struct pfl_sa_params *p,
+                        const uint8_t *recs, uint32_t count);
+
+/* Neighbours of id (ascending) in the graph drawn from key: out has room
+ * for n - 1 ids. O(n). */
+pfl_err pfli_sa_graph_row(const struct pfl_sa_params *p, const uint8_t key[32],
+                          uint32_t id, uint32_t *out, uint32_t *deg);
+
+/* The whole graph, CSR: the row of id is adj[off[id-1] .. off[id]),
+ * ascending. O(n^2 / 16) ChaCha20 blocks; free both. */
+pfl_err pfli_sa_graph_build(const struct pfl_sa_params *p,
+                            const uint8_t key[32], uint32_t **off,
+                            uint32_t **adj);
 
 /* The signed advertisement: tag || round_ctx || id || c_pk || s_pk. */
 void pfli_sa_adv_msg(uint8_t out[SA_ADV_MSG], const uint8_t ctx[32],
@@ -101,5 +130,13 @@ pfl_err pfli_sa_client_step_nomask(struct pfl_sa_client *c, const uint8_t *in,
  * its heap state (accumulator, keys, relayed shares). */
 int pfli_sa_server_contains(const struct pfl_sa_server *s,
                             const uint8_t *needle, size_t len);
+
+/* Test hook (a corrupt client's view): the decrypted shares this client
+ * holds for neighbour id, b share || s_sk share. */
+pfl_err pfli_sa_client_held(const struct pfl_sa_client *c, uint32_t id,
+                            uint8_t out[SA_PT]);
+
+/* Test hook: the transcript context (graph key) once ADVERTISE closed. */
+pfl_err pfli_sa_server_tctx(const struct pfl_sa_server *s, uint8_t ctx[32]);
 
 #endif

@@ -16,8 +16,9 @@
 
 struct sa_srv_client {
 	uint8_t c_pk[SA_KEY], s_pk[SA_KEY], adv_sig[SA_SIG];
+	uint8_t digest[SA_DIGEST];
 	uint8_t csig[SA_SIG];
-	uint8_t *cts;    /* k slots of SA_SHREC, by index of `to` in N(u) */
+	uint8_t *cts;    /* deg slots of SA_SHREC, by index of `to` in N(u) */
 	uint8_t *unmask; /* nunmask records of PFL_SA_UNMASK_REC_BYTES */
 	uint32_t nunmask;
 };
@@ -25,7 +26,11 @@ struct sa_srv_client {
 struct pfl_sa_server {
 	struct pfl_sa_params p;
 	uint8_t (*id_pks)[32];
-	uint32_t *adj; /* n rows of k neighbours */
+	uint8_t (*certs)[PFL_SA_CERT_BYTES]; /* n, or NULL */
+	uint8_t tctx[32];                    /* graph key (after ADVERTISE) */
+	uint32_t *off; /* CSR row offsets, n + 1 (after ADVERTISE) */
+	uint32_t *adj; /* rows of neighbours, ascending */
+	uint32_t tmax; /* the largest client threshold */
 	uint8_t *sent; /* per client: SA_BIT(phase) when its message came */
 	struct sa_srv_client *cl;
 	uint32_t *acc; /* dim words */
@@ -40,7 +45,13 @@ struct pfl_sa_server {
 static const uint32_t *
 nbrs(const struct pfl_sa_server *s, uint32_t id)
 {
-	return s->adj + (size_t)(id - 1) * s->p.k;
+	return s->adj + s->off[id - 1];
+}
+
+static uint32_t
+deg(const struct pfl_sa_server *s, uint32_t id)
+{
+	return s->off[id] - s->off[id - 1];
 }
 
 static int
@@ -73,8 +84,6 @@ pfl_sa_server_new(const struct pfl_sa_params *p,
 		goto out_free;
 	}
 	memcpy(s->id_pks, identity_pks, (size_t)p->n * 32);
-	if ((err = pfli_sa_graph_build(p, &s->adj)) != PFL_OK)
-		goto out_free;
 	*out = s;
 	return PFL_OK;
 out_free:
@@ -111,7 +120,9 @@ pfl_sa_server_free(struct pfl_sa_server *s)
 		sodium_memzero(s->acc, s->p.dim * sizeof(*s->acc));
 	free(s->acc);
 	free(s->id_pks);
+	free(s->certs);
 	free(s->sent);
+	free(s->off);
 	free(s->adj);
 	free(s->u3);
 	pfl_buf_fini(&s->u3msg);
@@ -145,6 +156,7 @@ recv_advertise(struct pfl_sa_server *s, uint32_t from, const uint8_t *msg,
 	memcpy(c->c_pk, msg, SA_KEY);
 	memcpy(c->s_pk, msg + SA_KEY, SA_KEY);
 	memcpy(c->adv_sig, msg + 2 * SA_KEY, SA_SIG);
+	pfli_sa_adv_digest(c->digest, from, c->c_pk, c->s_pk);
 	return PFL_OK;
 }
 
@@ -154,7 +166,7 @@ count_nbrs_with(const struct pfl_sa_server *s, uint32_t id, int phase)
 	const uint32_t *nb = nbrs(s, id);
 	uint32_t m = 0;
 
-	for (uint32_t i = 0; i < s->p.k; i++)
+	for (uint32_t i = 0, d = deg(s, id); i < d; i++)
 		m += has(s, nb[i], phase);
 	return m;
 }
@@ -176,17 +188,17 @@ recv_share(struct pfl_sa_server *s, uint32_t from, const uint8_t *msg,
 	for (uint32_t i = 0; i < count; i++) {
 		to = pfli_le32_get(msg + 4 +
 		                   (size_t)i * PFL_SA_SHARE_REC_BYTES);
-		if (to <= prev || pfli_sa_find(nb, s->p.k, to) < 0 ||
+		if (to <= prev || pfli_sa_find(nb, deg(s, from), to) < 0 ||
 		    !has(s, to, PFL_SA_ADVERTISE))
 			return PFL_ERR_PROTO;
 		prev = to;
 	}
-	if ((cts = calloc(s->p.k, SA_SHREC)) == NULL)
+	if ((cts = calloc((size_t)deg(s, from) + 1, SA_SHREC)) == NULL)
 		return PFL_ERR_NOMEM;
 	for (uint32_t i = 0; i < count; i++) {
 		const uint8_t *r = msg + 4 + (size_t)i * PFL_SA_SHARE_REC_BYTES;
 
-		slot = pfli_sa_find(nb, s->p.k, pfli_le32_get(r));
+		slot = pfli_sa_find(nb, deg(s, from), pfli_le32_get(r));
 		memcpy(cts + (size_t)slot * SA_SHREC, r + 4, SA_SHREC);
 	}
 	s->cl[from - 1].cts = cts;
@@ -232,7 +244,7 @@ recv_consistency(struct pfl_sa_server *s, uint32_t from, const uint8_t *msg,
 static int
 holds(const struct pfl_sa_server *s, uint32_t from, uint32_t id)
 {
-	return id == from || pfli_sa_find(nbrs(s, from), s->p.k, id) >= 0;
+	return id == from || pfli_sa_find(nbrs(s, from), deg(s, from), id) >= 0;
 }
 
 /* count || (id, share)*: exactly U2 ∩ ({from} ∪ N(from)), ascending */
@@ -354,7 +366,8 @@ try_holder(const struct pfl_sa_server *s, struct unmask_ws *w, uint32_t u,
 	const struct sa_srv_client *c = &s->cl[h - 1];
 	const uint8_t *sh;
 
-	if (*m >= s->p.t || !has(s, h, PFL_SA_UNMASK))
+	if (*m >= pfl_sa_threshold(&s->p, deg(s, u)) ||
+	    !has(s, h, PFL_SA_UNMASK))
 		return 0;
 	if ((sh = find_rec(c->unmask, c->nunmask, u)) == NULL)
 		return 0;
@@ -369,13 +382,14 @@ static pfl_err
 reconstruct(const struct pfl_sa_server *s, struct unmask_ws *w, uint32_t u)
 {
 	const uint32_t *nb = nbrs(s, u);
-	uint32_t m = 0, i = 0, t = s->p.t;
+	uint32_t m = 0, i = 0, d = deg(s, u);
+	uint32_t t = pfl_sa_threshold(&s->p, d);
 	pfl_err err;
 
-	for (; i < s->p.k && nb[i] < u; i++)
+	for (; i < d && nb[i] < u; i++)
 		try_holder(s, w, u, nb[i], &m);
 	try_holder(s, w, u, u, &m);
-	for (; i < s->p.k; i++)
+	for (; i < d; i++)
 		try_holder(s, w, u, nb[i], &m);
 	if (m < t)
 		return PFL_ERR_ABORTED;
@@ -413,14 +427,14 @@ collect_seeds(const struct pfl_sa_server *s, struct unmask_ws *w)
 		if (crypto_scalarmult_base(pk, w->secrets[u - 1]) != 0 ||
 		    sodium_memcmp(pk, s->cl[u - 1].s_pk, SA_KEY) != 0)
 			return PFL_ERR_CRYPTO;
-		for (uint32_t i = 0; i < s->p.k; i++) {
+		for (uint32_t i = 0; i < deg(s, u); i++) {
 			uint32_t v = nb[i];
 
 			if (!has(s, v, PFL_SA_MASKED))
 				continue;
 			err = pfli_sa_pair_seed(
 			        w->seeds[ns].seed, w->secrets[u - 1],
-			        s->cl[v - 1].s_pk, s->p.round_ctx, u, v);
+			        s->cl[v - 1].s_pk, s->tctx, u, v);
 			if (err != PFL_OK)
 				return err;
 			/* v added +PRG if v < u, -PRG if v > u */
@@ -464,10 +478,10 @@ unmask(struct pfl_sa_server *s)
 	size_t nseeds = count_seeds(s);
 	pfl_err err = PFL_ERR_NOMEM;
 
-	w.xs = calloc(s->p.t, 4);
-	w.cache_xs = calloc(s->p.t, 4);
-	w.coef = calloc(s->p.t, PFL_SHAMIR_COEF_BYTES);
-	w.shares = sodium_allocarray(s->p.t, PFL_SHAMIR_SHARE_BYTES);
+	w.xs = calloc(s->tmax, 4);
+	w.cache_xs = calloc(s->tmax, 4);
+	w.coef = calloc(s->tmax, PFL_SHAMIR_COEF_BYTES);
+	w.shares = sodium_allocarray(s->tmax, PFL_SHAMIR_SHARE_BYTES);
 	w.secrets = sodium_allocarray(s->p.n, SA_KEY);
 	w.seeds = sodium_allocarray(nseeds ? nseeds : 1, sizeof(*w.seeds));
 	if (!w.xs || !w.cache_xs || !w.coef || !w.shares || !w.secrets ||
@@ -493,6 +507,41 @@ out:
 	return err;
 }
 
+/* The transcript of ADVERTISE fixes the graph key and so the graph. */
+static pfl_err
+close_advertise(struct pfl_sa_server *s)
+{
+	uint8_t *recs = malloc((size_t)s->count[0] * SA_DIGEST_REC + 1);
+	uint32_t m = 0, *off = NULL, *adj = NULL;
+	pfl_err err;
+
+	if (recs == NULL)
+		return PFL_ERR_NOMEM;
+	for (uint32_t id = 1; id <= s->p.n; id++) {
+		if (!has(s, id, PFL_SA_ADVERTISE))
+			continue;
+		pfli_le32_put(recs + (size_t)m * SA_DIGEST_REC, id);
+		memcpy(recs + (size_t)m++ * SA_DIGEST_REC + 4,
+		       s->cl[id - 1].digest, SA_DIGEST);
+	}
+	pfli_sa_transcript(s->tctx, &s->p, recs, m);
+	free(recs);
+	if ((err = pfli_sa_graph_build(&s->p, s->tctx, &off, &adj)) != PFL_OK)
+		return err;
+	free(s->off);
+	free(s->adj);
+	s->off = off;
+	s->adj = adj;
+	s->tmax = 1;
+	for (uint32_t id = 1; id <= s->p.n; id++) {
+		uint32_t t = pfl_sa_threshold(&s->p, deg(s, id));
+
+		if (t > s->tmax)
+			s->tmax = t;
+	}
+	return PFL_OK;
+}
+
 static pfl_err
 close_masked(struct pfl_sa_server *s)
 {
@@ -506,7 +555,7 @@ close_masked(struct pfl_sa_server *s)
 		if (has(s, id, PFL_SA_MASKED))
 			s->u3[m++] = id;
 	s->nu3 = m;
-	return pfli_sa_u3_msg(&s->u3msg, s->p.round_ctx, s->u3, m);
+	return pfli_sa_u3_msg(&s->u3msg, s->tctx, s->u3, m);
 }
 
 pfl_err
@@ -522,7 +571,9 @@ pfl_sa_server_close(struct pfl_sa_server *s, enum pfl_sa_phase phase)
 		return PFL_ERR_STATE;
 	if (s->count[phase] < s->p.t)
 		return server_abort(s);
-	if (phase == PFL_SA_MASKED)
+	if (phase == PFL_SA_ADVERTISE)
+		err = close_advertise(s);
+	else if (phase == PFL_SA_MASKED)
 		err = close_masked(s);
 	else if (phase == PFL_SA_UNMASK)
 		err = unmask(s);
@@ -549,23 +600,50 @@ put32(struct pfl_buf *b, uint32_t v)
 	return pfl_buf_append(b, w, 4);
 }
 
+/* the certificate of id, or its bare identity key padded with zeros */
+static pfl_err
+put_cert(const struct pfl_sa_server *s, uint32_t id, struct pfl_buf *b)
+{
+	static const uint8_t zero[PFL_SA_CERT_BYTES - 32];
+	pfl_err err;
+
+	if (s->certs != NULL)
+		return pfl_buf_append(b, s->certs[id - 1], PFL_SA_CERT_BYTES);
+	if ((err = pfl_buf_append(b, s->id_pks[id - 1], 32)))
+		return err;
+	return pfl_buf_append(b, zero, sizeof(zero));
+}
+
 static pfl_err
 out_advertise(const struct pfl_sa_server *s, uint32_t to, struct pfl_buf *b)
 {
 	const uint32_t *nb = nbrs(s, to);
 	uint32_t m = count_nbrs_with(s, to, PFL_SA_ADVERTISE);
+	uint32_t all = s->count[PFL_SA_ADVERTISE];
 	pfl_err err;
 
-	if ((err = pfl_buf_reserve(b, 4 + (size_t)m * PFL_SA_ADV_REC_BYTES)) ||
-	    (err = put32(b, m)))
+	if ((err = pfl_buf_reserve(b,
+	                           8 + (size_t)all * SA_DIGEST_REC +
+	                                   (size_t)m * PFL_SA_ADV_REC_BYTES)) ||
+	    (err = put32(b, all)))
 		return err;
-	for (uint32_t i = 0; i < s->p.k; i++) {
+	/* the transcript: every advertiser */
+	for (uint32_t id = 1; id <= s->p.n; id++) {
+		if (!has(s, id, PFL_SA_ADVERTISE))
+			continue;
+		if ((err = put32(b, id)) ||
+		    (err = pfl_buf_append(b, s->cl[id - 1].digest, SA_DIGEST)))
+			return err;
+	}
+	/* the adverts of the advertised neighbours */
+	if ((err = put32(b, m)))
+		return err;
+	for (uint32_t i = 0; i < deg(s, to); i++) {
 		const struct sa_srv_client *c = &s->cl[nb[i] - 1];
 
 		if (!has(s, nb[i], PFL_SA_ADVERTISE))
 			continue;
-		if ((err = put32(b, nb[i])) ||
-		    (err = pfl_buf_append(b, s->id_pks[nb[i] - 1], 32)) ||
+		if ((err = put32(b, nb[i])) || (err = put_cert(s, nb[i], b)) ||
 		    (err = pfl_buf_append(b, c->c_pk, SA_KEY)) ||
 		    (err = pfl_buf_append(b, c->s_pk, SA_KEY)) ||
 		    (err = pfl_buf_append(b, c->adv_sig, SA_SIG)))
@@ -586,12 +664,12 @@ out_share(const struct pfl_sa_server *s, uint32_t to, struct pfl_buf *b)
 	                           4 + (size_t)m * PFL_SA_SHARE_REC_BYTES)) ||
 	    (err = put32(b, m)))
 		return err;
-	for (uint32_t i = 0; i < s->p.k; i++) {
+	for (uint32_t i = 0; i < deg(s, to); i++) {
 		uint32_t v = nb[i];
 
 		if (!has(s, v, PFL_SA_SHARE))
 			continue;
-		slot = pfli_sa_find(nbrs(s, v), s->p.k, to);
+		slot = pfli_sa_find(nbrs(s, v), deg(s, v), to);
 		if (slot < 0 || s->cl[v - 1].cts == NULL)
 			return PFL_ERR_STATE; /* not reached: recv checked */
 		if ((err = put32(b, v)) ||
@@ -627,7 +705,7 @@ out_consistency(const struct pfl_sa_server *s, uint32_t to, struct pfl_buf *b)
 	if ((err = pfl_buf_reserve(b, 4 + (size_t)m * PFL_SA_SIG_REC_BYTES)) ||
 	    (err = put32(b, m)))
 		return err;
-	for (uint32_t i = 0; i < s->p.k; i++) {
+	for (uint32_t i = 0; i < deg(s, to); i++) {
 		if (!has(s, nb[i], PFL_SA_CONSISTENCY))
 			continue;
 		if ((err = put32(b, nb[i])) ||
@@ -716,12 +794,57 @@ pfli_sa_server_contains(const struct pfl_sa_server *s, const uint8_t *needle,
 	for (uint32_t i = 0; i < s->p.n; i++) {
 		const struct sa_srv_client *c = &s->cl[i];
 
-		if (mem_contains(c->cts, (size_t)s->p.k * SA_SHREC, needle,
-		                 len) ||
+		if (mem_contains(c->cts,
+		                 c->cts ? (size_t)deg(s, i + 1) * SA_SHREC : 0,
+		                 needle, len) ||
 		    mem_contains(c->unmask,
 		                 (size_t)c->nunmask * PFL_SA_UNMASK_REC_BYTES,
 		                 needle, len))
 			return 1;
 	}
 	return 0;
+}
+
+pfl_err
+pfl_sa_server_neighbours(const struct pfl_sa_server *s, uint32_t id,
+                         uint32_t *out, uint32_t cap, uint32_t *count)
+{
+	if (s == NULL || out == NULL || count == NULL || id == 0 || id > s->p.n)
+		return PFL_ERR_INVAL;
+	if (s->aborted)
+		return PFL_ERR_ABORTED;
+	if (s->off == NULL)
+		return PFL_ERR_AGAIN;
+	if (deg(s, id) > cap)
+		return PFL_ERR_TOOBIG;
+	memcpy(out, nbrs(s, id), (size_t)deg(s, id) * sizeof(*out));
+	*count = deg(s, id);
+	return PFL_OK;
+}
+
+pfl_err
+pfli_sa_server_tctx(const struct pfl_sa_server *s, uint8_t ctx[32])
+{
+	if (s->off == NULL)
+		return PFL_ERR_AGAIN;
+	memcpy(ctx, s->tctx, 32);
+	return PFL_OK;
+}
+
+pfl_err
+pfl_sa_server_set_certs(struct pfl_sa_server *s,
+                        const uint8_t (*certs)[PFL_SA_CERT_BYTES])
+{
+	if (s == NULL || certs == NULL)
+		return PFL_ERR_INVAL;
+	if (s->open > PFL_SA_ADVERTISE || s->aborted)
+		return PFL_ERR_STATE;
+	for (uint32_t i = 0; i < s->p.n; i++)
+		if (sodium_memcmp(certs[i], s->id_pks[i], 32) != 0)
+			return PFL_ERR_INVAL;
+	if (s->certs == NULL &&
+	    (s->certs = malloc((size_t)s->p.n * PFL_SA_CERT_BYTES)) == NULL)
+		return PFL_ERR_NOMEM;
+	memcpy(s->certs, certs, (size_t)s->p.n * PFL_SA_CERT_BYTES);
+	return PFL_OK;
 }

@@ -45,6 +45,7 @@ struct pfl_agg_config {
 	char *identity_dir;
 	char *enrolled_keys;
 	char *revoked_keys;
+	char *sa_enroll_certs; /* SecAgg enrollment certificates (dir) */
 	char *tls_cert_key_file;
 	int64_t max_message_mb;
 	int64_t workers;

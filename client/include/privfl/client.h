@@ -125,6 +125,9 @@ struct pfl_client_opts {
 	 * CA; privfl-client sets it then) or for tests */
 	bool insecure;
 	struct pfl_client_policy policy;
+	/* enrollment authority key (copied): SecAgg neighbours' keys are used
+	 * only with its certificate; NULL = trust the keys the server relays */
+	const uint8_t *sa_authority_key;
 	struct pfl_wire_limits limits;
 	uint64_t seed;          /* local training seed */
 	int64_t backoff_min_ms; /* after an error */
@@ -171,6 +174,7 @@ struct pfl_client_config {
 	char *identity_dir;
 	char *server_key;
 	bool insecure;
+	char *sa_authority_key;
 	char *tls_ca_file;
 	char *tls_server_name;
 	char *data;

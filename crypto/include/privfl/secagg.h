@@ -21,10 +21,13 @@
  * clients whose masked vector arrived (U3), whatever drops out later.
  *
  * Client ids are 1..n. In SecAgg every client is the neighbour of every
- * other (k = n - 1); in SecAgg+ the neighbours are a randomly permuted
- * Harary graph H(k, n) (k even) drawn from graph_seed. Each client's
- * secrets are shared among its k neighbours and itself (k + 1 holders)
- * with threshold t, 2t > k + 1.
+ * other (k = n - 1); in SecAgg+ the neighbours are an Erdős–Rényi graph
+ * with mean degree k whose randomness is a hash over every key advertised
+ * in the round (so it is fixed only after all keys are), computed by the
+ * server when ADVERTISE closes and by each client from the ADVERTISE
+ * broadcast. A client u with d_u neighbours shares its secrets among them
+ * and itself with threshold t_u = pfl_sa_threshold(p, d_u) (t when
+ * d_u = k).
  *
  * Thread-safety: a client or server object is not thread-safe; one thread
  * at a time per object. Distinct objects are independent. sodium_init()
@@ -64,7 +67,9 @@ enum pfl_sa_phase {
 #define PFL_SA_MAX_DIM          ((size_t)1 << 30)
 /* Fixed record sizes of the wire layouts (docs/SECAGG.md). */
 #define PFL_SA_ADVERTISE_BYTES  128 /* c_pk, s_pk, sig */
-#define PFL_SA_ADV_REC_BYTES    164 /* id, id_pk, c_pk, s_pk, sig */
+#define PFL_SA_ADV_REC_BYTES    276 /* id, cert, c_pk, s_pk, sig */
+#define PFL_SA_CERT_BYTES       144 /* PFL_ENROLL_CERT_BYTES */
+#define PFL_SA_DIGEST_REC_BYTES 20  /* id, advert digest (transcript) */
 #define PFL_SA_SHARE_REC_BYTES  172 /* peer id, nonce, ciphertext */
 #define PFL_SA_SIG_REC_BYTES    68  /* id, sig */
 #define PFL_SA_UNMASK_REC_BYTES 68  /* id, share */
@@ -72,49 +77,73 @@ enum pfl_sa_phase {
 struct pfl_sa_params {
 	enum pfl_sa_mode mode;
 	uint32_t n;             /* cohort size; client ids are 1..n */
-	uint32_t t;             /* threshold (Shamir), 2t > k + 1, t <= k + 1 */
-	uint32_t k;             /* neighbours per client; n - 1 for SecAgg */
+	uint32_t t;             /* threshold (Shamir) of a client with k
+	                           neighbours, 2t > k + 1, t <= k + 1; also
+	                           the fewest survivors of any phase */
+	uint32_t k;             /* neighbours per client: n - 1 for SecAgg,
+	                           the mean degree for SecAgg+ */
 	size_t dim;             /* length of the uint32 input vector */
 	uint8_t round_ctx[32];  /* binds every signature/derivation to the
 	                           federation and round (given by the caller) */
-	uint8_t graph_seed[32]; /* public randomness for the SecAgg+ graph */
+	uint8_t graph_seed[32]; /* public randomness mixed into the graph key
+	                           (the keys advertised decide the graph) */
 };
 
 /*
  * Check a parameter set: mode FULL or PLUS, 3 <= n <= the mode's limit,
- * k == n - 1 (FULL) or k even with 2 <= k <= min(n - 1, PFL_SA_MAX_K)
- * (PLUS), n * k <= PFL_SA_MAX_NK, k + 1 < 2t, t <= k + 1,
- * 1 <= dim <= PFL_SA_MAX_DIM.
+ * k == n - 1 (FULL) or 2 <= k <= min(n - 1, PFL_SA_MAX_K) (PLUS), n * k <=
+ * PFL_SA_MAX_NK, k + 1 < 2t, t <= k + 1, 1 <= dim <= PFL_SA_MAX_DIM.
  * @return PFL_OK or PFL_ERR_INVAL
  */
 pfl_err pfl_sa_params_check(const struct pfl_sa_params *p) PFL_WUR;
 
 /*
- * Choose k and t for cohort n, a tolerated dropout fraction (over the whole
- * round) and a fraction of clients that may collude with the server. For
- * SecAgg k = n - 1 and t = max(floor((k+1)/2) + 1, floor(corrupt * n) + 1).
- * For SecAgg+ the smallest even k (and its t) such that, with the
- * neighbourhoods drawn at random, a union bound over the n clients gives
- * failure probability (some client with fewer than t surviving holders)
- * <= 2^-20 and privacy failure (some honest client with >= t corrupt
- * holders) <= 2^-40 (Bell et al. 2020, section 4; docs/SECAGG.md).
+ * The Shamir threshold of a client with deg neighbours: t when deg = k,
+ * else ceil((deg + 1) t / (k + 1)) (the same fraction of its holders).
+ */
+uint32_t pfl_sa_threshold(const struct pfl_sa_params *p, uint32_t deg);
+
+/*
+ * Choose k and t for cohort n against an adversary that controls the
+ * server, corrupts a fraction corrupt_frac of the clients and makes any
+ * clients it likes drop out after seeing the graph, such that (union
+ * bounds, docs/SECAGG.md):
+ *   privacy  (<= 2^-40): no set of fewer than min_sum honest clients has
+ *            its sum revealed, and no honest client has so many corrupt
+ *            holders that they and a contradicting view could reveal both
+ *            of its secrets (2 t_u > d_u + 1 + corrupt holders);
+ *   failure  (<= 2^-20): with a fraction dropout_frac of the clients
+ *            dropping out, some client has fewer than t_u live holders
+ *            (the round aborts; it never gives a wrong sum).
+ * SecAgg: k = n - 1 and t = max(floor((n + c) / 2) + 1, min_sum + c),
+ * c = floor(corrupt_frac n). SecAgg+: the smallest such k, then t; if no
+ * k <= min(n - 2, PFL_SA_MAX_K) works, the complete graph with the SecAgg
+ * rule.
+ * @param min_sum  the fewest honest clients whose sum the server may learn
+ *                 (>= 2; 1 is taken as 2)
  * @param[out] k, t  written on success only
  * @return PFL_OK; PFL_ERR_INVAL (fractions outside [0, 1), n < 3, mode);
- *         PFL_ERR_CONFIG (no k <= min(n - 1, PFL_SA_MAX_K) satisfies both)
+ *         PFL_ERR_CONFIG (no parameters meet the bounds)
  */
+pfl_err pfl_sa_choose_params_min(enum pfl_sa_mode mode, uint32_t n,
+                                 double dropout_frac, double corrupt_frac,
+                                 uint32_t min_sum, uint32_t *k,
+                                 uint32_t *t) PFL_WUR;
+
+/* pfl_sa_choose_params_min with min_sum = 2. */
 pfl_err pfl_sa_choose_params(enum pfl_sa_mode mode, uint32_t n,
                              double dropout_frac, double corrupt_frac,
                              uint32_t *k, uint32_t *t) PFL_WUR;
 
 /*
- * The neighbours of id (not id itself), sorted ascending, determined by the
- * params (graph_seed for SecAgg+). O(n) time and memory.
- * @param out        room for p->k entries
- * @param[out] count number written (p->k)
- * @return PFL_OK, PFL_ERR_INVAL (bad params or id), PFL_ERR_NOMEM
+ * The bounds of pfl_sa_choose_params_min for a parameter set, as log2 of
+ * the probabilities (-inf written as -1e9).
+ * @param[out] fail_log2, priv_log2  either may be NULL
+ * @return PFL_OK, PFL_ERR_INVAL
  */
-pfl_err pfl_sa_neighbours(const struct pfl_sa_params *p, uint32_t id,
-                          uint32_t *out, uint32_t *count) PFL_WUR;
+pfl_err pfl_sa_params_bounds(const struct pfl_sa_params *p, double dropout_frac,
+                             double corrupt_frac, uint32_t min_sum,
+                             double *fail_log2, double *priv_log2) PFL_WUR;
 
 /* ---- client ---- */
 
@@ -128,8 +157,7 @@ struct pfl_sa_client; /* one client, one round; secrets in sodium_malloc
  * @param me      this client's identity; borrowed, must outlive the client
  * @param peer_identity_pks  NULL: trust the identity keys the server
  *                relays in the advertise broadcast; else n keys (index
- *                id - 1) the relayed keys must match; only the neighbours'
- *                keys are copied
+ *                id - 1) the relayed keys must match (copied)
  * @param[out] out the client; free with pfl_sa_client_free
  * @return PFL_OK, PFL_ERR_INVAL, PFL_ERR_NOMEM
  */
@@ -137,6 +165,18 @@ pfl_err pfl_sa_client_new(const struct pfl_sa_params *p, uint32_t my_id,
                           const struct pfl_identity *me,
                           const uint8_t (*peer_identity_pks)[32],
                           struct pfl_sa_client **out) PFL_WUR;
+
+/*
+ * Require an enrollment certificate (privfl/enroll.h) for every
+ * neighbour: a neighbour's advert is used only if the certificate relayed
+ * with it verifies against authority_pk for fed_hash at time now, and the
+ * advert is signed by the certified key. Call before the SHARE step.
+ * @return PFL_OK, PFL_ERR_INVAL, PFL_ERR_STATE (after SHARE)
+ */
+pfl_err pfl_sa_client_set_authority(struct pfl_sa_client *c,
+                                    const uint8_t authority_pk[32],
+                                    const uint8_t fed_hash[32],
+                                    uint64_t now) PFL_WUR;
 
 /* Wipe and free; accepts NULL. */
 void pfl_sa_client_free(struct pfl_sa_client *c);
@@ -177,6 +217,18 @@ struct pfl_sa_server; /* memory O(dim + n*k): the accumulator, keys and
 pfl_err pfl_sa_server_new(const struct pfl_sa_params *p,
                           const uint8_t (*identity_pks)[32],
                           struct pfl_sa_server **out) PFL_WUR;
+
+/*
+ * The enrollment certificates to relay with the adverts: n certificates
+ * (index id - 1, copied), each for the identity key given to
+ * pfl_sa_server_new. Without them the relayed certificate field holds the
+ * bare identity key (clients that require certificates then refuse).
+ * @return PFL_OK, PFL_ERR_INVAL (NULL, a certificate for another key),
+ *         PFL_ERR_STATE (after ADVERTISE closed), PFL_ERR_NOMEM
+ */
+pfl_err
+pfl_sa_server_set_certs(struct pfl_sa_server *s,
+                        const uint8_t (*certs)[PFL_SA_CERT_BYTES]) PFL_WUR;
 
 /* Wipe and free; accepts NULL. */
 void pfl_sa_server_free(struct pfl_sa_server *s);
@@ -222,6 +274,17 @@ pfl_err pfl_sa_server_close(struct pfl_sa_server *s,
 pfl_err pfl_sa_server_output(const struct pfl_sa_server *s,
                              enum pfl_sa_phase phase, uint32_t to,
                              struct pfl_buf *out) PFL_WUR;
+
+/*
+ * The neighbours of id (ascending), once ADVERTISE is closed (the graph
+ * depends on the keys advertised).
+ * @param out  room for cap ids
+ * @return PFL_OK; PFL_ERR_AGAIN (ADVERTISE not closed); PFL_ERR_INVAL (bad
+ *         id); PFL_ERR_TOOBIG (more than cap neighbours); PFL_ERR_ABORTED
+ */
+pfl_err pfl_sa_server_neighbours(const struct pfl_sa_server *s, uint32_t id,
+                                 uint32_t *out, uint32_t cap,
+                                 uint32_t *count) PFL_WUR;
 
 /*
  * After close(UNMASK) succeeded: the sum mod 2^32 of the survivors' inputs
