@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "privfl/log.h"
@@ -27,6 +28,30 @@ err_from_errno(int e)
 	}
 }
 
+/*
+ * open(2), waiting out a brief shortage of descriptors (EMFILE, ENFILE) for
+ * up to about 2.5 s: a burst of connections that the transport is about to
+ * refuse holds descriptors for a moment, and a checkpoint must not fail for
+ * it (docs/OPERATIONS.md).
+ */
+static int
+open_retry(const char *path, int flags, mode_t mode)
+{
+	long wait_ms = 5;
+	int fd;
+
+	while ((fd = open(path, flags, mode)) < 0 &&
+	       (errno == EMFILE || errno == ENFILE) && wait_ms <= 1280) {
+		struct timespec ts = {0, wait_ms * 1000000L};
+		if (wait_ms == 5)
+			pfl_log(PFL_LOG_WARN,
+			        "%s: out of file descriptors, retrying", path);
+		nanosleep(&ts, NULL);
+		wait_ms *= 2;
+	}
+	return fd;
+}
+
 pfl_err
 pfl_file_read(const char *path, size_t max, uint8_t **data, size_t *len)
 {
@@ -36,7 +61,7 @@ pfl_file_read(const char *path, size_t max, uint8_t **data, size_t *len)
 	pfl_err rv = PFL_OK;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open_retry(path, O_RDONLY | O_CLOEXEC, 0)) < 0)
 		return err_from_errno(errno);
 	if (fstat(fd, &st) != 0) {
 		rv = err_from_errno(errno);
@@ -110,7 +135,7 @@ fsync_dir_of(const char *path)
 		memcpy(dir, path, l);
 		dir[l] = '\0';
 	}
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if ((fd = open_retry(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)) < 0)
 		return err_from_errno(errno);
 	if (fsync(fd) != 0 && errno != EINVAL) {
 		close(fd);
@@ -133,7 +158,7 @@ pfl_file_write_atomic_parts(const char *path, const struct pfl_file_part *parts,
 		return PFL_ERR_TOOBIG;
 	/* A leftover temp file (crash) must not lend us its permissions. */
 	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	fd = open_retry(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
 		return err_from_errno(errno);
 	if (fchmod(fd, mode) != 0) {
