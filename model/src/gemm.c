@@ -60,8 +60,9 @@ use_avx512(void)
 	return __builtin_cpu_supports("avx512f");
 }
 #else
-#define outer_v16   outer_v8
-#define nt_pack_v16 nt_pack_v8
+#define outer_v16     outer_v8
+#define outer_off_v16 outer_off_v8
+#define nt_pack_v16   nt_pack_v8
 static bool
 use_avx512(void)
 {
@@ -146,6 +147,19 @@ pfli_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
 		pfli_gemm_nt_pack(M, N, K, A, lda, B, ldb, acc, C, ldc);
 	else
 		pfli_gemm_nt_dot(M, N, K, A, lda, B, ldb, acc, C, ldc);
+}
+
+void
+pfli_gemm_off(size_t M, size_t N, size_t K, const float *A, const int32_t *roff,
+              const int32_t *coff, const float *B, size_t ldb, bool acc,
+              float *C, size_t ldc)
+{
+	if (trivial(M, N, K, acc, C, ldc))
+		return;
+	if (use_avx512())
+		outer_off_v16(M, N, K, A, roff, coff, B, ldb, acc, C, ldc);
+	else
+		outer_off_v8(M, N, K, A, roff, coff, B, ldb, acc, C, ldc);
 }
 
 void
