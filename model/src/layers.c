@@ -189,6 +189,36 @@ conv_bwd_data(int ci, int co, int h, int w, const float *dys,
 	store_planes(hw, ci, s->yt, NULL, false, dxs);
 }
 
+/*
+ * One sample's dy [n][hw]: masked in place by y > 0 (y may be NULL), summed
+ * into db, and copied transposed into dyt [hw][n], in 16 x 16 tiles.
+ */
+static void
+mask_sum_transpose(size_t hw, int n, const float *y, float *dy, float *db,
+                   float *dyt)
+{
+	enum { T = 16 };
+
+	if (y != NULL)
+		relu_mask(hw * (size_t)n, y, dy);
+	for (int o = 0; o < n; o++) {
+		const float *r = dy + (size_t)o * hw;
+		float acc = 0.0f;
+		for (size_t p = 0; p < hw; p++)
+			acc += r[p];
+		db[o] += acc;
+	}
+	for (size_t p0 = 0; p0 < hw; p0 += T)
+		for (int o0 = 0; o0 < n; o0 += T) {
+			size_t p1 = p0 + T < hw ? p0 + T : hw;
+			int o1 = o0 + T < n ? o0 + T : n;
+			for (size_t p = p0; p < p1; p++)
+				for (int o = o0; o < o1; o++)
+					dyt[p * (size_t)n + o] =
+					        dy[(size_t)o * hw + p];
+		}
+}
+
 void
 pfli_conv_bwd(size_t B, int ci, int co, int h, int w, const float *x,
               const float *wt, const float *y, bool relu, float *dy, float *dw,
@@ -197,8 +227,6 @@ pfli_conv_bwd(size_t B, int ci, int co, int h, int w, const float *x,
 	size_t hw = (size_t)h * (size_t)w, kk = (size_t)ci * KS * KS;
 	struct conv_ws s;
 
-	if (relu)
-		relu_mask(B * (size_t)co * hw, y, dy);
 	memset(db, 0, (size_t)co * sizeof(float));
 	conv_ws_split(ws, ci, co, h, w, &s);
 	/* tap[] covers max(ci, co) planes: a prefix serves each use */
@@ -210,16 +238,10 @@ pfli_conv_bwd(size_t B, int ci, int co, int h, int w, const float *x,
 				        wt[o * kk + (size_t)c * KS * KS +
 				           (KS * KS - 1 - t)];
 	for (size_t n = 0; n < B; n++) {
-		const float *dys = dy + n * (size_t)co * hw;
-		for (int o = 0; o < co; o++) {
-			const float *r = dys + (size_t)o * hw;
-			float acc = 0.0f;
-			for (size_t p = 0; p < hw; p++) {
-				acc += r[p];
-				s.yt[p * co + o] = r[p];
-			}
-			db[o] += acc;
-		}
+		float *dys = dy + n * (size_t)co * hw;
+		mask_sum_transpose(hw, co,
+		                   relu ? y + n * (size_t)co * hw : NULL, dys,
+		                   db, s.yt);
 		pad_planes(ci, h, w, x + n * (size_t)ci * hw, s.xp);
 		pfli_gemm_off(kk, (size_t)co, hw, s.xp, s.tap, s.pix, s.yt,
 		              (size_t)co, n > 0, s.dwt, (size_t)co);
@@ -233,16 +255,6 @@ pfli_conv_bwd(size_t B, int ci, int co, int h, int w, const float *x,
 }
 
 /* First maximum in window order (a NaN only wins when it comes first). */
-static inline float
-max4(float a, float b, float c, float d)
-{
-	float m = a;
-
-	m = b > m ? b : m;
-	m = c > m ? c : m;
-	return d > m ? d : m;
-}
-
 void
 pfli_pool_fwd(size_t B, int c, int h, int w, const float *x, float *y,
               uint8_t *arg)
@@ -257,12 +269,17 @@ pfli_pool_fwd(size_t B, int c, int h, int w, const float *x, float *y,
 			const float *r0 = xp + (size_t)(2 * oy) * w;
 			const float *r1 = r0 + w;
 			for (int ox = 0; ox < ow; ox++) {
-				float v[4] = {r0[2 * ox], r0[2 * ox + 1],
-				              r1[2 * ox], r1[2 * ox + 1]};
-				float m = max4(v[0], v[1], v[2], v[3]);
+				float m = r0[2 * ox], v;
 				uint8_t k = 0;
-				while (k < 3 && v[k] != m)
-					k++;
+				v = r0[2 * ox + 1];
+				k = v > m ? 1 : k;
+				m = v > m ? v : m;
+				v = r1[2 * ox];
+				k = v > m ? 2 : k;
+				m = v > m ? v : m;
+				v = r1[2 * ox + 1];
+				k = v > m ? 3 : k;
+				m = v > m ? v : m;
 				yp[oy * ow + ox] = m;
 				ap[oy * ow + ox] = k;
 			}
