@@ -169,7 +169,7 @@ lc_fwd(const struct lcase *c, const float *x, const float *w, const float *b,
 		pfli_conv_fwd(c->B, c->c, c->oc, c->h, c->w, x, w, b, c->relu,
 		              y, cols);
 	else
-		pfli_pool_fwd(c->B, c->c, c->h, c->w, x, y);
+		pfli_pool_fwd(c->B, c->c, c->h, c->w, x, y, (uint8_t *)cols);
 }
 
 static double
@@ -208,12 +208,12 @@ layer_gradcheck(const struct lcase *c)
 	size_t nw = c->kind == LAYER_DENSE  ? (size_t)c->oc * c->c * c->h * c->w
 	            : c->kind == LAYER_CONV ? (size_t)c->oc * c->c * 25
 	                                    : 1;
-	size_t ncols = (size_t)c->c * 25 * c->h * c->w;
+	size_t ncols = pfli_conv_ws_floats(c->c, c->oc + 1, c->h, c->w) + nout;
 	float *x = malloc(in * 4), *w = malloc(nw * 4), *b = malloc(64 * 4);
 	float *y = malloc(nout * 4), *r = malloc(nout * 4),
 	      *dy = malloc(nout * 4);
 	float *dx = malloc(in * 4), *dw = malloc(nw * 4), *db = malloc(64 * 4);
-	float *cols = malloc(ncols * 4), *dcols = malloc(ncols * 4);
+	float *cols = malloc(ncols * 4);
 
 	pfl_rng_seed(&rng, 7);
 	fill_rand(&rng, x, in, 1.0f);
@@ -227,9 +227,10 @@ layer_gradcheck(const struct lcase *c)
 		               dy, dw, db, dx);
 	else if (c->kind == LAYER_CONV)
 		pfli_conv_bwd(c->B, c->c, c->oc, c->h, c->w, x, w, y, c->relu,
-		              dy, dw, db, dx, cols, dcols);
+		              dy, dw, db, dx, cols);
 	else
-		pfli_pool_bwd(c->B, c->c, c->h, c->w, x, y, dy, dx);
+		pfli_pool_bwd(c->B, c->c, c->h, c->w, (const uint8_t *)cols, dy,
+		              dx);
 	perturb_check(c, x, in, dx, x, w, b, y, cols, r, &rng);
 	if (c->kind != LAYER_POOL) {
 		perturb_check(c, w, nw, dw, x, w, b, y, cols, r, &rng);
@@ -237,7 +238,7 @@ layer_gradcheck(const struct lcase *c)
 		              &rng);
 	}
 	free(x), free(w), free(b), free(y), free(r), free(dy);
-	free(dx), free(dw), free(db), free(cols), free(dcols);
+	free(dx), free(dw), free(db), free(cols);
 }
 
 static void
@@ -298,6 +299,221 @@ test_grad_softmax_xent(void **state)
 	/* a huge logit must not overflow */
 	z[0] = 1e30f;
 	assert_true(isfinite(pfli_softmax_xent(3, 4, z, y, NULL, NULL)));
+}
+
+/* ---- direct convolution and pooling against naive references ---- */
+
+struct cshape {
+	size_t B;
+	int ci, co, h, w;
+};
+
+static double
+naive_conv_at(const struct cshape *c, const float *xs, const float *wt, int o,
+              int oy, int ox)
+{
+	double s = 0.0;
+
+	for (int ch = 0; ch < c->ci; ch++)
+		for (int ky = 0; ky < 5; ky++)
+			for (int kx = 0; kx < 5; kx++) {
+				int iy = oy + ky - 2, ix = ox + kx - 2;
+				if (iy < 0 || iy >= c->h || ix < 0 ||
+				    ix >= c->w)
+					continue;
+				s += (double)xs[((size_t)ch * c->h + iy) *
+				                        c->w +
+				                ix] *
+				     wt[(((size_t)o * c->ci + ch) * 5 + ky) *
+				                5 +
+				        kx];
+			}
+	return s;
+}
+
+static void
+assert_near(double got, double want, double tol, const char *what)
+{
+	if (!(fabs(got - want) <= tol))
+		fail_msg("%s: got %.9g want %.9g", what, got, want);
+}
+
+/* forward: y = relu(conv(x) + b); backward with dy masked by y > 0 */
+static void
+conv_vs_naive(const struct cshape *c, bool relu, struct pfl_rng *r)
+{
+	size_t hw = (size_t)c->h * c->w, kk = (size_t)c->ci * 25;
+	size_t nx = c->B * c->ci * hw, ny = c->B * c->co * hw;
+	size_t nw = (size_t)c->co * kk;
+	float *x = malloc(nx * 4), *wt = malloc(nw * 4), *b = malloc(c->co * 4);
+	float *y = malloc(ny * 4), *dy = malloc(ny * 4), *dyc = malloc(ny * 4);
+	float *dx = malloc(nx * 4), *dw = malloc(nw * 4),
+	      *db = malloc(c->co * 4);
+	float *ws = malloc(pfli_conv_ws_floats(c->ci, c->co, c->h, c->w) * 4);
+	double *gx = calloc(nx, 8), *gw = calloc(nw, 8), *gb = calloc(c->co, 8);
+
+	fill_rand(r, x, nx, 1.0f);
+	fill_rand(r, wt, nw, 0.5f);
+	fill_rand(r, b, (size_t)c->co, 0.5f);
+	fill_rand(r, dy, ny, 1.0f);
+	memcpy(dyc, dy, ny * 4);
+	pfli_conv_fwd(c->B, c->ci, c->co, c->h, c->w, x, wt, b, relu, y, ws);
+	for (size_t s = 0; s < c->B; s++)
+		for (int o = 0; o < c->co; o++)
+			for (int oy = 0; oy < c->h; oy++)
+				for (int ox = 0; ox < c->w; ox++) {
+					size_t i = ((s * c->co + o) * c->h +
+					            oy) * c->w +
+					           ox;
+					double v =
+					        naive_conv_at(
+					                c, x + s * c->ci * hw,
+					                wt, o, oy, ox) +
+					        b[o];
+					if (relu && v < 0.0)
+						v = 0.0;
+					assert_near(
+					        y[i], v,
+					        1e-5 * (1.0 + sqrt((double)kk)),
+					        "conv forward");
+					if (relu && !(y[i] > 0.0f))
+						dyc[i] = 0.0f;
+				}
+	/* naive backward: scatter each output gradient */
+	for (size_t s = 0; s < c->B; s++)
+		for (int o = 0; o < c->co; o++)
+			for (int oy = 0; oy < c->h; oy++)
+				for (int ox = 0; ox < c->w; ox++) {
+					double g = dyc[((s * c->co + o) * c->h +
+					                oy) * c->w +
+					               ox];
+					gb[o] += g;
+					for (int ch = 0; ch < c->ci; ch++)
+						for (int t = 0; t < 25; t++) {
+							int iy = oy + t / 5 - 2;
+							int ix = ox + t % 5 - 2;
+							size_t xi, wi;
+							if (iy < 0 ||
+							    iy >= c->h ||
+							    ix < 0 ||
+							    ix >= c->w)
+								continue;
+							xi = ((s * c->ci + ch) *
+							              c->h +
+							      iy) * c->w +
+							     ix;
+							wi = ((size_t)o *
+							              c->ci +
+							      ch) * 25 +
+							     t;
+							gw[wi] += g * x[xi];
+							gx[xi] += g * wt[wi];
+						}
+				}
+	pfli_conv_bwd(c->B, c->ci, c->co, c->h, c->w, x, wt, y, relu, dy, dw,
+	              db, dx, ws);
+	for (size_t i = 0; i < ny; i++)
+		assert_true(dy[i] == dyc[i]);
+	for (int o = 0; o < c->co; o++)
+		assert_near(db[o], gb[o],
+		            1e-5 * (1.0 + sqrt((double)(c->B * hw))),
+		            "conv db");
+	for (size_t i = 0; i < nw; i++)
+		assert_near(dw[i], gw[i],
+		            1e-5 * (1.0 + sqrt((double)(c->B * hw))),
+		            "conv dw");
+	for (size_t i = 0; i < nx; i++)
+		assert_near(dx[i], gx[i],
+		            1e-5 * (1.0 + sqrt((double)c->co * 25)), "conv dx");
+	/* dx may be NULL (input layer): the weight gradient is unchanged */
+	memcpy(dy, dyc, ny * 4);
+	memcpy(gw, dw, nw * 4); /* gw reused as float storage of dw */
+	pfli_conv_bwd(c->B, c->ci, c->co, c->h, c->w, x, wt, y, relu, dy, dw,
+	              db, NULL, ws);
+	assert_memory_equal(gw, dw, nw * 4);
+	free(x), free(wt), free(b), free(y), free(dy), free(dyc);
+	free(dx), free(dw), free(db), free(ws), free(gx), free(gw), free(gb);
+}
+
+static void
+test_conv_vs_naive(void **state)
+{
+	/* the CNN's two layers, odd sizes, sizes below the kernel's, channel
+	 * counts that leave partial vectors and partial row blocks */
+	static const struct cshape shapes[] = {
+	        {2, 1, 32, 28, 28}, {2, 32, 64, 14, 14}, {3, 3, 5, 7, 9},
+	        {1, 2, 3, 1, 1},    {2, 5, 17, 5, 3},    {1, 4, 33, 6, 13},
+	        {2, 37, 3, 4, 4},   {1, 1, 1, 2, 2},     {2, 7, 40, 3, 11}};
+	struct pfl_rng r;
+
+	(void)state;
+	pfl_rng_seed(&r, 19);
+	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++) {
+		conv_vs_naive(&shapes[t], false, &r);
+		conv_vs_naive(&shapes[t], true, &r);
+	}
+}
+
+static void
+pool_vs_naive(size_t B, int c, int h, int w, struct pfl_rng *r)
+{
+	int oh = h / 2, ow = w / 2;
+	size_t nx = B * c * h * w, ny = B * c * oh * ow;
+	float *x = malloc(nx * 4), *y = malloc(ny * 4), *dy = malloc(ny * 4);
+	float *dx = malloc(nx * 4);
+	uint8_t *arg = malloc(ny);
+
+	/* few distinct values, so that windows have ties */
+	for (size_t i = 0; i < nx; i++)
+		x[i] = (float)pfl_rng_below(r, 4) - 1.5f;
+	fill_rand(r, dy, ny, 1.0f);
+	fill_rand(r, dx, nx, 9.0f);
+	pfli_pool_fwd(B, c, h, w, x, y, arg);
+	pfli_pool_bwd(B, c, h, w, arg, dy, dx);
+	for (size_t p = 0; p < B * c; p++) {
+		const float *xp = x + p * h * w;
+		for (int oy = 0; oy < h; oy++)
+			for (int ox = 0; ox < w; ox++) {
+				int wy = oy / 2, wx = ox / 2;
+				size_t o = p * oh * ow + (size_t)wy * ow + wx;
+				double want = 0.0;
+				if (wy < oh && wx < ow) {
+					int y0 = 2 * wy, x0 = 2 * wx,
+					    first = -1;
+					float m = xp[y0 * w + x0];
+					for (int k = 0; k < 4; k++) {
+						float v = xp[(y0 + k / 2) * w +
+						             x0 + k % 2];
+						if (v > m)
+							m = v;
+					}
+					for (int k = 3; k >= 0; k--)
+						if (xp[(y0 + k / 2) * w + x0 +
+						       k % 2] == m)
+							first = k;
+					assert_true(y[o] == m);
+					if (first == (oy - y0) * 2 + (ox - x0))
+						want = dy[o];
+				}
+				assert_true(
+				        dx[p * h * w + (size_t)oy * w + ox] ==
+				        (float)want);
+			}
+	}
+	free(x), free(y), free(dy), free(dx), free(arg);
+}
+
+static void
+test_pool_vs_naive(void **state)
+{
+	struct pfl_rng r;
+
+	(void)state;
+	pfl_rng_seed(&r, 23);
+	pool_vs_naive(2, 3, 6, 4, &r);
+	pool_vs_naive(1, 2, 5, 7, &r);
+	pool_vs_naive(3, 32, 28, 28, &r);
+	pool_vs_naive(1, 1, 2, 2, &r);
 }
 
 /* ---- whole-model gradient check, every architecture ---- */
@@ -738,6 +954,8 @@ main(void)
 	        cmocka_unit_test(test_grad_dense),
 	        cmocka_unit_test(test_grad_conv),
 	        cmocka_unit_test(test_grad_pool),
+	        cmocka_unit_test(test_conv_vs_naive),
+	        cmocka_unit_test(test_pool_vs_naive),
 	        cmocka_unit_test(test_grad_softmax_xent),
 	        cmocka_unit_test(test_grad_models),
 	        cmocka_unit_test(test_known_answer_mlp),

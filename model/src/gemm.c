@@ -22,6 +22,8 @@
 #define INLINE static inline __attribute__((always_inline))
 
 enum { MR = 6, KC = 256, MT = 4, NT = 3, KCT = 1024 };
+/* floats of B from which nt packs at 32 rows (4 MB: more than L2) */
+enum { BIG_B = 1 << 20 };
 
 INLINE size_t
 min_sz(size_t a, size_t b)
@@ -60,8 +62,9 @@ use_avx512(void)
 	return __builtin_cpu_supports("avx512f");
 }
 #else
-#define outer_v16   outer_v8
-#define nt_pack_v16 nt_pack_v8
+#define outer_v16     outer_v8
+#define outer_off_v16 outer_off_v8
+#define nt_pack_v16   nt_pack_v8
 static bool
 use_avx512(void)
 {
@@ -137,15 +140,31 @@ pfli_gemm_nt_pack(size_t M, size_t N, size_t K, const float *A, size_t lda,
  * at batch 64 against 105-106k with dot products, and evaluates 10k images
  * in batches of 256 at 165 GFLOPS against 102 (AMD EPYC, AVX-512); at 32
  * rows and K = 784 dot products still win (104-109k against 97-104k).
+ * When B does not fit in L2 (the CNN's fc1: 512 x 3136 floats, 6.4 MB),
+ * the dot kernel streams all of B once per 4 rows of A, the packed one
+ * once: packed from 32 rows.
  */
 void
 pfli_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
              const float *B, size_t ldb, bool acc, float *C, size_t ldc)
 {
-	if ((K < 256 && M >= 32) || M >= 64)
+	if ((K < 256 && M >= 32) || M >= 64 || (M >= 32 && N * K >= BIG_B))
 		pfli_gemm_nt_pack(M, N, K, A, lda, B, ldb, acc, C, ldc);
 	else
 		pfli_gemm_nt_dot(M, N, K, A, lda, B, ldb, acc, C, ldc);
+}
+
+void
+pfli_gemm_off(size_t M, size_t N, size_t K, const float *A, const int32_t *roff,
+              const int32_t *coff, const float *B, size_t ldb, bool acc,
+              float *C, size_t ldc)
+{
+	if (trivial(M, N, K, acc, C, ldc))
+		return;
+	if (use_avx512())
+		outer_off_v16(M, N, K, A, roff, coff, B, ldb, acc, C, ldc);
+	else
+		outer_off_v8(M, N, K, A, roff, coff, B, ldb, acc, C, ldc);
 }
 
 void

@@ -190,3 +190,85 @@ SFX(nt_dot)(size_t M, size_t N, size_t K, const float *A, size_t lda,
 		 ac);
 	}
 }
+
+/*
+ * C[0..mr)[0..nr) (+)= sum_k a_i[coff[k]] * Bp[k][0..2VW), a_i = A + roff[i]:
+ * the outer-product kernel with A addressed through offset tables (an
+ * implicit im2col for the direct convolutions).
+ */
+INLINE void
+SFX(kern_off)(size_t kc, const float *A, const int32_t *roff,
+              const int32_t *coff, const float *Bp, size_t ldb, float *C,
+              size_t ldc, size_t mr, size_t nr, bool acc)
+{
+	SFX(vf) c[MR][2];
+	const float *a[MR];
+	float tmp[MR][2 * VW];
+
+	for (size_t i = 0; i < MR; i++) {
+		a[i] = A + roff[i < mr ? i : mr - 1];
+		c[i][0] = (SFX(vf)){0};
+		c[i][1] = (SFX(vf)){0};
+	}
+	for (size_t k = 0; k < kc; k++) {
+		SFX(vf) b0 = SFX(ld)(Bp + k * ldb);
+		SFX(vf) b1 = SFX(ld)(Bp + k * ldb + VW);
+		int32_t o = coff[k];
+		for (size_t i = 0; i < MR; i++) {
+			float ai = a[i][o];
+			c[i][0] += ai * b0;
+			c[i][1] += ai * b1;
+		}
+	}
+	if (mr == MR && nr == 2 * VW) {
+		for (size_t i = 0; i < MR; i++) {
+			float *ci = C + i * ldc;
+			if (acc) {
+				c[i][0] += SFX(ld)(ci);
+				c[i][1] += SFX(ld)(ci + VW);
+			}
+			SFX(st)(ci, c[i][0]);
+			SFX(st)(ci + VW, c[i][1]);
+		}
+		return;
+	}
+	for (size_t i = 0; i < MR; i++) {
+		SFX(st)(tmp[i], c[i][0]);
+		SFX(st)(tmp[i] + VW, c[i][1]);
+	}
+	for (size_t i = 0; i < mr; i++)
+		for (size_t j = 0; j < nr; j++)
+			C[i * ldc + j] =
+			        (acc ? C[i * ldc + j] : 0.0f) + tmp[i][j];
+}
+
+KTARGET static void
+SFX(outer_off)(size_t M, size_t N, size_t K, const float *A,
+               const int32_t *roff, const int32_t *coff, const float *B,
+               size_t ldb, bool acc, float *C, size_t ldc)
+{
+	float bpack[KC * 2 * VW];
+
+	for (size_t pc = 0; pc < K; pc += KC) {
+		size_t kc = min_sz(KC, K - pc);
+		bool ac = acc || pc > 0;
+		for (size_t jc = 0; jc < N; jc += 2 * VW) {
+			size_t nr = min_sz(2 * VW, N - jc);
+			const float *bp = B + pc * ldb + jc;
+			size_t bld = ldb;
+			if (nr < 2 * VW) {
+				for (size_t k = 0; k < kc; k++)
+					for (size_t j = 0; j < 2 * VW; j++)
+						bpack[k * 2 * VW + j] =
+						        j < nr ? bp[k * ldb + j]
+						               : 0.0f;
+				bp = bpack;
+				bld = 2 * VW;
+			}
+			for (size_t ic = 0; ic < M; ic += MR)
+				SFX(kern_off)
+			(kc, A, roff + ic, coff + pc, bp, bld,
+			 C + ic * ldc + jc, ldc, min_sz(MR, M - ic), nr, ac);
+		}
+	}
+}

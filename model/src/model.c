@@ -36,7 +36,8 @@ struct pfl_model {
 	size_t cap;                 /* batch capacity of the buffers below */
 	float *act[MAX_LAYERS + 1]; /* act[0] = input batch */
 	float *g0, *g1;             /* gradient ping-pong */
-	float *cols, *dcols;        /* conv scratch */
+	float *ws;                  /* conv scratch */
+	uint8_t *arg[MAX_LAYERS];   /* pool argmax of the last forward */
 	int32_t *yb;
 };
 
@@ -293,12 +294,15 @@ free_batch_buffers(struct pfl_model *m)
 		free(m->act[i]);
 		m->act[i] = NULL;
 	}
+	for (int i = 0; i < MAX_LAYERS; i++) {
+		free(m->arg[i]);
+		m->arg[i] = NULL;
+	}
 	free(m->g0);
 	free(m->g1);
-	free(m->cols);
-	free(m->dcols);
+	free(m->ws);
 	free(m->yb);
-	m->g0 = m->g1 = m->cols = m->dcols = NULL;
+	m->g0 = m->g1 = m->ws = NULL;
 	m->yb = NULL;
 	m->cap = 0;
 }
@@ -375,8 +379,14 @@ ensure_capacity(struct pfl_model *m, size_t B)
 			gmax = l->in_sz;
 		if (l->out_sz > gmax)
 			gmax = l->out_sz;
-		if (l->t == L_CONV && l->in_sz * 25 > cmax)
-			cmax = l->in_sz * 25;
+		if (l->t == L_CONV &&
+		    pfli_conv_ws_floats(l->c, l->oc, l->h, l->w) > cmax)
+			cmax = pfli_conv_ws_floats(l->c, l->oc, l->h, l->w);
+		if (l->t == L_POOL) {
+			m->arg[i] = malloc(B * l->out_sz);
+			if (m->arg[i] == NULL)
+				goto out_nomem;
+		}
 	}
 	m->g0 = malloc(B * gmax * sizeof(float));
 	m->g1 = malloc(B * gmax * sizeof(float));
@@ -384,9 +394,8 @@ ensure_capacity(struct pfl_model *m, size_t B)
 	if (m->g0 == NULL || m->g1 == NULL || m->yb == NULL)
 		goto out_nomem;
 	if (cmax > 0) {
-		m->cols = malloc(cmax * sizeof(float));
-		m->dcols = malloc(cmax * sizeof(float));
-		if (m->cols == NULL || m->dcols == NULL)
+		m->ws = malloc(cmax * sizeof(float));
+		if (m->ws == NULL)
 			goto out_nomem;
 	}
 	m->cap = B;
@@ -413,10 +422,10 @@ forward(struct pfl_model *m, size_t B)
 		case L_CONV:
 			pfli_conv_fwd(B, l->c, l->oc, l->h, l->w, x,
 			              p + l->woff, p + l->boff, l->relu, y,
-			              m->cols);
+			              m->ws);
 			break;
 		case L_POOL:
-			pfli_pool_fwd(B, l->c, l->h, l->w, x, y);
+			pfli_pool_fwd(B, l->c, l->h, l->w, x, y, m->arg[i]);
 			break;
 		}
 	}
@@ -443,10 +452,10 @@ backward(struct pfl_model *m, size_t B)
 		case L_CONV:
 			pfli_conv_bwd(B, l->c, l->oc, l->h, l->w, x,
 			              p + l->woff, y, l->relu, dy, g + l->woff,
-			              g + l->boff, dxi, m->cols, m->dcols);
+			              g + l->boff, dxi, m->ws);
 			break;
 		case L_POOL:
-			pfli_pool_bwd(B, l->c, l->h, l->w, x, y, dy, dx);
+			pfli_pool_bwd(B, l->c, l->h, l->w, m->arg[i], dy, dx);
 			break;
 		}
 		t = dy;

@@ -37,6 +37,15 @@ void pfli_gemm_nt(size_t M, size_t N, size_t K, const float *A, size_t lda,
                   const float *B, size_t ldb, bool acc, float *C, size_t ldc);
 
 /*
+ * C[M][N] (+)= A' * B with A'[i][k] = A[roff[i] + coff[k]], B [K][N]: a
+ * GEMM whose left operand is gathered through offset tables (the direct
+ * convolutions' implicit im2col; see layers.c).
+ */
+void pfli_gemm_off(size_t M, size_t N, size_t K, const float *A,
+                   const int32_t *roff, const int32_t *coff, const float *B,
+                   size_t ldb, bool acc, float *C, size_t ldc);
+
+/*
  * The 8-float (AVX2/SSE2) kernels whatever the CPU, for tests on machines
  * that would pick AVX-512: op 0 nn, 1 tn, 2 nt (dot), 3 nt (packed).
  */
@@ -56,19 +65,29 @@ void pfli_dense_bwd(size_t B, size_t in, size_t out, const float *x,
                     const float *w, const float *y, bool relu, float *dy,
                     float *dw, float *db, float *dx);
 /*
- * 5x5 'same' convolution, stride 1: x [B][ci][h][w] -> y [B][co][h][w].
- * cols is scratch of ci*25*h*w floats.
+ * 5x5 'same' convolution, stride 1: x [B][ci][h][w] -> y [B][co][h][w],
+ * computed directly (no im2col buffer; see layers.c). ws is scratch of
+ * pfli_conv_ws_floats(ci, co, h, w) floats, float-aligned; its contents
+ * are not kept between calls. Backward: dw [co][ci][5][5] and db [co] are
+ * overwritten, dy is masked in place by y > 0 when relu, dx may be NULL.
  */
+size_t pfli_conv_ws_floats(int ci, int co, int h, int w);
 void pfli_conv_fwd(size_t B, int ci, int co, int h, int w, const float *x,
                    const float *wt, const float *b, bool relu, float *y,
-                   float *cols);
+                   float *ws);
 void pfli_conv_bwd(size_t B, int ci, int co, int h, int w, const float *x,
                    const float *wt, const float *y, bool relu, float *dy,
-                   float *dw, float *db, float *dx, float *cols, float *dcols);
-/* 2x2 max-pool, stride 2 (h, w even): x [B][c][h][w] -> y [B][c][h/2][w/2]. */
-void pfli_pool_fwd(size_t B, int c, int h, int w, const float *x, float *y);
-void pfli_pool_bwd(size_t B, int c, int h, int w, const float *x,
-                   const float *y, const float *dy, float *dx);
+                   float *dw, float *db, float *dx, float *ws);
+/*
+ * 2x2 max-pool, stride 2: x [B][c][h][w] -> y [B][c][h/2][w/2]; arg
+ * [B][c][h/2][w/2] gets the index (0..3, row-major in the window) of the
+ * first maximum, which the backward pass routes dy through. dx is
+ * overwritten (zero except at the maxima).
+ */
+void pfli_pool_fwd(size_t B, int c, int h, int w, const float *x, float *y,
+                   uint8_t *arg);
+void pfli_pool_bwd(size_t B, int c, int h, int w, const uint8_t *arg,
+                   const float *dy, float *dx);
 /*
  * Softmax cross-entropy, mean over the batch. Returns the summed loss (not
  * the mean); dlogits (may be NULL) gets d(mean loss)/d(logits). correct
