@@ -21,7 +21,8 @@ static int64_t
 backoff_ms(const struct pfl_aggregator *a, uint32_t failures)
 {
 	int64_t base = a->cfg.checkin_interval_ms + a->est_run_ms;
-	uint32_t shift = failures - HEALTH_GRACE - 1;
+	uint32_t shift =
+	        failures > HEALTH_GRACE + 1 ? failures - HEALTH_GRACE - 1 : 0;
 	int64_t ms;
 
 	if (base < 1000)
@@ -60,15 +61,18 @@ pfli_health_is_backed_off(struct pfl_aggregator *a, struct pfli_client *cl,
 }
 
 void
-pfli_health_fail(struct pfl_aggregator *a, struct pfli_client *cl,
-                 uint32_t why, int64_t now)
+pfli_health_fail(struct pfl_aggregator *a, struct pfli_client *cl, uint32_t why,
+                 int64_t now)
 {
 	char fp[PFL_FINGERPRINT_LEN];
 	int64_t ms;
 
 	cl->failures++;
 	cl->last_why = why;
-	if (cl->failures <= HEALTH_GRACE)
+	/* A refused plan or a wrong server key fails again next time: no
+	 * second chance. Other failures may be one-offs. */
+	if (cl->failures <= HEALTH_GRACE && why != PFL_WITHDRAW_POLICY &&
+	    why != PFL_WITHDRAW_SERVER_KEY)
 		return;
 	ms = backoff_ms(a, cl->failures);
 	cl->backoff_until_ms = now + ms;
@@ -115,8 +119,8 @@ pfli_health_round_end(struct pfl_aggregator *a, bool released,
 	const struct pfli_round *r = &a->round;
 	/* A member still at work when the round closed early on enough
 	 * results was only slower than the others: no failure. */
-	bool deadline = r->results_closed_ms >= r->deadline_ms &&
-	                r->deadline_ms > 0;
+	bool deadline =
+	        r->results_closed_ms >= r->deadline_ms && r->deadline_ms > 0;
 
 	for (uint32_t i = 0; i < r->n; i++) {
 		const struct pfli_member *mb = &r->members[i];

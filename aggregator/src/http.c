@@ -398,8 +398,7 @@ status_head(const struct pfl_aggregator *a, const struct snap *s,
 		        state_name(s->state), s->round_members,
 		        s->round_received);
 	if (rv == PFL_OK && s->backoff.len > 0)
-		rv = pfl_buf_printf(b, "\"backoff\":%.*s,",
-		                    (int)s->backoff.len,
+		rv = pfl_buf_printf(b, "\"backoff\":%.*s,", (int)s->backoff.len,
 		                    (const char *)s->backoff.data);
 	return rv;
 }

@@ -356,7 +356,8 @@ pfli_round_expected(const struct pfli_round *r, int phase)
 		const struct pfli_member *mb = &r->members[i];
 		if (mb->withdrawn && !(mb->sa_done & (1u << phase)) &&
 		    (phase == PFL_SA_ADVERTISE ||
-		     (mb->sa_done & (1u << (phase - 1)))) && n > 0)
+		     (mb->sa_done & (1u << (phase - 1)))) &&
+		    n > 0)
 			n--;
 	}
 	return n;

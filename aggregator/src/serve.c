@@ -456,8 +456,8 @@ leave_cohort(struct pfl_aggregator *a, struct pfli_client *cl)
 	uint32_t i = (uint32_t)cl->member, last = r->n - 1;
 
 	if (i != last) {
-		struct pfli_client *moved =
-		        pfli_clients_get(&a->clients, r->members[last].pk, false);
+		struct pfli_client *moved = pfli_clients_get(
+		        &a->clients, r->members[last].pk, false);
 		r->members[i] = r->members[last];
 		if (moved != NULL)
 			moved->member = (int32_t)i;
@@ -479,8 +479,8 @@ on_withdraw(struct ctx *c, struct pfli_client *cl)
 	struct pfl_aggregator *a = c->a;
 	struct pfli_round *r = &a->round;
 	const struct pfl_msg_withdraw *w = &c->req->u.withdraw;
-	bool mine = c->req->round == r->number && cl->rolled_round == r->epoch &&
-	            cl->member >= 0;
+	bool mine = c->req->round == r->number &&
+	            cl->rolled_round == r->epoch && cl->member >= 0;
 	char fp[PFL_FINGERPRINT_LEN];
 
 	pfl_key_fingerprint(cl->pk, fp);

@@ -619,8 +619,8 @@ train_update(struct pfl_client *c, const struct pfl_trainer *tr)
 	rv = tr->train(tr->arg, c->data, &task, c->global, c->local,
 	               &c->num_examples, &c->train_loss);
 	if (rv != PFL_OK) {
-		if (c->why[0] == '\0' || strnlen(c->why, sizeof(c->why)) ==
-		                                  sizeof(c->why))
+		if (c->why[0] == '\0' ||
+		    strnlen(c->why, sizeof(c->why)) == sizeof(c->why))
 			copy_text(c->why, sizeof(c->why), pfl_strerror(rv));
 		pfl_log(PFL_LOG_WARN, "round %llu: local training failed: %s",
 		        (unsigned long long)c->round, c->why);
@@ -843,7 +843,7 @@ do_sa_fetch(struct pfl_client *c, struct pfl_conn *conn,
 	if ((rv = sa_compute(c, tr, next, r.u.sa.payload,
 	                     r.u.sa.payload_len)) != PFL_OK) {
 		withdraw(c, conn, c->round,
-		         rv == PFL_ERR_NOMEM       ? PFL_WITHDRAW_NOMEM
+		         rv == PFL_ERR_NOMEM ? PFL_WITHDRAW_NOMEM
 		         : next == PFL_SA_MASKED && c->why[0]
 		                 ? PFL_WITHDRAW_TRAINING
 		                 : PFL_WITHDRAW_OTHER,
