@@ -77,6 +77,14 @@ pfli_health_fail(struct pfl_aggregator *a, struct pfli_client *cl, uint32_t why,
 	ms = backoff_ms(a, cl->failures);
 	cl->backoff_until_ms = now + ms;
 	cl->backed_off = true;
+	if (a->round.state == PFLI_R_SELECTING &&
+	    cl->rolled_round != a->round.epoch &&
+	    a->round.expected_draws > a->round.draws) {
+		/* The window waits for every client seen lately to draw:
+		 * not for this one any more. */
+		a->round.expected_draws--;
+		pfli_round_wake(a);
+	}
 	pfl_key_fingerprint(cl->pk, fp);
 	pfl_log(PFL_LOG_WARN,
 	        "client %s failed %u rounds in a row (last: %s): out of "
