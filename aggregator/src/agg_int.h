@@ -112,7 +112,7 @@ struct pfli_round {
 	float *acc;
 	float *acc_undo; /* vector_len floats, scratch for pfli_accum_add */
 	uint32_t received;
-	uint32_t withdrawn; /* members that withdrew (their slots closed) */
+	uint32_t withdrawn;    /* members that withdrew (their slots closed) */
 	double train_loss_sum; /* plain mode without DP only (see docs) */
 	uint32_t train_loss_n;
 	/* the plan of this round */
@@ -239,8 +239,8 @@ bool pfli_keys_admit(const struct pfli_keys *k, const uint8_t pk[32],
  * keeps a client that keeps failing out of selection. All under a->mtx.
  */
 /* Whether cl is backed off now (its check-ins are not drawn). */
-bool pfli_health_is_backed_off(struct pfl_aggregator *a,
-                               struct pfli_client *cl, int64_t now);
+bool pfli_health_is_backed_off(struct pfl_aggregator *a, struct pfli_client *cl,
+                               int64_t now);
 /* cl failed a round (why: a pfl_withdraw_reason, 0 = went silent). */
 void pfli_health_fail(struct pfl_aggregator *a, struct pfli_client *cl,
                       uint32_t why, int64_t now);

@@ -130,6 +130,8 @@ pfli_health_round_end(struct pfl_aggregator *a, bool released,
 	bool deadline =
 	        r->results_closed_ms >= r->deadline_ms && r->deadline_ms > 0;
 
+	if (a->clients.slots == NULL || r->members == NULL)
+		return;
 	for (uint32_t i = 0; i < r->n; i++) {
 		const struct pfli_member *mb = &r->members[i];
 		struct pfli_client *cl =

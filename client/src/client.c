@@ -56,6 +56,7 @@ struct pfl_client {
 	uint64_t last_released;   /* the highest "rel" heard */
 	uint64_t pending[8];      /* delivered, release not yet confirmed */
 	bool heard_server;        /* a reply from the pinned key came */
+	uint64_t refused_round;   /* the last round whose plan was refused */
 	pfl_err fatal;            /* retrying cannot fix it: stop */
 	char why[64];             /* what went wrong in this round, in words */
 	uint32_t num_examples;
@@ -421,8 +422,13 @@ policy_allows(struct pfl_client *c, const struct pfl_msg *r)
 	if (!pfl_client_policy_allows(pol, &r->u.plan, why, sizeof(why)) ||
 	    !pfli_participation_allows(pol, c->part_rounds, c->part_n, r->round,
 	                               why, sizeof(why))) {
-		pfl_log(PFL_LOG_WARN, "round %llu: plan refused: %s",
+		/* once per round number: a round re-run after it was
+		 * abandoned brings the same plan again */
+		pfl_log(r->round == c->refused_round ? PFL_LOG_DEBUG
+		                                     : PFL_LOG_WARN,
+		        "round %llu: plan refused: %s",
 		        (unsigned long long)r->round, why);
+		c->refused_round = r->round;
 		copy_text(c->why, sizeof(c->why), why);
 		return false;
 	}
