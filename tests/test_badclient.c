@@ -418,8 +418,6 @@ run(struct fed *f)
 	assert_int_equal(pthread_join(ath, NULL), 0);
 	for (int i = 0; i < f->nclients && stalled; i++)
 		ct[i].stop = 1;
-	assert_false(stalled);
-	assert_int_equal(at.rv, PFL_OK);
 	for (int i = 0; i < f->nclients; i++) {
 		if (f->kinds[i] != HEALTHY)
 			ct[i].stop = 1;
@@ -430,6 +428,9 @@ run(struct fed *f)
 		pfl_identity_free(ids[i]);
 	}
 	pfl_identity_free(other);
+	/* only now: the client threads point into this frame */
+	assert_false(stalled);
+	assert_int_equal(at.rv, PFL_OK);
 	pfl_aggregator_free(at.a);
 	pfl_dataset_fini(&ds);
 	pthread_mutex_destroy(&f->mu);
