@@ -256,8 +256,11 @@ run(const struct pfl_client_config *cfg)
 		if (pfl_client_rounds_done(c) != before)
 			pfl_log(PFL_LOG_INFO, "update delivered (%llu so far)",
 			        (unsigned long long)pfl_client_rounds_done(c));
+		/* max_rounds counts rounds released with our update, as the
+		 * aggregator confirms them, not updates sent into rounds that
+		 * may still be abandoned. */
 		if (cfg->max_rounds > 0 && !pfl_client_is_busy(c) &&
-		    pfl_client_rounds_done(c) >= (uint64_t)cfg->max_rounds)
+		    pfl_client_rounds_released(c) >= (uint64_t)cfg->max_rounds)
 			break;
 		while (wait > 0 && !stop_flag) {
 			int64_t s = wait < 200 ? wait : 200;
@@ -265,8 +268,10 @@ run(const struct pfl_client_config *cfg)
 			wait -= s;
 		}
 	}
-	pfl_log(PFL_LOG_INFO, "stopping after %llu updates",
-	        (unsigned long long)(c ? pfl_client_rounds_done(c) : 0));
+	pfl_log(PFL_LOG_INFO,
+	        "stopping after %llu updates (%llu rounds released with them)",
+	        (unsigned long long)(c ? pfl_client_rounds_done(c) : 0),
+	        (unsigned long long)(c ? pfl_client_rounds_released(c) : 0));
 out:
 	if (watching) {
 		watcher.done = 1;

@@ -35,6 +35,14 @@ struct pfli_client {
 	int32_t member;        /* index into the round's cohort, or -1 */
 	double tokens;         /* request rate limit (token bucket) */
 	int64_t refill_ms;
+	/* health.c: recent failures and the back-off they earned */
+	uint32_t failures;        /* rounds failed in a row */
+	uint32_t last_why;        /* the last one's withdraw reason (0: none
+	                             sent: the client went silent) */
+	int64_t backoff_until_ms; /* out of selection until then (0: not) */
+	bool backed_off;          /* the state last logged */
+	uint64_t released_round;  /* last round released with its update */
+	uint64_t told_released;   /* ... as last told to the client */
 };
 
 struct pfli_clients {
@@ -67,6 +75,7 @@ struct pfli_member {
 	bool got_model;
 	bool sent_update;
 	uint8_t sa_done; /* bit per SecAgg phase submitted */
+	bool withdrawn;  /* sent WITHDRAW: its slot is closed */
 	double train_loss;
 };
 
@@ -104,6 +113,7 @@ struct pfli_round {
 	float *acc;
 	float *acc_undo; /* vector_len floats, scratch for pfli_accum_add */
 	uint32_t received;
+	uint32_t withdrawn;    /* members that withdrew (their slots closed) */
 	double train_loss_sum; /* plain mode without DP only (see docs) */
 	uint32_t train_loss_n;
 	/* the plan of this round */
@@ -229,6 +239,39 @@ void pfli_keys_fini(struct pfli_keys *k);
 /* Whether pk may send; when not, *revoked tells whether it was revoked. */
 bool pfli_keys_admit(const struct pfli_keys *k, const uint8_t pk[32],
                      bool *revoked);
+
+/*
+ * health.c: each client's recent failures (a withdrawal, or a round it
+ * was selected for and sent nothing in) and the growing back-off that
+ * keeps a client that keeps failing out of selection. All under a->mtx.
+ */
+/* Whether cl is backed off now (its check-ins are not drawn). */
+bool pfli_health_is_backed_off(struct pfl_aggregator *a, struct pfli_client *cl,
+                               int64_t now);
+/* cl failed a round (why: a pfl_withdraw_reason, 0 = went silent). */
+void pfli_health_fail(struct pfl_aggregator *a, struct pfli_client *cl,
+                      uint32_t why, int64_t now);
+/*
+ * The round ends (released or not): members that sent nothing and did not
+ * withdraw failed; when released, those in surv succeeded (their
+ * released_round is the round's number).
+ */
+void pfli_health_round_end(struct pfl_aggregator *a, bool released,
+                           const uint8_t (*surv)[32], uint32_t nsurv,
+                           int64_t now);
+/* Clients seen since since_ms that are not backed off. */
+size_t pfli_health_available(struct pfl_aggregator *a, int64_t since_ms,
+                             int64_t now);
+/*
+ * After the last round: wait (at most a grace period, or until a->stop)
+ * until every client whose update is in that round has been told so, so
+ * that clients counting released rounds (max_rounds) can stop. Takes
+ * a->mtx.
+ */
+void pfli_health_linger(struct pfl_aggregator *a);
+/* The /status "backoff" array (a JSON array, no trailing comma). */
+pfl_err pfli_health_json(struct pfl_aggregator *a, int64_t now,
+                         struct pfl_buf *out);
 
 /* serve.c */
 void pfli_serve(void *arg, const uint8_t *req, size_t len,

@@ -543,6 +543,8 @@ pfl_aggregator_run(struct pfl_aggregator *a)
 		if (st == PFLI_R_FINALIZING)
 			(void)pfli_round_finish(a);
 	}
+	if (!a->stop && a->fatal == PFL_OK)
+		pfli_health_linger(a);
 	pfli_report_drain(a);
 	rv = pfli_results_save_model(a, "model.safetensors");
 	if (rv != PFL_OK)

@@ -343,6 +343,10 @@ pfli_round_finish(struct pfl_aggregator *a)
 	if ((rv = make_durable(a, &u)) != PFL_OK)
 		goto out;
 	publish(a, &rep);
+	pthread_mutex_lock(&a->mtx);
+	pfli_health_round_end(a, true, (const uint8_t(*)[32])surv, survivors,
+	                      pfl_clock_ms());
+	pthread_mutex_unlock(&a->mtx);
 out:
 	undo_fini(&u);
 	if (sum != NULL)

@@ -45,6 +45,7 @@ struct snap {
 	uint8_t audit_prev[32];
 	struct pfl_round_report *hist; /* rounds > since */
 	size_t nhist;
+	struct pfl_buf backoff; /* the clients' failure records (JSON) */
 };
 
 static void
@@ -57,7 +58,10 @@ snap_take(struct pfl_aggregator *a, struct snap *s, uint64_t since)
 	s->loss = NAN;
 	s->last.accuracy = NAN;
 	s->last.loss = NAN;
+	pfl_buf_init(&s->backoff, 0);
 	pthread_mutex_lock(&a->mtx);
+	if (pfli_health_json(a, pfl_clock_ms(), &s->backoff) != PFL_OK)
+		pfl_buf_clear(&s->backoff);
 	s->rounds_done = a->rounds_done;
 	s->aborted = a->aborted_rounds;
 	s->checkins = a->checkins;
@@ -393,6 +397,9 @@ status_head(const struct pfl_aggregator *a, const struct snap *s,
 		        (unsigned long long)s->round_number,
 		        state_name(s->state), s->round_members,
 		        s->round_received);
+	if (rv == PFL_OK && s->backoff.len > 0)
+		rv = pfl_buf_printf(b, "\"backoff\":%.*s,", (int)s->backoff.len,
+		                    (const char *)s->backoff.data);
 	return rv;
 }
 
@@ -483,6 +490,7 @@ on_metrics(nng_aio *aio)
 	else
 		reply(aio, NNG_HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL, NULL);
 	pfl_buf_fini(&b);
+	pfl_buf_fini(&s.backoff);
 	free(s.hist);
 }
 
@@ -500,6 +508,7 @@ on_status(nng_aio *aio)
 	else
 		reply(aio, NNG_HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL, NULL);
 	pfl_buf_fini(&b);
+	pfl_buf_fini(&s.backoff);
 	free(s.hist);
 }
 

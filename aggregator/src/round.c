@@ -42,6 +42,7 @@ abort_round(struct pfl_aggregator *a, const char *why)
 	pfl_log(PFL_LOG_WARN, "round %llu abandoned: %s; nothing released",
 	        (unsigned long long)r->number, why);
 	pfli_acct_aborted(a);
+	pfli_health_round_end(a, false, NULL, 0, pfl_clock_ms());
 	memset(&rep, 0, sizeof(rep));
 	rep.round = r->number;
 	rep.accuracy = NAN;
@@ -344,13 +345,28 @@ pfli_round_target(const struct pfl_aggregator *a)
 	return t;
 }
 
-/* How many messages phase `phase` can still expect. */
+/*
+ * How many messages phase `phase` can still expect: those that completed
+ * the phase before, less the members that withdrew before sending this
+ * one (a withdrawal is a dropout at the phase the member reached).
+ */
 uint32_t
 pfli_round_expected(const struct pfli_round *r, int phase)
 {
-	if (phase == PFL_SA_ADVERTISE)
-		return r->n;
-	return pfl_sa_server_count(r->sa, (enum pfl_sa_phase)(phase - 1));
+	uint32_t n = phase == PFL_SA_ADVERTISE
+	                     ? r->n
+	                     : pfl_sa_server_count(
+	                               r->sa, (enum pfl_sa_phase)(phase - 1));
+
+	for (uint32_t i = 0; i < r->n && r->withdrawn > 0; i++) {
+		const struct pfli_member *mb = &r->members[i];
+		if (mb->withdrawn && !(mb->sa_done & (1u << phase)) &&
+		    (phase == PFL_SA_ADVERTISE ||
+		     (mb->sa_done & (1u << (phase - 1)))) &&
+		    n > 0)
+			n--;
+	}
+	return n;
 }
 
 static void
@@ -402,8 +418,19 @@ tick_plain(struct pfl_aggregator *a, int64_t now)
 		r->results_closed_ms = now;
 		return;
 	}
+	if (r->received + r->withdrawn >= r->n && r->n > 0) {
+		/* every member delivered or withdrew: nothing to wait for */
+		if (r->received >= (uint32_t)a->cfg.min_clients) {
+			r->state = PFLI_R_FINALIZING;
+			r->results_closed_ms = now;
+			return;
+		}
+		abort_round(a, "too few results: the other members withdrew");
+		return;
+	}
 	if (now < r->deadline_ms)
 		return;
+	r->results_closed_ms = now;
 	if (r->received >= (uint32_t)a->cfg.min_clients) {
 		pfl_log(PFL_LOG_INFO,
 		        "round %llu: deadline, aggregating the %u results of "
@@ -479,7 +506,7 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 
 	switch (r->state) {
 	case PFLI_R_IDLE:
-		available = pfli_clients_available(&a->clients, now - window);
+		available = pfli_health_available(a, now - window, now);
 		if (!enough_available(a, available)) {
 			log_waiting(a, now, available);
 			return;

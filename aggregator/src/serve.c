@@ -18,6 +18,7 @@ struct ctx {
 	struct pfl_buf *reply;
 	int64_t now;
 	bool decoded; /* req holds the decoded request: bind replies to it */
+	struct pfli_client *cl; /* the sender, once admitted (else NULL) */
 };
 
 /*
@@ -73,6 +74,10 @@ reply_retry(struct ctx *c, uint32_t ms, const char *reason)
 	             round_number(c->a), c->a->id);
 	m.u.retry.retry_after_ms = ms;
 	snprintf(m.u.retry.reason, sizeof(m.u.retry.reason), "%s", reason);
+	if (c->cl != NULL) {
+		m.u.retry.released = c->cl->released_round;
+		c->cl->told_released = c->cl->released_round;
+	}
 	send_msg(c, &m);
 }
 
@@ -200,6 +205,17 @@ on_checkin(struct ctx *c, struct pfli_client *cl)
 	struct pfli_round *r = &a->round;
 	struct pfl_msg m;
 
+	if (r->state == PFLI_R_SELECTING && cl->rolled_round != r->epoch &&
+	    pfli_health_is_backed_off(a, cl, c->now)) {
+		/* Not drawn, and not counted as a draw: the window does not
+		 * wait for it either (pfli_health_available). */
+		reply_retry(c,
+		            (uint32_t)(cl->backoff_until_ms - c->now < 60000
+		                               ? cl->backoff_until_ms - c->now
+		                               : 60000),
+		            "backed off after failed rounds");
+		return;
+	}
 	if (r->state == PFLI_R_SELECTING && cl->rolled_round != r->epoch) {
 		cl->rolled_round = r->epoch;
 		cl->member = -1;
@@ -231,6 +247,11 @@ on_checkin(struct ctx *c, struct pfli_client *cl)
 	if (r->state == PFLI_R_RUNNING && cl->rolled_round == r->epoch &&
 	    cl->member >= 0) {
 		struct pfli_member *mb = &r->members[cl->member];
+		if (mb->withdrawn) {
+			reply_retry(c, idle_retry(a, c->now),
+			            "withdrawn from this round");
+			return;
+		}
 		if (mb->sent_update || (mb->sa_done & (1u << PFL_SA_MASKED))) {
 			reply_retry(
 			        c, idle_retry(a, c->now),
@@ -251,6 +272,8 @@ on_checkin(struct ctx *c, struct pfli_client *cl)
 		pfl_msg_init(&m, PFL_MSG_PLAN, a->cfg.federation_id, r->number,
 		             a->id);
 		fill_plan(a, (uint32_t)cl->member, &m.u.plan, c->now);
+		m.u.plan.released = cl->released_round;
+		cl->told_released = cl->released_round;
 		send_msg(c, &m);
 		return;
 	}
@@ -269,6 +292,11 @@ member_of(struct ctx *c, struct pfli_client *cl, uint32_t *idx)
 	    cl->rolled_round != r->epoch || cl->member < 0) {
 		reply_error(c, PFL_ERR_STATE,
 		            "not a member of the running round",
+		            idle_retry(c->a, c->now));
+		return NULL;
+	}
+	if (r->members[cl->member].withdrawn) {
+		reply_error(c, PFL_ERR_STATE, "withdrawn from this round",
 		            idle_retry(c->a, c->now));
 		return NULL;
 	}
@@ -429,6 +457,64 @@ on_sa_fetch(struct ctx *c, struct pfli_client *cl)
 	pfl_buf_fini(&out);
 }
 
+/*
+ * A member withdrawing while its cohort is still being drawn leaves it:
+ * the last member takes its place (the cohort is not numbered yet).
+ */
+static void
+leave_cohort(struct pfl_aggregator *a, struct pfli_client *cl)
+{
+	struct pfli_round *r = &a->round;
+	uint32_t i = (uint32_t)cl->member, last = r->n - 1;
+
+	if (i != last) {
+		struct pfli_client *moved = pfli_clients_get(
+		        &a->clients, r->members[last].pk, false);
+		r->members[i] = r->members[last];
+		if (moved != NULL)
+			moved->member = (int32_t)i;
+	}
+	r->n--;
+	cl->member = -1;
+}
+
+/*
+ * WITHDRAW: the sender cannot take part (its training failed, its policy
+ * refused the plan, ...). Its slot closes now, not at the deadline: in a
+ * running round it no longer counts towards the results (with secure
+ * aggregation: a dropout at the phase it reached, pfli_round_expected);
+ * the failure counts towards its back-off either way.
+ */
+static void
+on_withdraw(struct ctx *c, struct pfli_client *cl)
+{
+	struct pfl_aggregator *a = c->a;
+	struct pfli_round *r = &a->round;
+	const struct pfl_msg_withdraw *w = &c->req->u.withdraw;
+	bool mine = c->req->round == r->number &&
+	            cl->rolled_round == r->epoch && cl->member >= 0;
+	char fp[PFL_FINGERPRINT_LEN];
+
+	pfl_key_fingerprint(cl->pk, fp);
+	pfl_log(PFL_LOG_INFO, "round %llu: client %s withdrew: %s (%s)",
+	        (unsigned long long)c->req->round, fp,
+	        pfl_withdraw_reason_name(w->why), w->text);
+	if (mine && r->state == PFLI_R_SELECTING) {
+		leave_cohort(a, cl);
+	} else if (mine && r->state == PFLI_R_RUNNING) {
+		struct pfli_member *mb = &r->members[cl->member];
+		if (mb->withdrawn || mb->sent_update) {
+			reply_ack(c);
+			return;
+		}
+		mb->withdrawn = true;
+		r->withdrawn++;
+		pfli_round_wake(a);
+	}
+	pfli_health_fail(a, cl, w->why, c->now);
+	reply_ack(c);
+}
+
 /* Token bucket per client key: client_rate per second, 4 s of burst. */
 static bool
 take_token(struct pfl_aggregator *a, struct pfli_client *cl, int64_t now)
@@ -491,7 +577,7 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 {
 	struct pfl_aggregator *a = arg;
 	struct pfl_msg m;
-	struct ctx c = {a, &m, reply, pfl_clock_ms(), false};
+	struct ctx c = {a, &m, reply, pfl_clock_ms(), false, NULL};
 	struct pfli_client *cl;
 	pfl_err rv;
 
@@ -526,6 +612,7 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 		return;
 	}
 	cl->last_seen_ms = c.now;
+	c.cl = cl;
 	if (!take_token(a, cl, c.now)) {
 		pthread_mutex_unlock(&a->mtx);
 		reply_error(&c, PFL_ERR_AGAIN, "rate limited", 1000);
@@ -547,6 +634,9 @@ pfli_serve(void *arg, const uint8_t *req, size_t len, struct pfl_buf *reply)
 		break;
 	case PFL_MSG_SA_FETCH:
 		on_sa_fetch(&c, cl);
+		break;
+	case PFL_MSG_WITHDRAW:
+		on_withdraw(&c, cl);
 		break;
 	default:
 		reply_error(&c, PFL_ERR_PROTO, "unexpected message type", 0);

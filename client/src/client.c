@@ -55,7 +55,14 @@ struct pfl_client {
 	int drop_phase;
 	bool straggle;
 	int64_t backoff_ms;
-	uint64_t rounds_done;
+	uint64_t rounds_done;     /* updates delivered (ACKed) */
+	uint64_t rounds_released; /* ... in rounds the server released */
+	uint64_t last_released;   /* the highest "rel" heard */
+	uint64_t pending[8];      /* delivered, release not yet confirmed */
+	bool heard_server;        /* a reply from the pinned key came */
+	uint64_t refused_round;   /* the last round whose plan was refused */
+	pfl_err fatal;            /* retrying cannot fix it: stop */
+	char why[64];             /* what went wrong in this round, in words */
 	uint32_t num_examples;
 	double train_loss;
 	enum pfl_msg_type delayed_type; /* the prepared message to send */
@@ -165,6 +172,55 @@ pfl_client_rounds_done(const struct pfl_client *c)
 	return c->rounds_done;
 }
 
+uint64_t
+pfl_client_rounds_released(const struct pfl_client *c)
+{
+	return c->rounds_released;
+}
+
+/*
+ * The aggregator's "rel": the last round it released with our update. A
+ * round counts when it is one we delivered to (a round number can come
+ * again after an abandoned attempt: only the released one is named).
+ */
+static void
+note_released(struct pfl_client *c, uint64_t rel)
+{
+	bool ours = false;
+
+	if (rel == 0 || rel <= c->last_released)
+		return;
+	c->last_released = rel;
+	for (size_t i = 0; i < 8; i++) {
+		if (c->pending[i] == rel)
+			ours = true;
+		if (c->pending[i] != 0 && c->pending[i] <= rel)
+			c->pending[i] = 0;
+	}
+	if (ours) {
+		c->rounds_released++;
+		pfl_log(PFL_LOG_INFO,
+		        "round %llu released with this client's update (%llu "
+		        "so far)",
+		        (unsigned long long)rel,
+		        (unsigned long long)c->rounds_released);
+	}
+}
+
+static void
+note_delivered(struct pfl_client *c)
+{
+	size_t slot = 0;
+
+	for (size_t i = 0; i < 8; i++) {
+		if (c->pending[i] == c->round)
+			return;
+		if (c->pending[i] < c->pending[slot])
+			slot = i;
+	}
+	c->pending[slot] = c->round;
+}
+
 bool
 pfl_client_is_busy(const struct pfl_client *c)
 {
@@ -186,6 +242,68 @@ backoff(struct pfl_client *c)
 		b = c->o.backoff_max_ms;
 	c->backoff_ms = b;
 	return b / 2 + (int64_t)(pfl_rng_uniform(&c->frng) * (double)b);
+}
+
+static void
+copy_text(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/*
+ * Tell the aggregator at once that we cannot take part in this round, so
+ * that it closes our slot instead of waiting for its deadline. Best
+ * effort: the reply is not needed (the deadline is the fallback).
+ */
+static void
+withdraw(struct pfl_client *c, struct pfl_conn *conn, uint64_t round,
+         enum pfl_withdraw_reason why, const char *text)
+{
+	struct pfl_msg m;
+
+	pfl_msg_init(&m, PFL_MSG_WITHDRAW, c->fed, round, c->id);
+	m.u.withdraw.why = (uint32_t)why;
+	copy_text(m.u.withdraw.text, sizeof(m.u.withdraw.text), text);
+	pfl_buf_clear(&c->req);
+	pfl_buf_clear(&c->rep);
+	if (pfl_msg_encode(&m, c->id, &c->req) != PFL_OK ||
+	    pfl_conn_call(conn, c->req.data, c->req.len, &c->rep) != PFL_OK)
+		pfl_log(PFL_LOG_DEBUG, "round %llu: withdrawal not delivered",
+		        (unsigned long long)round);
+}
+
+/*
+ * A well-signed reply by another key than the pinned one. On the first
+ * reply this is a configuration error (server_key names another
+ * aggregator) that no retry fixes: say which keys, withdraw, stop. After
+ * replies from the pinned key it is somebody else on the network: refuse.
+ */
+static pfl_err
+wrong_key(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *r)
+{
+	char got[PFL_FINGERPRINT_LEN], want[PFL_FINGERPRINT_LEN];
+	uint64_t round = r->round;
+
+	pfl_key_fingerprint(r->sender, got);
+	pfl_key_fingerprint(c->server_key, want);
+	if (c->heard_server) {
+		pfl_log(PFL_LOG_WARN,
+		        "reply signed by %s, not by the pinned aggregator key "
+		        "%s: refused",
+		        got, want);
+		return PFL_ERR_CRYPTO;
+	}
+	pfl_log(PFL_LOG_ERROR,
+	        "the aggregator signs with key %s, but server_key pins %s: "
+	        "wrong server_key (or another aggregator at this address); "
+	        "stopping",
+	        got, want);
+	withdraw(c, conn, round, PFL_WITHDRAW_SERVER_KEY, "wrong server key");
+	c->fatal = PFL_ERR_AUTH;
+	return PFL_ERR_AUTH;
 }
 
 /*
@@ -218,12 +336,12 @@ call(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *m,
 		        pfl_strerror(rv));
 		return rv;
 	}
-	if ((rv = pfl_msg_verify_digest(r, c->reply_digest)) != PFL_OK ||
-	    (c->pinned && memcmp(r->sender, c->server_key, 32) != 0)) {
-		pfl_log(PFL_LOG_WARN,
-		        "reply not signed by the aggregator's key");
+	if ((rv = pfl_msg_verify_digest(r, c->reply_digest)) != PFL_OK) {
+		pfl_log(PFL_LOG_WARN, "reply with a bad signature refused");
 		return PFL_ERR_CRYPTO;
 	}
+	if (c->pinned && memcmp(r->sender, c->server_key, 32) != 0)
+		return wrong_key(c, conn, r);
 	if (strcmp(r->fed, c->fed) != 0)
 		return PFL_ERR_AUTH;
 	if (!pfl_msg_is_reply_to(r, m) &&
@@ -234,6 +352,7 @@ call(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *m,
 		        pfl_msg_type_name(r->type));
 		return PFL_ERR_AUTH;
 	}
+	c->heard_server = true;
 	c->backoff_ms = 0;
 	return PFL_OK;
 }
@@ -315,8 +434,14 @@ policy_allows(struct pfl_client *c, const struct pfl_msg *r)
 	if (!pfl_client_policy_allows(pol, &r->u.plan, why, sizeof(why)) ||
 	    !pfli_participation_allows(pol, c->part_rounds, c->part_n, r->round,
 	                               why, sizeof(why))) {
-		pfl_log(PFL_LOG_WARN, "round %llu: plan refused: %s",
+		/* once per round number: a round re-run after it was
+		 * abandoned brings the same plan again */
+		pfl_log(r->round == c->refused_round ? PFL_LOG_DEBUG
+		                                     : PFL_LOG_WARN,
+		        "round %llu: plan refused: %s",
 		        (unsigned long long)r->round, why);
+		c->refused_round = r->round;
+		copy_text(c->why, sizeof(c->why), why);
 		return false;
 	}
 	if (cap == 0)
@@ -332,7 +457,8 @@ policy_allows(struct pfl_client *c, const struct pfl_msg *r)
 }
 
 static pfl_err
-accept_plan(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
+accept_plan(struct pfl_client *c, struct pfl_conn *conn,
+            const struct pfl_msg *r, int64_t *wait)
 {
 	const struct pfl_msg_plan *p = &r->u.plan;
 	pfl_err rv;
@@ -344,11 +470,18 @@ accept_plan(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
 		return PFL_OK;
 	}
 	if (!policy_allows(c, r)) {
+		withdraw(c, conn, r->round, PFL_WITHDRAW_POLICY, c->why);
 		stay_out(c, r, wait);
 		return PFL_OK;
 	}
-	if ((rv = ensure_buffers(c, p->num_params)) != PFL_OK)
-		return rv;
+	if ((rv = ensure_buffers(c, p->num_params)) != PFL_OK) {
+		pfl_log(PFL_LOG_WARN, "round %llu: no memory for %u parameters",
+		        (unsigned long long)r->round, p->num_params);
+		withdraw(c, conn, r->round, PFL_WITHDRAW_NOMEM,
+		         "no memory for the model");
+		stay_out(c, r, wait);
+		return PFL_OK;
+	}
 	if (c->rng == NULL && (rv = pfl_csprng_new(NULL, &c->rng)) != PFL_OK)
 		return rv;
 	c->plan = *p;
@@ -397,6 +530,10 @@ do_checkin(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 		*wait = backoff(c);
 		return rv == PFL_ERR_NOMEM ? rv : PFL_OK;
 	}
+	if (r.type == PFL_MSG_PLAN)
+		note_released(c, r.u.plan.released);
+	else if (r.type == PFL_MSG_RETRY)
+		note_released(c, r.u.retry.released);
 	switch (r.type) {
 	case PFL_MSG_PLAN:
 		if (r.round == c->left_round &&
@@ -409,7 +546,7 @@ do_checkin(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 			*wait = jitter(c, c->left_until_ms - pfl_clock_ms());
 			return PFL_OK;
 		}
-		return accept_plan(c, &r, wait);
+		return accept_plan(c, conn, &r, wait);
 	case PFL_MSG_RETRY:
 		*wait = jitter(c, r.u.retry.retry_after_ms);
 		return PFL_OK;
@@ -496,14 +633,19 @@ static pfl_err
 train_update(struct pfl_client *c, const struct pfl_trainer *tr)
 {
 	struct pfl_task task = {c->round, &c->plan,
-	                        c->o.seed * 1000003ULL + c->round};
+	                        c->o.seed * 1000003ULL + c->round, c->why,
+	                        sizeof(c->why)};
 	pfl_err rv;
 
+	c->why[0] = '\0';
 	rv = tr->train(tr->arg, c->data, &task, c->global, c->local,
 	               &c->num_examples, &c->train_loss);
 	if (rv != PFL_OK) {
+		if (c->why[0] == '\0' ||
+		    strnlen(c->why, sizeof(c->why)) == sizeof(c->why))
+			copy_text(c->why, sizeof(c->why), pfl_strerror(rv));
 		pfl_log(PFL_LOG_WARN, "round %llu: local training failed: %s",
-		        (unsigned long long)c->round, pfl_strerror(rv));
+		        (unsigned long long)c->round, c->why);
 		return rv;
 	}
 	return pfli_pipeline(&c->plan, c->global, c->local, c->num_examples,
@@ -610,8 +752,10 @@ send_prepared(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 		c->st = CS_DELAYED;    /* network: send again after back-off */
 		return rv;
 	}
-	if (phase < 0 || phase == PFL_SA_MASKED)
+	if (phase < 0 || phase == PFL_SA_MASKED) {
 		c->rounds_done++;
+		note_delivered(c);
+	}
 	if (phase < 0 || phase == PFL_SA_UNMASK) {
 		release_round(c);
 		*wait = jitter(c, 20);
@@ -632,8 +776,12 @@ do_train(struct pfl_client *c, struct pfl_conn *conn,
 		give_up(c, NULL, wait);
 		return PFL_OK;
 	}
-	if (train_update(c, tr) != PFL_OK ||
+	if ((rv = train_update(c, tr)) != PFL_OK ||
 	    (rv = prepare_update(c)) != PFL_OK) {
+		withdraw(c, conn, c->round,
+		         rv == PFL_ERR_NOMEM ? PFL_WITHDRAW_NOMEM
+		                             : PFL_WITHDRAW_TRAINING,
+		         c->why[0] ? c->why : pfl_strerror(rv));
 		give_up(c, NULL, wait);
 		return PFL_OK;
 	}
@@ -709,10 +857,20 @@ do_sa_fetch(struct pfl_client *c, struct pfl_conn *conn,
 		return PFL_OK;
 	}
 	if (r.type != PFL_MSG_SA_DATA || r.round != c->round ||
-	    r.u.sa.phase != c->sa_phase ||
-	    sa_compute(c, tr, next, r.u.sa.payload, r.u.sa.payload_len) !=
-	            PFL_OK) {
+	    r.u.sa.phase != c->sa_phase) {
 		give_up(c, &r, wait);
+		return PFL_OK;
+	}
+	c->why[0] = '\0';
+	if ((rv = sa_compute(c, tr, next, r.u.sa.payload,
+	                     r.u.sa.payload_len)) != PFL_OK) {
+		withdraw(c, conn, c->round,
+		         rv == PFL_ERR_NOMEM ? PFL_WITHDRAW_NOMEM
+		         : next == PFL_SA_MASKED && c->why[0]
+		                 ? PFL_WITHDRAW_TRAINING
+		                 : PFL_WITHDRAW_OTHER,
+		         c->why[0] ? c->why : pfl_strerror(rv));
+		give_up(c, NULL, wait);
 		return PFL_OK;
 	}
 	prepare_sa(c, next);
@@ -724,11 +882,10 @@ do_sa_fetch(struct pfl_client *c, struct pfl_conn *conn,
 	return send_prepared(c, conn, wait);
 }
 
-pfl_err
-pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
-                const struct pfl_trainer *tr, int64_t *wait_ms)
+static pfl_err
+step(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_trainer *tr,
+     int64_t *wait_ms)
 {
-	*wait_ms = 0;
 	switch (c->st) {
 	case CS_CHECKIN:
 		return do_checkin(c, conn, wait_ms);
@@ -744,6 +901,19 @@ pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
 		return send_prepared(c, conn, wait_ms);
 	}
 	return PFL_ERR_STATE;
+}
+
+pfl_err
+pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
+                const struct pfl_trainer *tr, int64_t *wait_ms)
+{
+	pfl_err rv;
+
+	*wait_ms = 0;
+	if (c->fatal != PFL_OK)
+		return c->fatal;
+	rv = step(c, conn, tr, wait_ms);
+	return c->fatal != PFL_OK ? c->fatal : rv;
 }
 
 pfl_err

@@ -1,4 +1,6 @@
 /* The built-in trainer: privfl's own engine over a pfl_dataset. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +50,12 @@ train(void *arg, const struct pfl_client_data *d, const struct pfl_task *task,
 	o.prox_mu = (float)p->prox_mu;
 	o.prox_ref = p->prox_mu > 0 ? global : NULL;
 	o.seed = task->seed;
+	memset(&st, 0, sizeof(st));
 	rv = pfl_model_train(t->m, d->ds, d->idx, d->n, &o, &st);
+	if (rv == PFL_ERR_STATE && task->why != NULL && task->whylen > 0)
+		snprintf(task->why, task->whylen,
+		         "training diverged (loss is %s at step %zu)",
+		         isnan(st.loss) ? "NaN" : "infinite", st.steps);
 	if (rv != PFL_OK)
 		return rv;
 	memcpy(local, pfl_model_params(t->m), np * sizeof(float));

@@ -601,6 +601,10 @@ pfl_model_train(struct pfl_model *m, const struct pfl_dataset *ds,
 			                           NULL);
 			if (!isfinite(total)) {
 				err = PFL_ERR_STATE;
+				if (stats != NULL) {
+					stats->loss = total;
+					stats->steps = steps + 1;
+				}
 				goto out_free_order;
 			}
 			backward(m, b);

@@ -118,11 +118,13 @@ static const struct fdesc plan_fields[] = {
         BFIX("saseed", u.plan.sa_seed),
         U32("vlen", u.plan.vector_len),
         U32("dl", u.plan.deadline_ms),
+        {"rel", K_U64, 0, OFF(u.plan.released), 8, 0, 0},
 };
 
 static const struct fdesc retry_fields[] = {
         U32("after", u.retry.retry_after_ms),
         STR("why", u.retry.reason),
+        {"rel", K_U64, 0, OFF(u.retry.released), 8, 0, 0},
 };
 
 static const struct fdesc get_model_fields[] = {
@@ -164,6 +166,11 @@ static const struct fdesc error_fields[] = {
         U32("after", u.error.retry_after_ms),
 };
 
+static const struct fdesc withdraw_fields[] = {
+        U32("why", u.withdraw.why),
+        STR("text", u.withdraw.text),
+};
+
 struct body {
 	const char *name;
 	const struct fdesc *f;
@@ -187,7 +194,24 @@ static const struct body bodies[PFL_MSG__COUNT] = {
         [PFL_MSG_SA_DATA] = BODY("sa_data", sa_fields),
         [PFL_MSG_ACK] = BODY("ack", ack_fields),
         [PFL_MSG_ERROR] = BODY("error", error_fields),
+        [PFL_MSG_WITHDRAW] = BODY("withdraw", withdraw_fields),
 };
+
+static const char *const withdraw_names[PFL_WITHDRAW__COUNT] = {
+        [PFL_WITHDRAW_TRAINING] = "training failed",
+        [PFL_WITHDRAW_POLICY] = "policy refused the plan",
+        [PFL_WITHDRAW_NOMEM] = "out of memory",
+        [PFL_WITHDRAW_SERVER_KEY] = "wrong server key",
+        [PFL_WITHDRAW_OTHER] = "local failure",
+};
+
+const char *
+pfl_withdraw_reason_name(uint32_t why)
+{
+	if (why == 0 || why >= PFL_WITHDRAW__COUNT)
+		return "unknown reason";
+	return withdraw_names[why];
+}
 
 _Static_assert(sizeof(((struct pfl_msg *)0)->type) == 4, "enum is 4 bytes");
 

@@ -44,6 +44,12 @@ struct pfl_task {
 	uint64_t round;
 	const struct pfl_msg_plan *plan;
 	uint64_t seed; /* local shuffling/augmentation seed */
+	/* Optional (NULL: none): where a trainer that fails may say what
+	 * happened in words, e.g. "training diverged (loss is NaN at step
+	 * 12)"; logged and sent to the aggregator in the WITHDRAW. No data,
+	 * no weights. */
+	char *why;
+	size_t whylen;
 };
 
 /*
@@ -156,6 +162,14 @@ void pfl_client_free(struct pfl_client *c);
  */
 pfl_err pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
                         const struct pfl_trainer *tr, int64_t *wait_ms) PFL_WUR;
+
+/*
+ * Rounds that the aggregator released with this client's update in them,
+ * as the aggregator confirmed (the "rel" of a later reply). A delivered
+ * update whose round was then abandoned does not count; max_rounds counts
+ * these.
+ */
+uint64_t pfl_client_rounds_released(const struct pfl_client *c);
 
 /* Step until *stop becomes non-zero (daemon loop). */
 pfl_err pfl_client_run(struct pfl_client *c, struct pfl_conn *conn,

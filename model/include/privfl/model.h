@@ -130,7 +130,9 @@ struct pfl_train_stats {
  * Returns PFL_OK, PFL_ERR_INVAL (bad options, mismatched dataset, an index
  * out of range, n == 0), PFL_ERR_NOMEM, or PFL_ERR_STATE when the loss
  * became non-finite (the parameters are then left as they are). stats may
- * be NULL; it is written only on success. The dataset is only read.
+ * be NULL; it is written on success, and on PFL_ERR_STATE: then loss is
+ * the non-finite loss and steps the 1-based step at which it appeared.
+ * The dataset is only read.
  */
 pfl_err pfl_model_train(struct pfl_model *m, const struct pfl_dataset *ds,
                         const uint32_t *idx, size_t n,

@@ -44,6 +44,7 @@ enum pfl_msg_type {
 	PFL_MSG_SA_DATA,     /* s->c: that output */
 	PFL_MSG_ACK,         /* s->c */
 	PFL_MSG_ERROR,       /* s->c (or c->s): code + text + retry_after_ms */
+	PFL_MSG_WITHDRAW,    /* c->s: cannot take part in round r (why) */
 	PFL_MSG__COUNT
 };
 
@@ -77,11 +78,36 @@ struct pfl_msg_plan {
 	uint8_t sa_seed[32];
 	uint32_t vector_len;  /* elements the client sends */
 	uint32_t deadline_ms; /* time left in the round */
+	/* "rel" (optional, also in RETRY): the last round that the server
+	 * released with this client's update in it (0: none) */
+	uint64_t released;
 };
 
 struct pfl_msg_retry {
 	uint32_t retry_after_ms;
 	char reason[64];
+	uint64_t released; /* "rel" (optional): see pfl_msg_plan.released */
+};
+
+/*
+ * Why a client leaves a round it was selected for (WITHDRAW "why"). The
+ * aggregator closes its slot at once instead of waiting for the deadline.
+ */
+enum pfl_withdraw_reason {
+	PFL_WITHDRAW_TRAINING = 1,   /* local training failed */
+	PFL_WITHDRAW_POLICY = 2,     /* the plan breaks the client's policy */
+	PFL_WITHDRAW_NOMEM = 3,      /* out of memory */
+	PFL_WITHDRAW_SERVER_KEY = 4, /* replies signed by an unpinned key */
+	PFL_WITHDRAW_OTHER = 5,      /* any other local failure */
+	PFL_WITHDRAW__COUNT
+};
+
+/* A short name for a reason ("training failed", ...); never NULL. */
+const char *pfl_withdraw_reason_name(uint32_t why);
+
+struct pfl_msg_withdraw {
+	uint32_t why;  /* enum pfl_withdraw_reason (receivers accept any) */
+	char text[64]; /* detail, safe to log (no data, no numbers of it) */
 };
 
 struct pfl_msg_get_model {
@@ -144,6 +170,7 @@ struct pfl_msg {
 		struct pfl_msg_sa sa;
 		struct pfl_msg_ack ack;
 		struct pfl_msg_error error;
+		struct pfl_msg_withdraw withdraw;
 	} u;
 	/* filled by decode: */
 	const uint8_t *signed_ptr; /* the signed bytes, inside the input */
