@@ -27,3 +27,8 @@ pfl_add_test(test_http SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_http.c
 file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/test_http.lsan "leak:libnng.so\n")
 set_tests_properties(test_http PROPERTIES ENVIRONMENT
 	"LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_BINARY_DIR}/test_http.lsan")
+
+# Issue #14 item 9: exit status 0 at the privacy budget, as every doc says.
+add_test(NAME budget_exit
+	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/budget_exit.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(budget_exit PROPERTIES TIMEOUT 120 LABELS integration)
