@@ -21,8 +21,12 @@ fail() {
 	done
 	exit 1
 }
-"$build/client/privfl-client" --help | grep -q . || fail "no client"
-"$build/aggregator/privfl-aggregator" --help | grep -q "0 all rounds done or the privacy budget" ||
+# (captured, not piped to grep -q: under pipefail an early grep exit can
+# kill the writer with SIGPIPE and fail the pipeline)
+help=$("$build/client/privfl-client" --help) || fail "no client"
+[ -n "$help" ] || fail "client --help printed nothing"
+help=$("$build/aggregator/privfl-aggregator" --help) || fail "no aggregator"
+grep -q "0 all rounds done or the privacy budget" <<<"$help" ||
 	fail "--help does not state the exit status at the budget"
 "$build/tools/privfl" keygen --out "$dir/agg" >/dev/null
 "$build/tools/privfl" keygen --out "$dir/c1" >/dev/null

@@ -9,6 +9,7 @@
 # with file, line and column, before the client connects.
 # usage: csv_federation.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 build=$2
 wine=/usr/lib/python3/dist-packages/sklearn/datasets/data/wine_data.csv
 if [ ! -r "$wine" ]; then
@@ -52,7 +53,9 @@ for k in 0 1 2; do
 	{ echo "$hdr"; tail -n +49 rows.csv | awk -v k=$k 'NR % 3 == k'; } \
 		> client$k.csv
 done
-{ echo "$hdr"; tail -n +49 rows.csv | head -n 40; } > reference.csv
+# (sed, not tail | head: under pipefail, head exiting first makes tail die
+# of SIGPIPE and the script stop without a word)
+{ echo "$hdr"; sed -n 49,88p rows.csv; } > reference.csv
 
 # docs/CLIENT.md's "CSV data" commands, as written there
 src=$1
@@ -148,7 +151,7 @@ PY
 pids+=($!)
 for _ in $(seq 1 50); do [ -s conns.port ] && break; sleep 0.1; done
 trap_url="tcp://127.0.0.1:$(cat conns.port)"
-{ head -n 3 client0.csv; tail -n +4 client0.csv | head -n 1 | cut -d, -f2-; } \
+{ head -n 3 client0.csv; sed -n 4p client0.csv | cut -d, -f2-; } \
 	> ragged.csv
 sed '5s/^[^,]*,[^,]*,/&abc/; 5s/,abc[^,]*/,abc/' client0.csv > text.csv
 bad_client() { # NAME EXPECTED-MESSAGE ARGS...
