@@ -7,10 +7,16 @@
 # verify and hold every round exactly once; the newest checkpoint must be
 # valid and hold every round. Then the newest checkpoint is corrupted: the
 # aggregator must fall back to the previous one and redo the last round.
+# Issue #14: it is also killed the moment a round's checkpoint lands (a new
+# ckpt-N.bin appears), before the reporter wrote that round's rounds.csv
+# row; every restart must show every released round in /status, and
+# rounds.csv must hold exactly one "ok" row per released round (the audit
+# log's rounds, in its order).
 # usage: kill9.sh BUILD_DIR [ROUNDS]
 set -euo pipefail
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 build=$1
-rounds=${2:-12}
+rounds=${2:-30}
 dir=$(mktemp -d /tmp/privfl-kill9.XXXXXX)
 pids=()
 agg=
@@ -88,6 +94,12 @@ def kill(what):
         what = "late: the aggregator finished before the kill (%s)" % what
     print(what)
     sys.exit(0)
+def ckpts():
+    try:
+        return set(n for n in os.listdir(ckdir)
+                   if n.startswith("ckpt-") and n.endswith(".bin"))
+    except FileNotFoundError:
+        return set()
 def tmp_present():
     try:
         return any(".tmp." in n for n in os.listdir(ckdir))
@@ -121,6 +133,14 @@ while time.time() < deadline:
                 kill("checkpoint: killed while a checkpoint file was being written")
         if done > base + hist and time.time() > deadline - 50:
             kill("publishing: killed after round %d was final, before it was published" % done)
+    # "landed": SIGKILL as soon as a new checkpoint file is renamed into
+    # place, i.e. while its round's row is being evaluated and written.
+    if mode == "landed":
+        seen = ckpts()
+        while time.time() < deadline:
+            new = ckpts() - seen
+            if new:
+                kill("landed: killed as %s appeared" % max(new))
     if mode == "random" and done >= 1:
         time.sleep(random.uniform(0, 1.5))
         kill("random: killed at a random moment after round %d" % done)
@@ -135,17 +155,40 @@ wait_http() {
 	done
 	return 1
 }
+# After a restart: /status must list every round released before the kill
+# (its history reloads from rounds.csv), once each and in order.
+check_history() {
+	local resumed
+	resumed=$(sed -n 's/.*resumed from .*: \([0-9]*\) rounds done.*/\1/p' "$dir/agg.log")
+	resumed=${resumed##*$'\n'}
+	[ -n "$resumed" ] || return 0
+	curl -sf --max-time 5 "$http/status" >"$dir/status.json" ||
+		fail "no /status after restart $starts"
+	python3 - "$dir/status.json" "$resumed" <<'EOF' || fail "/status history lost released rounds after restart $starts"
+import json, sys
+s = json.load(open(sys.argv[1]))
+resumed = int(sys.argv[2])
+ok = [r["round"] for r in s["history"] if not r["aborted"]]
+if ok[:resumed] != list(range(1, resumed + 1)):
+    print("history after resuming at round %d: %s" % (resumed, ok))
+    sys.exit(1)
+EOF
+}
 kills=0
-for mode in training aggregating publishing random training aggregating publishing; do
+landed=0
+for mode in landed training landed aggregating landed publishing landed random training aggregating publishing; do
 	wait_http || fail "aggregator did not come up (start $starts)"
+	check_history
 	what=$(killer "$mode")
 	kills=$((kills + 1))
 	echo "kill $kills: $what"
+	case $what in landed:*) landed=$((landed + 1)) ;; esac
 	wait "$agg" 2>/dev/null || true
 	start_agg "$rounds"
 	case $what in late:*) break ;; esac
 done
 [ $kills -ge 3 ] || fail "only $kills kills before the run ended"
+[ $landed -ge 3 ] || fail "only $landed kills as a checkpoint landed"
 status=0
 for _ in $(seq 1 1800); do
 	if ! kill -0 "$agg" 2>/dev/null; then
@@ -171,7 +214,25 @@ if len(got) != lines or sorted(set(got)) != list(range(1, total + 1)):
     sys.exit(1)
 EOF
 }
+# rounds.csv: one "ok" row per released round, the audit log's rounds in
+# its order (no gap, no duplicate).
+check_csv() {
+	python3 - "$out/rounds.csv" "$out/audit.log" <<'EOF' || fail "rounds.csv does not match the audit log"
+import csv, json, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["status"] == "ok"]
+got = [int(r["round"]) for r in rows]
+want = [json.loads(l)["round"] for l in open(sys.argv[2])]
+if got != want:
+    print("rounds.csv ok rows:", got)
+    print("audit log rounds:  ", want)
+    sys.exit(1)
+print("rounds.csv: %d released rounds, one row each" % len(got))
+EOF
+}
 check_audit "$rounds"
+check_csv
+restored=$(grep -c "written again from the checkpoint" "$dir/agg.log" || true)
+echo "note: $restored rounds.csv row(s) restored from checkpoints after $landed kills as a checkpoint landed"
 stale=$(ls "$out/checkpoints" | grep -c '\.tmp\.' || true)
 echo "note: $stale stale checkpoint temp file(s) left by the kills"
 newest=$(ls "$out/checkpoints" | grep -E '^ckpt-[0-9]{8}\.bin$' | sort | tail -1)
@@ -215,6 +276,7 @@ san_check
 echo "ok: corrupt $newest skipped, resumed from $prev, round $rounds redone"
 # The redone round is a second, chained line for the same round number.
 check_audit $((rounds + 1))
+check_csv
 grep -q "repeat an earlier round" "$dir/verify.txt" ||
 	fail "verify did not report the re-run round"
 echo "PASS: $rounds rounds through $kills kills; audit chain and checkpoints intact"

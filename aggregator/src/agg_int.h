@@ -196,6 +196,12 @@ struct pfl_aggregator {
 	uint8_t audit_prev[32]; /* hash of the last audit line */
 	uint64_t audit_last_round;
 	struct pfl_buf pending_audit; /* this round's line, also checkpointed */
+	/* this round's report, checkpointed with the reports whose rounds.csv
+	 * row is not written yet (report.c), so that a resume writes them */
+	struct pfl_round_report pending_report;
+	struct pfl_round_report *recovered; /* those of the checkpoint
+	                                       resumed from (results.c) */
+	size_t nrecovered;
 };
 
 /*
@@ -337,6 +343,9 @@ pfl_err pfli_acct_charge(struct pfl_aggregator *a,
                          const struct pfli_charge *ch);
 
 /* results.c */
+/* Open rounds.csv; when resuming, first write the rows of released rounds
+ * that the checkpoint holds and the file lacks (a->recovered), then reload
+ * the /status history from it. */
 pfl_err pfli_results_open(struct pfl_aggregator *a);
 void pfli_results_round(struct pfl_aggregator *a,
                         const struct pfl_round_report *r);
@@ -354,6 +363,16 @@ void pfli_report_round(struct pfl_aggregator *a,
                        const struct pfl_round_report *rep, const float *params);
 void pfli_report_drain(struct pfl_aggregator *a);
 void pfli_report_stop(struct pfl_aggregator *a);
+/*
+ * Append (as struct pfl_round_report records) the reports of released
+ * rounds that are queued or being written, whose rounds.csv row is
+ * therefore not written yet. Any thread; takes the reporter's lock only.
+ */
+pfl_err pfli_report_unwritten(struct pfl_aggregator *a, struct pfl_buf *out);
+/* Score params on the test set into rep's accuracy and loss (the caller
+ * owns a->eval_model: the reporter thread, or nobody else yet). */
+void pfli_report_evaluate(struct pfl_aggregator *a, const float *params,
+                          struct pfl_round_report *rep);
 
 /* checkpoint.c */
 pfl_err pfli_checkpoint_write(struct pfl_aggregator *a);

@@ -592,6 +592,7 @@ pfl_aggregator_free(struct pfl_aggregator *a)
 	pfli_http_close(a);
 	pfli_audit_close(a);
 	free(a->history);
+	free(a->recovered);
 	pfl_buf_fini(&a->pending_audit);
 	pfl_agg_config_fini(&a->cfg);
 	pthread_cond_destroy(&a->wake);

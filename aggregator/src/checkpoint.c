@@ -7,6 +7,11 @@
  * then BLAKE2b-256 of everything before it. A file whose hash does not
  * match, or whose sections do not parse, is skipped with a warning and the
  * next older one is tried.
+ *
+ * SEC_REPORTS (optional: older checkpoints lack it) holds the reports of
+ * the released rounds whose rounds.csv row was not written when the
+ * checkpoint was: the round's own, and those still with the reporter. A
+ * count (u64), then per report REPORT_FIELDS fields of 8 bytes.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -26,9 +31,14 @@ enum {
 	SEC_MODEL = 2,
 	SEC_STRATEGY = 3,
 	SEC_ACCOUNTANT = 4,
-	SEC_AUDIT = 5, /* the round's audit line, appended after the write */
-	SEC__MAX = 6,
+	SEC_AUDIT = 5,   /* the round's audit line, appended after the write */
+	SEC_REPORTS = 6, /* reports whose rounds.csv row may be missing */
+	SEC__MAX = 7,
 };
+
+enum { REPORT_FIELDS = 13, REPORT_BYTES = REPORT_FIELDS * 8 };
+/* At most this many reports are restored (the reporter lags by a few). */
+#define MAX_REPORTS 4096
 
 struct meta {
 	uint64_t rounds_done;
@@ -51,6 +61,141 @@ put_section(struct pfl_buf *b, uint32_t tag, const void *data, size_t len)
 	if ((rv = pfl_buf_append(b, hdr, sizeof(hdr))) != PFL_OK)
 		return rv;
 	return pfl_buf_append(b, data, len);
+}
+
+static void
+put_u64(uint8_t **p, uint64_t v)
+{
+	memcpy(*p, &v, 8);
+	*p += 8;
+}
+
+static void
+put_f64(uint8_t **p, double v)
+{
+	memcpy(*p, &v, 8);
+	*p += 8;
+}
+
+static uint64_t
+get_u64(const uint8_t **p)
+{
+	uint64_t v;
+
+	memcpy(&v, *p, 8);
+	*p += 8;
+	return v;
+}
+
+static double
+get_f64(const uint8_t **p)
+{
+	double v;
+
+	memcpy(&v, *p, 8);
+	*p += 8;
+	return v;
+}
+
+static void
+encode_report(const struct pfl_round_report *r, uint8_t out[REPORT_BYTES])
+{
+	uint8_t *p = out;
+
+	put_u64(&p, r->round);
+	put_f64(&p, r->accuracy);
+	put_f64(&p, r->loss);
+	put_f64(&p, r->train_loss);
+	put_f64(&p, r->epsilon);
+	put_f64(&p, r->delta);
+	put_u64(&p, r->selected);
+	put_u64(&p, r->survived);
+	put_u64(&p, r->bytes_up);
+	put_u64(&p, r->bytes_down);
+	put_f64(&p, r->seconds);
+	put_f64(&p, r->clip_norm);
+	put_f64(&p, r->noise_sigma);
+}
+
+static void
+decode_report(const uint8_t in[REPORT_BYTES], struct pfl_round_report *r)
+{
+	const uint8_t *p = in;
+
+	memset(r, 0, sizeof(*r));
+	r->round = get_u64(&p);
+	r->accuracy = get_f64(&p);
+	r->loss = get_f64(&p);
+	r->train_loss = get_f64(&p);
+	r->epsilon = get_f64(&p);
+	r->delta = get_f64(&p);
+	r->selected = (uint32_t)get_u64(&p);
+	r->survived = (uint32_t)get_u64(&p);
+	r->bytes_up = get_u64(&p);
+	r->bytes_down = get_u64(&p);
+	r->seconds = get_f64(&p);
+	r->clip_norm = get_f64(&p);
+	r->noise_sigma = get_f64(&p);
+}
+
+/* SEC_REPORTS: the reporter's unwritten reports, then the round's own. */
+static pfl_err
+put_reports(struct pfl_aggregator *a, struct pfl_buf *b)
+{
+	struct pfl_buf raw, enc;
+	const struct pfl_round_report *r;
+	uint8_t rec[REPORT_BYTES];
+	uint64_t n;
+	pfl_err rv;
+
+	pfl_buf_init(&raw, 0);
+	pfl_buf_init(&enc, 0);
+	rv = pfli_report_unwritten(a, &raw);
+	if (rv == PFL_OK && a->pending_report.round != 0 &&
+	    !a->pending_report.aborted)
+		rv = pfl_buf_append(&raw, &a->pending_report,
+		                    sizeof(a->pending_report));
+	n = raw.len / sizeof(*r);
+	if (rv == PFL_OK)
+		rv = pfl_buf_append(&enc, &n, 8);
+	for (uint64_t i = 0; i < n && rv == PFL_OK; i++) {
+		struct pfl_round_report one;
+		memcpy(&one, raw.data + i * sizeof(one), sizeof(one));
+		encode_report(&one, rec);
+		rv = pfl_buf_append(&enc, rec, sizeof(rec));
+	}
+	if (rv == PFL_OK)
+		rv = put_section(b, SEC_REPORTS, enc.data, enc.len);
+	pfl_buf_fini(&raw);
+	pfl_buf_fini(&enc);
+	return rv;
+}
+
+/* Decode SEC_REPORTS into a new array (*out, *n); a missing section is
+ * none. */
+static pfl_err
+get_reports(const uint8_t *sec, size_t len, struct pfl_round_report **out,
+            size_t *n)
+{
+	uint64_t count;
+
+	*out = NULL;
+	*n = 0;
+	if (sec == NULL)
+		return PFL_OK;
+	if (len < 8)
+		return PFL_ERR_FORMAT;
+	memcpy(&count, sec, 8);
+	if (count > MAX_REPORTS || len - 8 != count * REPORT_BYTES)
+		return PFL_ERR_FORMAT;
+	if (count == 0)
+		return PFL_OK;
+	if ((*out = calloc((size_t)count, sizeof(**out))) == NULL)
+		return PFL_ERR_NOMEM;
+	for (uint64_t i = 0; i < count; i++)
+		decode_report(sec + 8 + i * REPORT_BYTES, &(*out)[i]);
+	*n = (size_t)count;
+	return PFL_OK;
 }
 
 static void
@@ -110,6 +255,8 @@ pfli_checkpoint_write(struct pfl_aggregator *a)
 	if (rv == PFL_OK)
 		rv = put_section(&b, SEC_AUDIT, a->pending_audit.data,
 		                 a->pending_audit.len);
+	if (rv == PFL_OK)
+		rv = put_reports(a, &b);
 	if (rv == PFL_OK) {
 		pfl_hash(b.data, b.len, h);
 		rv = pfl_buf_append(&b, h, sizeof(h));
@@ -133,6 +280,8 @@ apply(struct pfl_aggregator *a, const uint8_t *buf, size_t len)
 	size_t seclen[SEC__MAX] = {0};
 	uint8_t h[PFL_HASH_BYTES];
 	struct pfl_accountant *acct = NULL;
+	struct pfl_round_report *reps = NULL;
+	size_t nreps = 0;
 	struct meta m;
 	size_t off = 8;
 	pfl_err rv;
@@ -169,14 +318,20 @@ apply(struct pfl_aggregator *a, const uint8_t *buf, size_t len)
 	    seclen[SEC_MODEL] != a->num_params * sizeof(float) ||
 	    strcmp(m.model, a->model_name) != 0)
 		return PFL_ERR_FORMAT;
+	rv = get_reports(sec[SEC_REPORTS], seclen[SEC_REPORTS], &reps, &nreps);
+	if (rv != PFL_OK)
+		return rv;
 	rv = pfl_accountant_load(sec[SEC_ACCOUNTANT], seclen[SEC_ACCOUNTANT],
 	                         &acct);
-	if (rv != PFL_OK)
+	if (rv != PFL_OK) {
+		free(reps);
 		return PFL_ERR_FORMAT;
+	}
 	rv = pfl_strategy_load(a->strategy, sec[SEC_STRATEGY],
 	                       seclen[SEC_STRATEGY]);
 	if (rv != PFL_OK) {
 		pfl_accountant_free(acct);
+		free(reps);
 		return PFL_ERR_FORMAT;
 	}
 	pfl_buf_clear(&a->pending_audit);
@@ -184,8 +339,12 @@ apply(struct pfl_aggregator *a, const uint8_t *buf, size_t len)
 	    pfl_buf_append(&a->pending_audit, sec[SEC_AUDIT],
 	                   seclen[SEC_AUDIT]) != PFL_OK) {
 		pfl_accountant_free(acct);
+		free(reps);
 		return PFL_ERR_NOMEM;
 	}
+	free(a->recovered);
+	a->recovered = reps;
+	a->nrecovered = nreps;
 	memcpy(a->global, sec[SEC_MODEL], a->num_params * sizeof(float));
 	pfl_accountant_free(a->acct);
 	a->acct = acct;

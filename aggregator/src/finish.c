@@ -340,6 +340,7 @@ pfli_round_finish(struct pfl_aggregator *a)
 	if (rv != PFL_OK)
 		goto out;
 	format_audit(a, &rep, (const uint8_t(*)[32])surv, survivors);
+	a->pending_report = rep; /* checkpointed: its row is written later */
 	if ((rv = make_durable(a, &u)) != PFL_OK)
 		goto out;
 	publish(a, &rep);

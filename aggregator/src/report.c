@@ -9,6 +9,11 @@
  * accuracy. Reports leave in the order they were queued, aborted rounds
  * included. At most REPORT_MAX_EVALS model copies wait for evaluation:
  * pfli_report_round blocks the round loop beyond that.
+ *
+ * A kill -9 loses the queue: each checkpoint therefore holds the reports
+ * of released rounds whose row is not written yet (pfli_report_unwritten,
+ * plus the round's own), and a resume writes the rows rounds.csv lacks
+ * (results.c). A job leaves the queue only once its row is written.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,15 +35,15 @@ struct pfli_reporter {
 	pthread_t thr;
 	bool started;
 	bool stop;
-	bool busy; /* a job popped and not yet written */
+	bool busy;       /* a job popped and not yet written */
+	struct job *cur; /* that job (its row is not written yet) */
 	struct job *head, *tail;
 	unsigned evals; /* queued or running jobs with params */
 };
 
-/* Score params on the test set into rep (accuracy, loss). */
-static void
-evaluate(struct pfl_aggregator *a, const float *params,
-         struct pfl_round_report *rep)
+void
+pfli_report_evaluate(struct pfl_aggregator *a, const float *params,
+                     struct pfl_round_report *rep)
 {
 	pfl_err rv;
 
@@ -69,14 +74,16 @@ reporter_main(void *arg)
 		if (p->head == NULL)
 			p->tail = NULL;
 		p->busy = true;
+		p->cur = j;
 		pthread_mutex_unlock(&p->mtx);
 		if (j->params != NULL)
-			evaluate(a, j->params, &j->rep);
+			pfli_report_evaluate(a, j->params, &j->rep);
 		pfli_results_round(a, &j->rep);
 		pthread_mutex_lock(&p->mtx);
 		if (j->params != NULL)
 			p->evals--;
 		p->busy = false;
+		p->cur = NULL;
 		pthread_cond_broadcast(&p->cv);
 		free(j->params);
 		free(j);
@@ -116,7 +123,7 @@ pfli_report_round(struct pfl_aggregator *a, const struct pfl_round_report *rep,
 	if (p == NULL || !p->started || (j = calloc(1, sizeof(*j))) == NULL) {
 		struct pfl_round_report r = *rep;
 		if (params != NULL && a->have_test)
-			evaluate(a, params, &r);
+			pfli_report_evaluate(a, params, &r);
 		pfli_results_round(a, &r);
 		return;
 	}
@@ -143,6 +150,24 @@ pfli_report_round(struct pfl_aggregator *a, const struct pfl_round_report *rep,
 	p->tail = j;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mtx);
+}
+
+pfl_err
+pfli_report_unwritten(struct pfl_aggregator *a, struct pfl_buf *out)
+{
+	struct pfli_reporter *p = a->reporter;
+	pfl_err rv = PFL_OK;
+
+	if (p == NULL || !p->started)
+		return PFL_OK; /* reports are written before they return */
+	pthread_mutex_lock(&p->mtx);
+	if (p->cur != NULL && !p->cur->rep.aborted)
+		rv = pfl_buf_append(out, &p->cur->rep, sizeof(p->cur->rep));
+	for (struct job *j = p->head; j != NULL && rv == PFL_OK; j = j->next)
+		if (!j->rep.aborted)
+			rv = pfl_buf_append(out, &j->rep, sizeof(j->rep));
+	pthread_mutex_unlock(&p->mtx);
+	return rv;
 }
 
 void

@@ -1,5 +1,14 @@
-/* What a run leaves behind: rounds.csv, model files, progress lines. */
+/*
+ * What a run leaves behind: rounds.csv, model files, progress lines.
+ *
+ * rounds.csv after a kill -9 (docs/OPERATIONS.md, section 5): a row cut
+ * short is removed at resume, and the rows of released rounds that the
+ * checkpoint holds but the file lacks are written again before any new
+ * one (the reporter writes a round's row after its checkpoint, so a kill
+ * in between loses it otherwise).
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,35 +41,131 @@ history_add(struct pfl_aggregator *a, const struct pfl_round_report *r)
 	a->history[a->nhistory++] = *r;
 }
 
+/* One row of rounds.csv back into a report; false if it is not one. */
+static bool
+parse_row(const char *line, struct pfl_round_report *r)
+{
+	char status[16];
+	unsigned long long round, up, down;
+
+	memset(r, 0, sizeof(*r));
+	if (sscanf(line,
+	           "%llu,%lf,%lf,%lf,%lf,%u,%u,%llu,%llu,%lf,%lf,%lf,"
+	           "%lf,%15s",
+	           &round, &r->accuracy, &r->loss, &r->epsilon, &r->delta,
+	           &r->selected, &r->survived, &up, &down, &r->seconds,
+	           &r->train_loss, &r->clip_norm, &r->noise_sigma,
+	           status) != 14)
+		return false;
+	r->round = round;
+	r->bytes_up = up;
+	r->bytes_down = down;
+	r->aborted = strcmp(status, "ok") != 0;
+	return true;
+}
+
+static void
+write_row(FILE *f, const struct pfl_round_report *r)
+{
+	fprintf(f,
+	        "%llu,%.6f,%.6f,%.6f,%.3g,%u,%u,%llu,%llu,%.3f,%.6f,%.6g,%.6g,"
+	        "%s\n",
+	        (unsigned long long)r->round, r->accuracy, r->loss, r->epsilon,
+	        r->delta, r->selected, r->survived,
+	        (unsigned long long)r->bytes_up,
+	        (unsigned long long)r->bytes_down, r->seconds, r->train_loss,
+	        r->clip_norm, r->noise_sigma, r->aborted ? "aborted" : "ok");
+	fflush(f);
+}
+
 /* Resuming: the rounds already in rounds.csv go back into the history. */
 static void
 history_reload(struct pfl_aggregator *a, const char *path)
 {
-	char line[512], status[16];
+	char line[512];
 	FILE *f = fopen(path, "r");
 
 	if (f == NULL)
 		return;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		struct pfl_round_report r;
-		unsigned long long round, up, down;
-		memset(&r, 0, sizeof(r));
-		if (sscanf(line,
-		           "%llu,%lf,%lf,%lf,%lf,%u,%u,%llu,%llu,%lf,%lf,%lf,"
-		           "%lf,%15s",
-		           &round, &r.accuracy, &r.loss, &r.epsilon, &r.delta,
-		           &r.selected, &r.survived, &up, &down, &r.seconds,
-		           &r.train_loss, &r.clip_norm, &r.noise_sigma,
-		           status) != 14 ||
-		    round > a->rounds_done)
-			continue;
-		r.round = round;
-		r.bytes_up = up;
-		r.bytes_down = down;
-		r.aborted = strcmp(status, "ok") != 0;
-		history_add(a, &r);
+		if (parse_row(line, &r) && r.round <= a->rounds_done)
+			history_add(a, &r);
 	}
 	fclose(f);
+}
+
+/* A kill in the middle of a row: cut the file after its last newline. */
+static void
+cut_partial_row(const char *path)
+{
+	char buf[512];
+	int fd = open(path, O_RDWR);
+	off_t end, from;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	from = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+	n = end > 0 ? pread(fd, buf, (size_t)(end - from), from) : 0;
+	if (n > 0 && buf[n - 1] != '\n') {
+		ssize_t i = n;
+		while (i > 0 && buf[i - 1] != '\n')
+			i--;
+		if (ftruncate(fd, from + i) == 0)
+			pfl_log(PFL_LOG_WARN,
+			        "%s: removed a row cut short by a crash", path);
+	}
+	close(fd);
+}
+
+/* Whether rounds.csv has an "ok" row for round. */
+static bool
+has_row(const char *path, uint64_t round)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		struct pfl_round_report r;
+		found = parse_row(line, &r) && !r.aborted && r.round == round;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Resuming: write the rows of released rounds that the checkpoint holds
+ * and rounds.csv lacks, in round order. The checkpoint's own round is
+ * evaluated again (its model is the one restored); an earlier one, whose
+ * model is gone, keeps accuracy and loss nan.
+ */
+static void
+restore_rows(struct pfl_aggregator *a, const char *path)
+{
+	for (size_t i = 0; i < a->nrecovered; i++) {
+		struct pfl_round_report r = a->recovered[i];
+		if (r.aborted || r.round == 0 || r.round > a->rounds_done ||
+		    has_row(path, r.round))
+			continue;
+		if (r.round == a->rounds_done && a->have_test)
+			pfli_report_evaluate(a, a->global, &r);
+		write_row(a->csv, &r);
+		pfl_log(PFL_LOG_WARN,
+		        "rounds.csv: round %llu's row was lost in a crash; "
+		        "written again from the checkpoint%s",
+		        (unsigned long long)r.round,
+		        r.round == a->rounds_done || !a->have_test
+		                ? ""
+		                : " (not evaluated: its model is gone)");
+	}
+	free(a->recovered);
+	a->recovered = NULL;
+	a->nrecovered = 0;
 }
 
 static void
@@ -93,6 +198,8 @@ pfli_results_open(struct pfl_aggregator *a)
 	warn_if_shared(a->cfg.out_dir);
 	snprintf(path, sizeof(path), "%s/rounds.csv", a->cfg.out_dir);
 	fresh = a->rounds_done == 0 || access(path, F_OK) != 0;
+	if (!fresh)
+		cut_partial_row(path);
 	if ((a->csv = fopen(path, fresh ? "w" : "a")) == NULL) {
 		pfl_log(PFL_LOG_ERROR, "cannot open %s: %s", path,
 		        strerror(errno));
@@ -100,8 +207,11 @@ pfli_results_open(struct pfl_aggregator *a)
 	}
 	if (fresh)
 		fputs(CSV_HEADER, a->csv);
-	else
+	fflush(a->csv);
+	if (a->rounds_done > 0) {
+		restore_rows(a, path);
 		history_reload(a, path);
+	}
 	/* A person watching: a progress bar; a log file: timestamped lines. */
 	a->tty = isatty(STDERR_FILENO) == 1;
 	fflush(a->csv);
@@ -133,19 +243,8 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 	                      : 0;
 	char eta[32], accs[32], eps[32];
 
-	if (a->csv != NULL) {
-		fprintf(a->csv,
-		        "%llu,%.6f,%.6f,%.6f,%.3g,%u,%u,%llu,%llu,%.3f,%.6f,%."
-		        "6g,"
-		        "%.6g,%s\n",
-		        (unsigned long long)r->round, r->accuracy, r->loss,
-		        r->epsilon, r->delta, r->selected, r->survived,
-		        (unsigned long long)r->bytes_up,
-		        (unsigned long long)r->bytes_down, r->seconds,
-		        r->train_loss, r->clip_norm, r->noise_sigma,
-		        r->aborted ? "aborted" : "ok");
-		fflush(a->csv);
-	}
+	if (a->csv != NULL)
+		write_row(a->csv, r);
 	pthread_mutex_lock(&a->mtx);
 	a->last = *r;
 	if (r->aborted)
