@@ -920,16 +920,20 @@ pfl_err
 pfl_client_run(struct pfl_client *c, struct pfl_conn *conn,
                const struct pfl_trainer *tr, volatile sig_atomic_t *stop)
 {
-	while (!*stop) {
+	pfl_err rv = PFL_OK;
+
+	/* a request waiting for an aggregator that is gone ends at *stop
+	 * too, not at its timeout (issue #14: stop within 1 s) */
+	pfl_conn_set_stop(conn, stop);
+	while (!*stop && rv == PFL_OK) {
 		int64_t wait = 0;
-		pfl_err rv = pfl_client_step(c, conn, tr, &wait);
-		if (rv != PFL_OK)
-			return rv;
-		while (wait > 0 && !*stop) {
-			int64_t slice = wait < 200 ? wait : 200;
+		rv = pfl_client_step(c, conn, tr, &wait);
+		while (rv == PFL_OK && wait > 0 && !*stop) {
+			int64_t slice = wait < 50 ? wait : 50;
 			pfl_sleep_ms(slice);
 			wait -= slice;
 		}
 	}
-	return PFL_OK;
+	pfl_conn_set_stop(conn, NULL);
+	return rv;
 }

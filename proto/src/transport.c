@@ -1,5 +1,7 @@
 #include "privfl/transport.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,16 @@ struct pfl_conn {
 	size_t max_msg;
 	int timeout_ms;
 	char url[256];
+	/* a call waits on aio (done under mu/cv), watching *stop */
+	nng_aio *aio;
+	nng_mtx *mu;
+	nng_cv *cv;
+	bool done;
+	volatile sig_atomic_t *stop; /* pfl_conn_set_stop; NULL: none */
 };
+
+/* How often a waiting call looks at the stop flag. */
+#define CONN_STOP_POLL_MS 20
 
 struct worker {
 	struct pfl_server *srv;
@@ -40,12 +51,23 @@ struct pfl_server {
 	int nworkers;
 	nng_mtx *mu;
 	bool closing;
+	/* pfl_server_close: the socket's close runs on a thread of its own */
+	nng_cv *closed_cv;
+	bool closed;    /* nng_close returned */
+	bool abandoned; /* the closer thread frees the server when it does */
 	struct worker *workers;
 	int max_conns;
 	uint64_t accepted; /* connections let in, ever */
 	uint64_t refused;  /* connections closed at once, ever */
 	uint64_t removed;  /* connections gone (let in or refused), ever */
 };
+
+/*
+ * Servers whose socket close outlived PFL_TRANSPORT_CLOSE_WAIT_MS and goes
+ * on in the background (pfl_server_closes_pending). Process-wide, like
+ * nng's own state, and only a count.
+ */
+static atomic_int closes_pending;
 
 static pfl_err
 err_from_nng(int rv, const char *what, const char *url)
@@ -228,6 +250,66 @@ conn_dial(struct pfl_conn *c, const char *url,
 	return err_from_nng(rv, "dial", url);
 }
 
+static void
+conn_aio_done(void *arg)
+{
+	struct pfl_conn *c = arg;
+
+	nng_mtx_lock(c->mu);
+	c->done = true;
+	nng_cv_wake(c->cv);
+	nng_mtx_unlock(c->mu);
+}
+
+static void
+conn_free(struct pfl_conn *c)
+{
+	if (c->aio != NULL)
+		nng_aio_free(c->aio); /* idle: the socket is closed */
+	if (c->cv != NULL)
+		nng_cv_free(c->cv);
+	if (c->mu != NULL)
+		nng_mtx_free(c->mu);
+	free(c);
+}
+
+/*
+ * Wait for the operation started on c->aio and return its result. When
+ * *c->stop becomes non-zero, close the socket (as pfl_conn_abort does):
+ * the operation then ends at once with NNG_ECLOSED.
+ */
+static int
+conn_wait(struct pfl_conn *c)
+{
+	bool closed = false;
+
+	nng_mtx_lock(c->mu);
+	while (!c->done) {
+		if (c->stop == NULL || closed) {
+			nng_cv_wait(c->cv);
+			continue;
+		}
+		if (*c->stop) {
+			closed = true;
+			nng_mtx_unlock(c->mu);
+			(void)nng_close(c->sock);
+			nng_mtx_lock(c->mu);
+			continue;
+		}
+		(void)nng_cv_until(c->cv, nng_clock() + CONN_STOP_POLL_MS);
+	}
+	c->done = false;
+	nng_mtx_unlock(c->mu);
+	return nng_aio_result(c->aio);
+}
+
+void
+pfl_conn_set_stop(struct pfl_conn *c, volatile sig_atomic_t *stop)
+{
+	if (c != NULL)
+		c->stop = stop;
+}
+
 pfl_err
 pfl_conn_open(const char *url, const struct pfl_transport_opts *o,
               struct pfl_conn **out)
@@ -243,8 +325,11 @@ pfl_conn_open(const char *url, const struct pfl_transport_opts *o,
 	strcpy(c->url, url);
 	c->max_msg = opt_max(o);
 	c->timeout_ms = opt_timeout(o);
-	if ((rv = nng_req0_open(&c->sock)) != 0) {
-		free(c);
+	if ((rv = nng_mtx_alloc(&c->mu)) != 0 ||
+	    (rv = nng_cv_alloc(&c->cv, c->mu)) != 0 ||
+	    (rv = nng_aio_alloc(&c->aio, conn_aio_done, c)) != 0 ||
+	    (rv = nng_req0_open(&c->sock)) != 0) {
+		conn_free(c);
 		return err_from_nng(rv, "open", url);
 	}
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg);
@@ -252,7 +337,7 @@ pfl_conn_open(const char *url, const struct pfl_transport_opts *o,
 	                  NNG_DURATION_INFINITE);
 	if ((e = conn_dial(c, url, o)) != PFL_OK) {
 		nng_close(c->sock);
-		free(c);
+		conn_free(c);
 		return e;
 	}
 	*out = c;
@@ -272,7 +357,7 @@ pfl_conn_close(struct pfl_conn *c)
 	if (c == NULL)
 		return;
 	(void)nng_close(c->sock);
-	free(c);
+	conn_free(c);
 }
 
 pfl_err
@@ -294,15 +379,20 @@ pfl_conn_call(struct pfl_conn *c, const uint8_t *req, size_t len,
 	if (len > 0)
 		memcpy(nng_msg_body(msg), req, len);
 	deadline = nng_clock() + (nng_time)c->timeout_ms;
-	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, c->timeout_ms);
-	if ((rv = nng_sendmsg(c->sock, msg, 0)) != 0) {
-		nng_msg_free(msg);
+	nng_aio_set_msg(c->aio, msg);
+	nng_aio_set_timeout(c->aio, c->timeout_ms);
+	nng_send_aio(c->sock, c->aio);
+	if ((rv = conn_wait(c)) != 0) {
+		nng_msg_free(msg); /* not sent: still ours */
 		return err_from_nng(rv, "send to", c->url);
 	}
 	left = (nng_duration)(deadline > nng_clock() ? deadline - nng_clock()
 	                                             : 1);
-	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, left);
-	if ((rv = nng_recvmsg(c->sock, &msg, 0)) != 0) {
+	nng_aio_set_timeout(c->aio, left);
+	nng_recv_aio(c->sock, c->aio);
+	if ((rv = conn_wait(c)) == 0)
+		msg = nng_aio_get_msg(c->aio);
+	if (rv != 0) {
 		e = err_from_nng(rv, "receive from", c->url);
 		if (e == PFL_ERR_TIMEOUT)
 			pfl_log(PFL_LOG_DEBUG, "%s: no reply within %d ms",
@@ -480,12 +570,16 @@ pfl_server_open(const char *url, const struct pfl_transport_opts *o,
 	if (s->nworkers > PFL_TRANSPORT_MAX_WORKERS)
 		s->nworkers = PFL_TRANSPORT_MAX_WORKERS;
 	s->workers = calloc((size_t)s->nworkers, sizeof(*s->workers));
-	if (s->workers == NULL || nng_mtx_alloc(&s->mu) != 0) {
+	if (s->workers == NULL || nng_mtx_alloc(&s->mu) != 0 ||
+	    nng_cv_alloc(&s->closed_cv, s->mu) != 0) {
+		if (s->mu != NULL)
+			nng_mtx_free(s->mu);
 		free(s->workers);
 		free(s);
 		return PFL_ERR_NOMEM;
 	}
 	if ((rv = nng_rep0_open(&s->sock)) != 0) {
+		nng_cv_free(s->closed_cv);
 		nng_mtx_free(s->mu);
 		free(s->workers);
 		free(s);
@@ -522,6 +616,89 @@ pfl_server_port(const struct pfl_server *s)
 	return port;
 }
 
+int
+pfl_server_closes_pending(void)
+{
+	return atomic_load(&closes_pending);
+}
+
+/* The rest of the server, once nng is done with it (pipe callbacks use
+ * s->mu and the counters until then). */
+static void
+server_free(struct pfl_server *s)
+{
+	for (int i = 0; i < s->nworkers; i++)
+		pfl_buf_fini(&s->workers[i].reply);
+	nng_cv_free(s->closed_cv);
+	nng_mtx_free(s->mu);
+	free(s->workers);
+	free(s);
+}
+
+static void *
+closer_main(void *arg)
+{
+	struct pfl_server *s = arg;
+	bool abandoned;
+
+	nng_close(s->sock);
+	nng_mtx_lock(s->mu);
+	s->closed = true;
+	abandoned = s->abandoned;
+	nng_cv_wake(s->closed_cv);
+	nng_mtx_unlock(s->mu);
+	if (abandoned) {
+		pfl_log(PFL_LOG_INFO, "server: the socket closed in the "
+		                      "background at last");
+		server_free(s);
+		atomic_fetch_sub(&closes_pending, 1);
+	}
+	return NULL;
+}
+
+/*
+ * nng_close(s->sock), waiting at most PFL_TRANSPORT_CLOSE_WAIT_MS. nng
+ * 1.5.2 waits in it for every connection to be torn down by its single
+ * reaper thread; a connection stuck there (a hang seen once at shutdown,
+ * with no client left) must not keep the process from exiting. On time
+ * out the close goes on in a detached thread, which frees s at its end.
+ * Returns whether s may be freed now.
+ */
+static bool
+close_socket_bounded(struct pfl_server *s)
+{
+	pthread_t thr;
+	nng_time until;
+	bool closed;
+
+	if (s->closed_cv == NULL ||
+	    pthread_create(&thr, NULL, closer_main, s) != 0) {
+		nng_close(s->sock); /* no thread: unbounded, as before */
+		return true;
+	}
+	until = nng_clock() + PFL_TRANSPORT_CLOSE_WAIT_MS;
+	nng_mtx_lock(s->mu);
+	while (!s->closed && nng_clock() < until)
+		(void)nng_cv_until(s->closed_cv, until);
+	closed = s->closed;
+	if (!closed) {
+		s->abandoned = true;
+		atomic_fetch_add(&closes_pending, 1);
+	}
+	nng_mtx_unlock(s->mu);
+	if (closed) {
+		pthread_join(thr, NULL);
+		return true;
+	}
+	pthread_detach(thr);
+	pfl_log(PFL_LOG_WARN,
+	        "server: closing the socket took more than %d ms (nng is "
+	        "still tearing a connection down); left to finish in the "
+	        "background",
+	        PFL_TRANSPORT_CLOSE_WAIT_MS);
+	return false;
+}
+
 void
 pfl_server_close(struct pfl_server *s)
 {
@@ -534,7 +711,9 @@ pfl_server_close(struct pfl_server *s)
 	 * Stop the aios first: nng marks a stopped aio so that every later
 	 * operation on it fails at once, so each worker finishes its current
 	 * request and exits. Only then close the socket: closing it while a
-	 * worker is inside nng_ctx_send crashes nng 1.5.2.
+	 * worker is inside nng_ctx_send crashes nng 1.5.2. The aios, stopped
+	 * and idle, are freed before the socket closes, so that nothing of
+	 * ours is in nng's hands while it tears the connections down.
 	 */
 	for (int i = 0; i < s->nworkers; i++)
 		if (s->workers[i].aio != NULL)
@@ -542,12 +721,10 @@ pfl_server_close(struct pfl_server *s)
 	for (int i = 0; i < s->nworkers; i++)
 		if (s->workers[i].thr != NULL)
 			nng_thread_destroy(s->workers[i].thr);
-	nng_close(s->sock);
 	for (int i = 0; i < s->nworkers; i++) {
 		nng_aio_free(s->workers[i].aio);
-		pfl_buf_fini(&s->workers[i].reply);
+		s->workers[i].aio = NULL;
 	}
-	nng_mtx_free(s->mu);
-	free(s->workers);
-	free(s);
+	if (close_socket_bounded(s))
+		server_free(s);
 }

@@ -171,7 +171,13 @@ pfl_err pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
  */
 uint64_t pfl_client_rounds_released(const struct pfl_client *c);
 
-/* Step until *stop becomes non-zero (daemon loop). */
+/*
+ * Step until *stop becomes non-zero (daemon loop); returns within about
+ * 50 ms of it (plus a local training step in progress): back-off waits
+ * and a request waiting for the aggregator watch *stop too. A request cut
+ * short that way aborts conn (pfl_conn_set_stop): free it with
+ * pfl_conn_close, and open a new one to run again.
+ */
 pfl_err pfl_client_run(struct pfl_client *c, struct pfl_conn *conn,
                        const struct pfl_trainer *tr,
                        volatile sig_atomic_t *stop) PFL_WUR;

@@ -29,6 +29,7 @@
 #ifndef PRIVFL_TRANSPORT_H
 #define PRIVFL_TRANSPORT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,8 @@
 #define PFL_TRANSPORT_DEFAULT_TIMEOUT_MS 30000
 #define PFL_TRANSPORT_DEFAULT_WORKERS    4
 #define PFL_TRANSPORT_MAX_WORKERS        256
+/* pfl_server_close waits at most this long for nng to close the socket */
+#define PFL_TRANSPORT_CLOSE_WAIT_MS      3000
 
 struct pfl_transport_opts {
 	size_t max_msg_bytes; /* NNG_OPT_RECVMAXSZ; 0 = 64 MiB */
@@ -98,6 +101,16 @@ pfl_err pfl_conn_call(struct pfl_conn *c, const uint8_t *req, size_t len,
  */
 void pfl_conn_abort(struct pfl_conn *c);
 
+/*
+ * Watch *stop (NULL: nothing) during every later pfl_conn_call on c: once
+ * it is non-zero, a call waiting for the network aborts the conn (as
+ * pfl_conn_abort) within about 20 ms and returns PFL_ERR_CLOSED, and so do
+ * later calls. For an embedded client stopped by a flag (pfl_client_run):
+ * without it, a call to a server that is gone waits for its timeout. The
+ * flag is read by the calling thread; it must outlive its use on c.
+ */
+void pfl_conn_set_stop(struct pfl_conn *c, volatile sig_atomic_t *stop);
+
 /* Close the socket and free the conn; accepts NULL. */
 void pfl_conn_close(struct pfl_conn *c);
 
@@ -130,7 +143,20 @@ int pfl_server_port(const struct pfl_server *s);
  * Stop accepting, abort waiting receives, wait for every worker to finish
  * its current request, close the socket and free. Accepts NULL. Must not be
  * called from fn.
+ *
+ * Bounded: the socket's close (nng tearing down the connections still in
+ * flight) is waited for at most PFL_TRANSPORT_CLOSE_WAIT_MS; beyond that
+ * it goes on in a background thread that frees the rest when nng returns
+ * (logged), and pfl_server_close returns. fn and arg are no longer used
+ * by then. So the time it takes is the longest fn call in progress plus
+ * at most PFL_TRANSPORT_CLOSE_WAIT_MS.
  */
 void pfl_server_close(struct pfl_server *s);
+
+/*
+ * Servers of this process whose socket close is still going on in the
+ * background (see pfl_server_close); for tests and exit diagnostics.
+ */
+int pfl_server_closes_pending(void);
 
 #endif
