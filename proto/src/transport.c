@@ -1,7 +1,5 @@
 #include "privfl/transport.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 
 #include "privfl/log.h"
 #include "privfl/msg.h"
+#include "transport_close.h"
 
 struct pfl_conn {
 	nng_socket sock;
@@ -27,6 +26,7 @@ struct pfl_conn {
 	nng_mtx *mu;
 	nng_cv *cv;
 	bool done;
+	bool stopped; /* aborted, or *stop seen: every call fails (under mu) */
 	volatile sig_atomic_t *stop; /* pfl_conn_set_stop; NULL: none */
 };
 
@@ -51,23 +51,12 @@ struct pfl_server {
 	int nworkers;
 	nng_mtx *mu;
 	bool closing;
-	/* pfl_server_close: the socket's close runs on a thread of its own */
-	nng_cv *closed_cv;
-	bool closed;    /* nng_close returned */
-	bool abandoned; /* the closer thread frees the server when it does */
 	struct worker *workers;
 	int max_conns;
 	uint64_t accepted; /* connections let in, ever */
 	uint64_t refused;  /* connections closed at once, ever */
 	uint64_t removed;  /* connections gone (let in or refused), ever */
 };
-
-/*
- * Servers whose socket close outlived PFL_TRANSPORT_CLOSE_WAIT_MS and goes
- * on in the background (pfl_server_closes_pending). Process-wide, like
- * nng's own state, and only a count.
- */
-static atomic_int closes_pending;
 
 static pfl_err
 err_from_nng(int rv, const char *what, const char *url)
@@ -262,8 +251,10 @@ conn_aio_done(void *arg)
 }
 
 static void
-conn_free(struct pfl_conn *c)
+conn_free(void *arg)
 {
+	struct pfl_conn *c = arg;
+
 	if (c->aio != NULL)
 		nng_aio_free(c->aio); /* idle: the socket is closed */
 	if (c->cv != NULL)
@@ -275,32 +266,50 @@ conn_free(struct pfl_conn *c)
 
 /*
  * Wait for the operation started on c->aio and return its result. When
- * *c->stop becomes non-zero, close the socket (as pfl_conn_abort does):
- * the operation then ends at once with NNG_ECLOSED.
+ * the conn is aborted or *c->stop becomes non-zero, cancel the operation
+ * (it then ends at once). Cancelling, not closing the socket: nng_close
+ * may wait on connections being torn down (transport_close.h), and a
+ * cancelled receive is safe here because the send has completed (nng
+ * 1.5.2's #1702 needs a receive started before its send ended).
  */
 static int
 conn_wait(struct pfl_conn *c)
 {
-	bool closed = false;
+	bool cancelled = false;
 
 	nng_mtx_lock(c->mu);
 	while (!c->done) {
-		if (c->stop == NULL || closed) {
-			nng_cv_wait(c->cv);
-			continue;
-		}
-		if (*c->stop) {
-			closed = true;
+		if (!cancelled && c->stop != NULL && *c->stop)
+			c->stopped = true;
+		if (!cancelled && c->stopped) {
+			cancelled = true;
 			nng_mtx_unlock(c->mu);
-			(void)nng_close(c->sock);
+			nng_aio_cancel(c->aio);
 			nng_mtx_lock(c->mu);
 			continue;
 		}
-		(void)nng_cv_until(c->cv, nng_clock() + CONN_STOP_POLL_MS);
+		if (c->stop != NULL && !cancelled)
+			(void)nng_cv_until(c->cv,
+			                   nng_clock() + CONN_STOP_POLL_MS);
+		else
+			nng_cv_wait(c->cv);
 	}
 	c->done = false;
 	nng_mtx_unlock(c->mu);
 	return nng_aio_result(c->aio);
+}
+
+static bool
+conn_stopped(struct pfl_conn *c)
+{
+	bool stopped;
+
+	nng_mtx_lock(c->mu);
+	if (c->stop != NULL && *c->stop)
+		c->stopped = true;
+	stopped = c->stopped;
+	nng_mtx_unlock(c->mu);
+	return stopped;
 }
 
 void
@@ -336,8 +345,7 @@ pfl_conn_open(const char *url, const struct pfl_transport_opts *o,
 	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
 	                  NNG_DURATION_INFINITE);
 	if ((e = conn_dial(c, url, o)) != PFL_OK) {
-		nng_close(c->sock);
-		conn_free(c);
+		pfl_conn_close(c);
 		return e;
 	}
 	*out = c;
@@ -347,8 +355,12 @@ pfl_conn_open(const char *url, const struct pfl_transport_opts *o,
 void
 pfl_conn_abort(struct pfl_conn *c)
 {
-	if (c != NULL)
-		(void)nng_close(c->sock); /* thread-safe; again: NNG_ECLOSED */
+	if (c == NULL)
+		return;
+	nng_mtx_lock(c->mu);
+	c->stopped = true;
+	nng_cv_wake(c->cv); /* a waiting call cancels its operation */
+	nng_mtx_unlock(c->mu);
 }
 
 void
@@ -356,8 +368,8 @@ pfl_conn_close(struct pfl_conn *c)
 {
 	if (c == NULL)
 		return;
-	(void)nng_close(c->sock);
-	conn_free(c);
+	if (pfli_close_bounded(c->sock, conn_free, c, c->url))
+		conn_free(c);
 }
 
 pfl_err
@@ -374,6 +386,8 @@ pfl_conn_call(struct pfl_conn *c, const uint8_t *req, size_t len,
 		return PFL_ERR_INVAL;
 	if (len > c->max_msg)
 		return PFL_ERR_TOOBIG;
+	if (conn_stopped(c))
+		return PFL_ERR_CLOSED;
 	if ((rv = nng_msg_alloc(&msg, len)) != 0)
 		return err_from_nng(rv, "call", c->url);
 	if (len > 0)
@@ -384,7 +398,8 @@ pfl_conn_call(struct pfl_conn *c, const uint8_t *req, size_t len,
 	nng_send_aio(c->sock, c->aio);
 	if ((rv = conn_wait(c)) != 0) {
 		nng_msg_free(msg); /* not sent: still ours */
-		return err_from_nng(rv, "send to", c->url);
+		return conn_stopped(c) ? PFL_ERR_CLOSED
+		                       : err_from_nng(rv, "send to", c->url);
 	}
 	left = (nng_duration)(deadline > nng_clock() ? deadline - nng_clock()
 	                                             : 1);
@@ -393,6 +408,8 @@ pfl_conn_call(struct pfl_conn *c, const uint8_t *req, size_t len,
 	if ((rv = conn_wait(c)) == 0)
 		msg = nng_aio_get_msg(c->aio);
 	if (rv != 0) {
+		if (conn_stopped(c))
+			return PFL_ERR_CLOSED;
 		e = err_from_nng(rv, "receive from", c->url);
 		if (e == PFL_ERR_TIMEOUT)
 			pfl_log(PFL_LOG_DEBUG, "%s: no reply within %d ms",
@@ -570,16 +587,12 @@ pfl_server_open(const char *url, const struct pfl_transport_opts *o,
 	if (s->nworkers > PFL_TRANSPORT_MAX_WORKERS)
 		s->nworkers = PFL_TRANSPORT_MAX_WORKERS;
 	s->workers = calloc((size_t)s->nworkers, sizeof(*s->workers));
-	if (s->workers == NULL || nng_mtx_alloc(&s->mu) != 0 ||
-	    nng_cv_alloc(&s->closed_cv, s->mu) != 0) {
-		if (s->mu != NULL)
-			nng_mtx_free(s->mu);
+	if (s->workers == NULL || nng_mtx_alloc(&s->mu) != 0) {
 		free(s->workers);
 		free(s);
 		return PFL_ERR_NOMEM;
 	}
 	if ((rv = nng_rep0_open(&s->sock)) != 0) {
-		nng_cv_free(s->closed_cv);
 		nng_mtx_free(s->mu);
 		free(s->workers);
 		free(s);
@@ -616,87 +629,18 @@ pfl_server_port(const struct pfl_server *s)
 	return port;
 }
 
-int
-pfl_server_closes_pending(void)
-{
-	return atomic_load(&closes_pending);
-}
-
 /* The rest of the server, once nng is done with it (pipe callbacks use
  * s->mu and the counters until then). */
 static void
-server_free(struct pfl_server *s)
+server_free(void *arg)
 {
+	struct pfl_server *s = arg;
+
 	for (int i = 0; i < s->nworkers; i++)
 		pfl_buf_fini(&s->workers[i].reply);
-	nng_cv_free(s->closed_cv);
 	nng_mtx_free(s->mu);
 	free(s->workers);
 	free(s);
-}
-
-static void *
-closer_main(void *arg)
-{
-	struct pfl_server *s = arg;
-	bool abandoned;
-
-	nng_close(s->sock);
-	nng_mtx_lock(s->mu);
-	s->closed = true;
-	abandoned = s->abandoned;
-	nng_cv_wake(s->closed_cv);
-	nng_mtx_unlock(s->mu);
-	if (abandoned) {
-		pfl_log(PFL_LOG_INFO, "server: the socket closed in the "
-		                      "background at last");
-		server_free(s);
-		atomic_fetch_sub(&closes_pending, 1);
-	}
-	return NULL;
-}
-
-/*
- * nng_close(s->sock), waiting at most PFL_TRANSPORT_CLOSE_WAIT_MS. nng
- * 1.5.2 waits in it for every connection to be torn down by its single
- * reaper thread; a connection stuck there (a hang seen once at shutdown,
- * with no client left) must not keep the process from exiting. On time
- * out the close goes on in a detached thread, which frees s at its end.
- * Returns whether s may be freed now.
- */
-static bool
-close_socket_bounded(struct pfl_server *s)
-{
-	pthread_t thr;
-	nng_time until;
-	bool closed;
-
-	if (s->closed_cv == NULL ||
-	    pthread_create(&thr, NULL, closer_main, s) != 0) {
-		nng_close(s->sock); /* no thread: unbounded, as before */
-		return true;
-	}
-	until = nng_clock() + PFL_TRANSPORT_CLOSE_WAIT_MS;
-	nng_mtx_lock(s->mu);
-	while (!s->closed && nng_clock() < until)
-		(void)nng_cv_until(s->closed_cv, until);
-	closed = s->closed;
-	if (!closed) {
-		s->abandoned = true;
-		atomic_fetch_add(&closes_pending, 1);
-	}
-	nng_mtx_unlock(s->mu);
-	if (closed) {
-		pthread_join(thr, NULL);
-		return true;
-	}
-	pthread_detach(thr);
-	pfl_log(PFL_LOG_WARN,
-	        "server: closing the socket took more than %d ms (nng is "
-	        "still tearing a connection down); left to finish in the "
-	        "background",
-	        PFL_TRANSPORT_CLOSE_WAIT_MS);
-	return false;
 }
 
 void
@@ -725,6 +669,6 @@ pfl_server_close(struct pfl_server *s)
 		nng_aio_free(s->workers[i].aio);
 		s->workers[i].aio = NULL;
 	}
-	if (close_socket_bounded(s))
+	if (pfli_close_bounded(s->sock, server_free, s, "server"))
 		server_free(s);
 }

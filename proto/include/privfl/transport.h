@@ -94,10 +94,11 @@ pfl_err pfl_conn_call(struct pfl_conn *c, const uint8_t *req, size_t len,
                       struct pfl_buf *reply) PFL_WUR;
 
 /*
- * Abort: close the socket now, from any thread, so that a pfl_conn_call
- * blocked in another thread returns PFL_ERR_CLOSED at once (and later ones
- * too). For a daemon that must stop promptly while the server is
- * unreachable. The conn must still be freed with pfl_conn_close.
+ * Abort, from any thread: a pfl_conn_call blocked in another thread
+ * cancels its request and returns PFL_ERR_CLOSED at once (and later ones
+ * at once too). For a daemon that must stop promptly while the server is
+ * unreachable. Never blocks. The conn must still be freed with
+ * pfl_conn_close.
  */
 void pfl_conn_abort(struct pfl_conn *c);
 
@@ -105,13 +106,17 @@ void pfl_conn_abort(struct pfl_conn *c);
  * Watch *stop (NULL: nothing) during every later pfl_conn_call on c: once
  * it is non-zero, a call waiting for the network aborts the conn (as
  * pfl_conn_abort) within about 20 ms and returns PFL_ERR_CLOSED, and so do
- * later calls. For an embedded client stopped by a flag (pfl_client_run):
- * without it, a call to a server that is gone waits for its timeout. The
- * flag is read by the calling thread; it must outlive its use on c.
+ * later calls (the conn stays aborted). For an embedded client stopped by a
+ * flag (pfl_client_run): without it, a call to a server that is gone waits for
+ * its timeout. The flag is read by the calling thread; it must outlive its use
+ * on c.
  */
 void pfl_conn_set_stop(struct pfl_conn *c, volatile sig_atomic_t *stop);
 
-/* Close the socket and free the conn; accepts NULL. */
+/*
+ * Close the socket and free the conn; accepts NULL. Waits for nng at most
+ * PFL_TRANSPORT_CLOSE_WAIT_MS, as pfl_server_close does.
+ */
 void pfl_conn_close(struct pfl_conn *c);
 
 /* ---- server ---- */
@@ -149,14 +154,18 @@ int pfl_server_port(const struct pfl_server *s);
  * it goes on in a background thread that frees the rest when nng returns
  * (logged), and pfl_server_close returns. fn and arg are no longer used
  * by then. So the time it takes is the longest fn call in progress plus
- * at most PFL_TRANSPORT_CLOSE_WAIT_MS.
+ * at most PFL_TRANSPORT_CLOSE_WAIT_MS. (nng 1.5.2 can hang a close for
+ * good: a connection closed while it resubmits a partial read of a large
+ * message never finishes its receive, and its teardown blocks nng's one
+ * reaper thread; nng 1.6.0 fixed it for tcp only.)
  */
 void pfl_server_close(struct pfl_server *s);
 
 /*
- * Servers of this process whose socket close is still going on in the
- * background (see pfl_server_close); for tests and exit diagnostics.
+ * Sockets (servers and conns) of this process whose close is still going
+ * on in the background (see pfl_server_close); for tests and exit
+ * diagnostics.
  */
-int pfl_server_closes_pending(void);
+int pfl_transport_closes_pending(void);
 
 #endif
