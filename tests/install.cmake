@@ -12,3 +12,8 @@ add_test(NAME agg_summary
 	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/ops14_agg_summary.sh
 	${PROJECT_BINARY_DIR})
 set_tests_properties(agg_summary PROPERTIES TIMEOUT 240 LABELS integration)
+# README names exactly the packages each make target installs.
+add_test(NAME readme_deps
+	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/ops14_readme_deps.sh
+	${PROJECT_SOURCE_DIR})
+set_tests_properties(readme_deps PROPERTIES TIMEOUT 30)
