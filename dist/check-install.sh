@@ -14,14 +14,15 @@ fail() {
 	echo "FAIL: $*"
 	exit 1
 }
+command -v man >/dev/null || fail "man missing (Debian package man-db, in make deps-test)"
+command -v systemd-analyze >/dev/null ||
+	fail "systemd-analyze missing (Debian package systemd, in make deps-test)"
 for p in privfl privfl-aggregator privfl-client privfl-sim; do
 	[ -x "$prefix/bin/$p" ] || fail "bin/$p missing"
 	"$prefix/bin/$p" --help >/dev/null || fail "$p --help failed"
 	[ -f "$prefix/share/man/man1/$p.1" ] || fail "man page $p.1 missing"
-	if command -v man >/dev/null; then
-		out=$(MANWIDTH=80 man --warnings -l "$prefix/share/man/man1/$p.1" 2>&1 >/dev/null)
-		[ -z "$out" ] || fail "man $p: $out"
-	fi
+	out=$(MANWIDTH=80 man --warnings -l "$prefix/share/man/man1/$p.1" 2>&1 >/dev/null)
+	[ -z "$out" ] || fail "man $p: $out"
 done
 for f in lib/libprivfl.a lib/pkgconfig/privfl.pc include/privfl/err.h \
 	include/privfl/aggregator.h include/privfl/audit.h \
@@ -34,9 +35,6 @@ done
 # (issue #14 item 7), and systemd accepts them: systemd-analyze verify
 # checks the syntax, that ExecStart is executable and, with MANPATH, that
 # the man page in Documentation= exists. It needs no running systemd.
-command -v systemd-analyze >/dev/null ||
-	fail "systemd-analyze missing (Debian package systemd, in make deps-test)"
-command -v man >/dev/null || fail "man missing (Debian package man-db)"
 for u in privfl-client privfl-aggregator; do
 	unit="$prefix/lib/systemd/system/$u.service"
 	exec_line=$(grep "^ExecStart=" "$unit") || fail "$u.service has no ExecStart"
