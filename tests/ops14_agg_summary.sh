@@ -5,6 +5,7 @@
 #     "delta":null; at the end, exit 0 and one stdout line "all rounds done:
 #     2 rounds released, 0 abandoned ... accuracy A" with A the last
 #     accuracy in rounds.csv, no epsilon, and the paths of the results.
+#  1b. resumed for a third round: "3 rounds released (1 in this run)".
 #  2. central DP, no client, SIGTERM: /status has noise_multiplier 1.5;
 #     exit 3 and "stopped by a signal: 0 rounds released".
 # (The budget case, "stopped at the privacy budget" with epsilon, is in
@@ -108,6 +109,24 @@ case $line in
 esac
 [ -s "$dir/out/model.safetensors" ] || fail "no model.safetensors"
 
+# 1b. resumed with one more round (the client is still retrying): the
+# line counts all 3 rounds and the 1 of this run
+"$build/aggregator/privfl-aggregator" --listen "$url" --model logreg \
+	--identity-dir "$dir/agg" --rounds 3 --clients-per-round 1 \
+	--min-clients 1 --population 1 --overselect 1.0 \
+	--selection-window-ms 300 --checkin-interval-ms 100 \
+	--round-timeout-s 60 --out-dir "$dir/out" \
+	--log-level info >"$dir/agg1b.out" 2>"$dir/agg1b.log" &
+agg=$!
+pids+=($agg)
+wait_exit $agg 120
+[ "$st" = 0 ] || fail "exit status $st after resuming, expected 0"
+line=$(cat "$dir/agg1b.out")
+case $line in
+"privfl-aggregator: all rounds done: 3 rounds released (1 in this run), 0 abandoned, in "*) ;;
+*) fail "summary line after resuming: '$line'" ;;
+esac
+
 # 2. central DP, stopped by SIGTERM before any round
 port=$(free_port)
 http="http://127.0.0.1:$(free_port)"
@@ -128,4 +147,4 @@ case $line in
 "privfl-aggregator: stopped by a signal: 0 rounds released, 0 abandoned, in "[0-9]*" s; results in $dir/out2/rounds.csv and $dir/out2/model.safetensors") ;;
 *) fail "summary line after SIGTERM: '$line'" ;;
 esac
-echo "PASS: summary line (all rounds, signal); /status noise_multiplier null without DP"
+echo "PASS: summary line (all rounds, resumed, signal); /status noise_multiplier null without DP"
