@@ -41,7 +41,8 @@ install(FILES ${PFL_MAN1} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 # The units name the programs by absolute path, so the path is filled in
 # when installing, from the prefix of that install (`cmake --install BUILD
 # --prefix P` overrides the configured one; DESTDIR is not part of it).
-# tests/install.cmake runs systemd-analyze verify on the installed units.
+# dist/check-install.sh (test install_check) runs systemd-analyze verify on
+# the installed units.
 foreach(u privfl-client privfl-aggregator)
 	install(CODE "
 		set(PFL_UNIT_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
