@@ -12,3 +12,5 @@ if(NOT PFL_SANITIZE AND NOT PFL_TSAN)
 	set_tests_properties(strategy_defaults PROPERTIES TIMEOUT 900
 		LABELS slow)
 endif()
+# The divergence check runs on the aggregator's reporter thread.
+set_property(TEST test_strategy_sim APPEND PROPERTY LABELS tsan)
