@@ -10,8 +10,8 @@
  *
  * SEC_REPORTS (optional: older checkpoints lack it) holds the reports of
  * the released rounds whose rounds.csv row was not written when the
- * checkpoint was: the round's own, and those still with the reporter. A
- * count (u64), then per report REPORT_FIELDS fields of 8 bytes.
+ * checkpoint was: the round's own, and those still with the reporter
+ * (ckpt_reports.h).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agg_int.h"
+#include "ckpt_reports.h"
 #include "privfl/file.h"
 #include "privfl/hash.h"
 #include "privfl/log.h"
@@ -35,10 +36,6 @@ enum {
 	SEC_REPORTS = 6, /* reports whose rounds.csv row may be missing */
 	SEC__MAX = 7,
 };
-
-enum { REPORT_FIELDS = 13, REPORT_BYTES = REPORT_FIELDS * 8 };
-/* At most this many reports are restored (the reporter lags by a few). */
-#define MAX_REPORTS 4096
 
 struct meta {
 	uint64_t rounds_done;
@@ -63,89 +60,11 @@ put_section(struct pfl_buf *b, uint32_t tag, const void *data, size_t len)
 	return pfl_buf_append(b, data, len);
 }
 
-static void
-put_u64(uint8_t **p, uint64_t v)
-{
-	memcpy(*p, &v, 8);
-	*p += 8;
-}
-
-static void
-put_f64(uint8_t **p, double v)
-{
-	memcpy(*p, &v, 8);
-	*p += 8;
-}
-
-static uint64_t
-get_u64(const uint8_t **p)
-{
-	uint64_t v;
-
-	memcpy(&v, *p, 8);
-	*p += 8;
-	return v;
-}
-
-static double
-get_f64(const uint8_t **p)
-{
-	double v;
-
-	memcpy(&v, *p, 8);
-	*p += 8;
-	return v;
-}
-
-static void
-encode_report(const struct pfl_round_report *r, uint8_t out[REPORT_BYTES])
-{
-	uint8_t *p = out;
-
-	put_u64(&p, r->round);
-	put_f64(&p, r->accuracy);
-	put_f64(&p, r->loss);
-	put_f64(&p, r->train_loss);
-	put_f64(&p, r->epsilon);
-	put_f64(&p, r->delta);
-	put_u64(&p, r->selected);
-	put_u64(&p, r->survived);
-	put_u64(&p, r->bytes_up);
-	put_u64(&p, r->bytes_down);
-	put_f64(&p, r->seconds);
-	put_f64(&p, r->clip_norm);
-	put_f64(&p, r->noise_sigma);
-}
-
-static void
-decode_report(const uint8_t in[REPORT_BYTES], struct pfl_round_report *r)
-{
-	const uint8_t *p = in;
-
-	memset(r, 0, sizeof(*r));
-	r->round = get_u64(&p);
-	r->accuracy = get_f64(&p);
-	r->loss = get_f64(&p);
-	r->train_loss = get_f64(&p);
-	r->epsilon = get_f64(&p);
-	r->delta = get_f64(&p);
-	r->selected = (uint32_t)get_u64(&p);
-	r->survived = (uint32_t)get_u64(&p);
-	r->bytes_up = get_u64(&p);
-	r->bytes_down = get_u64(&p);
-	r->seconds = get_f64(&p);
-	r->clip_norm = get_f64(&p);
-	r->noise_sigma = get_f64(&p);
-}
-
 /* SEC_REPORTS: the reporter's unwritten reports, then the round's own. */
 static pfl_err
 put_reports(struct pfl_aggregator *a, struct pfl_buf *b)
 {
 	struct pfl_buf raw, enc;
-	const struct pfl_round_report *r;
-	uint8_t rec[REPORT_BYTES];
-	uint64_t n;
 	pfl_err rv;
 
 	pfl_buf_init(&raw, 0);
@@ -155,47 +74,15 @@ put_reports(struct pfl_aggregator *a, struct pfl_buf *b)
 	    !a->pending_report.aborted)
 		rv = pfl_buf_append(&raw, &a->pending_report,
 		                    sizeof(a->pending_report));
-	n = raw.len / sizeof(*r);
 	if (rv == PFL_OK)
-		rv = pfl_buf_append(&enc, &n, 8);
-	for (uint64_t i = 0; i < n && rv == PFL_OK; i++) {
-		struct pfl_round_report one;
-		memcpy(&one, raw.data + i * sizeof(one), sizeof(one));
-		encode_report(&one, rec);
-		rv = pfl_buf_append(&enc, rec, sizeof(rec));
-	}
+		rv = pfli_ckpt_reports_encode(
+		        (const struct pfl_round_report *)(const void *)raw.data,
+		        raw.len / sizeof(struct pfl_round_report), &enc);
 	if (rv == PFL_OK)
 		rv = put_section(b, SEC_REPORTS, enc.data, enc.len);
 	pfl_buf_fini(&raw);
 	pfl_buf_fini(&enc);
 	return rv;
-}
-
-/* Decode SEC_REPORTS into a new array (*out, *n); a missing section is
- * none. */
-static pfl_err
-get_reports(const uint8_t *sec, size_t len, struct pfl_round_report **out,
-            size_t *n)
-{
-	uint64_t count;
-
-	*out = NULL;
-	*n = 0;
-	if (sec == NULL)
-		return PFL_OK;
-	if (len < 8)
-		return PFL_ERR_FORMAT;
-	memcpy(&count, sec, 8);
-	if (count > MAX_REPORTS || len - 8 != count * REPORT_BYTES)
-		return PFL_ERR_FORMAT;
-	if (count == 0)
-		return PFL_OK;
-	if ((*out = calloc((size_t)count, sizeof(**out))) == NULL)
-		return PFL_ERR_NOMEM;
-	for (uint64_t i = 0; i < count; i++)
-		decode_report(sec + 8 + i * REPORT_BYTES, &(*out)[i]);
-	*n = (size_t)count;
-	return PFL_OK;
 }
 
 static void
@@ -318,8 +205,10 @@ apply(struct pfl_aggregator *a, const uint8_t *buf, size_t len)
 	    seclen[SEC_MODEL] != a->num_params * sizeof(float) ||
 	    strcmp(m.model, a->model_name) != 0)
 		return PFL_ERR_FORMAT;
-	rv = get_reports(sec[SEC_REPORTS], seclen[SEC_REPORTS], &reps, &nreps);
-	if (rv != PFL_OK)
+	if (sec[SEC_REPORTS] != NULL &&
+	    (rv = pfli_ckpt_reports_decode(sec[SEC_REPORTS],
+	                                   seclen[SEC_REPORTS], &reps,
+	                                   &nreps)) != PFL_OK)
 		return rv;
 	rv = pfl_accountant_load(sec[SEC_ACCOUNTANT], seclen[SEC_ACCOUNTANT],
 	                         &acct);
