@@ -11,7 +11,7 @@
 # ckpt-N.bin appears), before the reporter wrote that round's rounds.csv
 # row; every restart must show every released round in /status, and
 # rounds.csv must hold exactly one "ok" row per released round (the audit
-# log's rounds, in its order).
+# log's rounds, in its order); a row cut short is removed at restart.
 # usage: kill9.sh BUILD_DIR [ROUNDS]
 set -euo pipefail
 trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -240,11 +240,17 @@ newest=$(ls "$out/checkpoints" | grep -E '^ckpt-[0-9]{8}\.bin$' | sort | tail -1
 	fail "newest checkpoint is $newest, expected round $rounds"
 san_check
 # The newest checkpoint is valid: a restart resumes from it with nothing
-# left to do.
+# left to do. A row cut short (a kill in the middle of its write) is
+# removed then.
+printf '%s' "$rounds,0.5123" >>"$out/rounds.csv"
 : >"$dir/agg.log"
 start_agg "$rounds"
 wait "$agg" || fail "restart on a finished run exited with an error"
 agg=
+grep -q "removed a row cut short" "$dir/agg.log" ||
+	fail "the row cut short was not reported"
+[ "$(tail -c 1 "$out/rounds.csv" | od -An -c | tr -d ' ')" = '\n' ] ||
+	fail "rounds.csv still ends with a row cut short"
 grep -q "resumed from .*$newest: $rounds rounds done" "$dir/agg.log" ||
 	fail "restart did not resume from $newest"
 san_check

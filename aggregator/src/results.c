@@ -113,7 +113,12 @@ cut_partial_row(const char *path)
 		ssize_t i = n;
 		while (i > 0 && buf[i - 1] != '\n')
 			i--;
-		if (ftruncate(fd, from + i) == 0)
+		/* no newline in the last 512 bytes: not a row cut short
+		 * (rows are shorter), leave the file alone */
+		if (i == 0 && from > 0)
+			pfl_log(PFL_LOG_WARN, "%s: does not end with a newline",
+			        path);
+		else if (ftruncate(fd, from + i) == 0)
 			pfl_log(PFL_LOG_WARN,
 			        "%s: removed a row cut short by a crash", path);
 	}
