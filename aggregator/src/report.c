@@ -105,6 +105,7 @@ reporter_main(void *arg)
 
 	pthread_mutex_lock(&p->mtx);
 	for (;;) {
+		struct pfl_round_report rep;
 		struct job *j;
 		while (p->head == NULL && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mtx);
@@ -115,11 +116,12 @@ reporter_main(void *arg)
 		if (p->head == NULL)
 			p->tail = NULL;
 		p->busy = true;
-		p->cur = j;
+		p->cur = j; /* j->rep is read under p->mtx from now on */
+		rep = j->rep;
 		pthread_mutex_unlock(&p->mtx);
 		if (j->params != NULL)
-			pfli_report_evaluate(a, j->params, &j->rep);
-		pfli_results_round(a, &j->rep);
+			pfli_report_evaluate(a, j->params, &rep);
+		pfli_results_round(a, &rep);
 		pthread_mutex_lock(&p->mtx);
 		if (j->params != NULL)
 			p->evals--;

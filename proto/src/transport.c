@@ -334,10 +334,14 @@ pfl_conn_open(const char *url, const struct pfl_transport_opts *o,
 	strcpy(c->url, url);
 	c->max_msg = opt_max(o);
 	c->timeout_ms = opt_timeout(o);
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		free(c);
+		return err_from_nng(rv, "open", url);
+	}
 	if ((rv = nng_mtx_alloc(&c->mu)) != 0 ||
 	    (rv = nng_cv_alloc(&c->cv, c->mu)) != 0 ||
-	    (rv = nng_aio_alloc(&c->aio, conn_aio_done, c)) != 0 ||
-	    (rv = nng_req0_open(&c->sock)) != 0) {
+	    (rv = nng_aio_alloc(&c->aio, conn_aio_done, c)) != 0) {
+		nng_close(c->sock);
 		conn_free(c);
 		return err_from_nng(rv, "open", url);
 	}
