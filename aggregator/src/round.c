@@ -230,6 +230,7 @@ start_running(struct pfl_aggregator *a, int64_t now)
 	pfl_err rv;
 
 	r->vector_len = (uint32_t)a->num_params + extra;
+	pfli_fedeval_plan(a, r);
 	if (cfg->secure_aggregation != 0) {
 		struct pfl_sa_params p;
 		uint8_t(*pks)[32] = NULL;

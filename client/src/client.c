@@ -87,8 +87,8 @@ release_round(struct pfl_client *c)
 	 * trained model, delta and quantized vector are wiped. */
 	free(c->global);
 	pfl_free_wipe(c->local, c->cap * sizeof(float));
-	pfl_free_wipe(c->vec, (c->cap + 2) * sizeof(float));
-	pfl_free_wipe(c->qvec, (c->cap + 2) * sizeof(uint32_t));
+	pfl_free_wipe(c->vec, (c->cap + PFLI_VEC_EXTRA) * sizeof(float));
+	pfl_free_wipe(c->qvec, (c->cap + PFLI_VEC_EXTRA) * sizeof(uint32_t));
 	c->global = c->local = c->vec = NULL;
 	c->qvec = NULL;
 	c->cap = 0;
@@ -234,12 +234,12 @@ ensure_buffers(struct pfl_client *c, size_t np)
 		return PFL_OK;
 	free(c->global);
 	pfl_free_wipe(c->local, c->cap * sizeof(float));
-	pfl_free_wipe(c->vec, (c->cap + 2) * sizeof(float));
-	pfl_free_wipe(c->qvec, (c->cap + 2) * sizeof(uint32_t));
+	pfl_free_wipe(c->vec, (c->cap + PFLI_VEC_EXTRA) * sizeof(float));
+	pfl_free_wipe(c->qvec, (c->cap + PFLI_VEC_EXTRA) * sizeof(uint32_t));
 	c->global = malloc(np * sizeof(float));
 	c->local = malloc(np * sizeof(float));
-	c->vec = calloc(np + 2, sizeof(float));
-	c->qvec = calloc(np + 2, sizeof(uint32_t));
+	c->vec = calloc(np + PFLI_VEC_EXTRA, sizeof(float));
+	c->qvec = calloc(np + PFLI_VEC_EXTRA, sizeof(uint32_t));
 	if (!c->global || !c->local || !c->vec || !c->qvec) {
 		c->cap = 0;
 		return PFL_ERR_NOMEM;
@@ -451,6 +451,7 @@ train_update(struct pfl_client *c, const struct pfl_trainer *tr)
 	pfl_err rv;
 
 	c->why[0] = '\0';
+	pfli_client_evaluate(c, tr, &task);
 	rv = tr->train(tr->arg, c->data, &task, c->global, c->local,
 	               &c->num_examples, &c->train_loss);
 	if (rv != PFL_OK) {

@@ -156,4 +156,20 @@ void pfli_local_data_fini(struct pfli_local_data *l);
 /* Whether example i of a data file is held out at this fraction. */
 bool pfli_eval_held_out(uint64_t i, double fraction);
 
+/*
+ * eval.c: federated evaluation. Slots past the parameters in an update
+ * vector: the weight, the adaptive-clip indicator (plan aclip), then
+ * PFL_EVAL_SLOTS evaluation slots (plan eval_cap > 0).
+ */
+#define PFLI_VEC_EXTRA (2 + PFL_EVAL_SLOTS)
+uint32_t pfli_plan_eval_offset(const struct pfl_msg_plan *p);
+uint32_t pfli_plan_vector_len(const struct pfl_msg_plan *p);
+/* The slots for result r (zeros for none or an impossible one). */
+void pfli_eval_slots(const struct pfl_msg_plan *p,
+                     const struct pfl_eval_result *r,
+                     float slots[PFL_EVAL_SLOTS]);
+/* Score c->global with tr->evaluate into c->vec's slots, when asked. */
+void pfli_client_evaluate(struct pfl_client *c, const struct pfl_trainer *tr,
+                          const struct pfl_task *task);
+
 #endif

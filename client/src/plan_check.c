@@ -12,7 +12,7 @@ pfli_plan_is_sane(const struct pfl_client *c, const struct pfl_msg_plan *p)
 	if (strcmp(p->task, "train") != 0 || p->num_params == 0 ||
 	    p->num_params > maxp || p->epochs == 0 || p->batch == 0)
 		return false;
-	if (p->vector_len != p->num_params + 1 + (p->adaptive_clip ? 1u : 0u))
+	if (p->vector_len != pfli_plan_vector_len(p))
 		return false;
 	if (p->dp_mode > 3 || p->sa_mode > 2 || !isfinite(p->lr) ||
 	    !isfinite(p->clip_norm) || !isfinite(p->noise_sigma) ||

@@ -140,6 +140,12 @@ struct pfl_round_report {
 	double clip_norm;
 	double noise_sigma; /* realized noise multiplier of the round */
 	bool aborted;       /* round abandoned; nothing released */
+	/* federated evaluation of the model the round started from, on the
+	 * survivors' held-out data, weighted by examples (0 examples: none;
+	 * loss and accuracy are then NaN) */
+	double fed_eval_loss;
+	double fed_eval_accuracy;
+	uint64_t fed_eval_examples;
 };
 
 typedef void (*pfl_agg_observer_fn)(void *arg,
