@@ -295,10 +295,10 @@ void pfli_round_wake(struct pfl_aggregator *a);
 pfl_err pfli_round_finish(struct pfl_aggregator *a);
 
 /*
- * fedeval.c: federated evaluation (docs/AGGREGATOR.md). plan: whether the
- * round asks for it (not under DP: its figures would be a release outside
- * epsilon) and the slots it adds to r->vector_len. update_ok: a plain
- * update's slots are possible (each in range); refused otherwise. report:
+ * fedeval.c: federated evaluation (docs/CLIENT.md, "Federated evaluation").
+ * plan: whether the round asks for it (not under DP: its figures would be a
+ * release outside epsilon) and the slots it adds to r->vector_len. update_ok: a
+ * plain update's slots are possible (each in range); refused otherwise. report:
  * the weighted figures of the round's summed slots into rep.
  */
 void pfli_fedeval_plan(const struct pfl_aggregator *a, struct pfli_round *r);

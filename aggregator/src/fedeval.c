@@ -6,9 +6,9 @@
  * under secure aggregation), so the aggregator sees only the cohort's
  * sums: the weighted means come out of those alone.
  *
- * Bounds against a hostile client (docs/AGGREGATOR.md): in plain mode each
- * update's slots are checked (0 <= w <= 1, 0 <= accuracy * w <= w, 0 <=
- * loss * w <= w) and an update with impossible ones is refused, so one
+ * Bounds against a hostile client (docs/CLIENT.md, "Federated evaluation"): in
+ * plain mode each update's slots are checked (0 <= w <= 1, 0 <= accuracy * w <=
+ * w, 0 <= loss * w <= w) and an update with impossible ones is refused, so one
  * client weighs at most cap examples with an accuracy in [0, 1] and a loss
  * in [0, PFL_EVAL_LOSS_MAX]. Under secure aggregation single inputs cannot
  * be seen: the sums are checked (0 <= W <= survivors, 0 <= A, L <= W) and
