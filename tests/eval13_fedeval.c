@@ -33,6 +33,7 @@
 #include "privfl/transport.h"
 
 #include "../aggregator/src/agg_int.h"
+#include "../client/src/client_int.h"
 #include "agg_fixture.h"
 
 #define NDEV 3
@@ -635,11 +636,79 @@ test_fedeval_sums(void **state)
 	assert_true(isnan(rep.fed_eval_accuracy));
 }
 
+/* The client's slots: an impossible result reports nothing; a count over
+ * the cap weighs the cap; the held-out split is fixed and near its
+ * fraction; settings by name refuse unknown names and bad values. */
+static void
+test_client_side(void **state)
+{
+	struct pfl_msg_plan p;
+	struct pfl_eval_result r;
+	struct pfl_client_config *cfg = NULL;
+	float s[PFL_EVAL_SLOTS];
+	size_t held = 0;
+	char err[PFL_CFG_ERRLEN];
+	const struct pfl_eval_result bad[] = {
+	        {10, NAN, 0.5},  {10, 1.0, 1.5},      {10, -1.0, 0.5},
+	        {10, 1.0, -0.1}, {10, INFINITY, 0.5},
+	};
+	(void)state;
+
+	memset(&p, 0, sizeof(p));
+	p.num_params = 10;
+	p.eval_cap = 100;
+	assert_int_equal(pfli_plan_vector_len(&p), 10 + 1 + PFL_EVAL_SLOTS);
+	p.adaptive_clip = true;
+	assert_int_equal(pfli_plan_eval_offset(&p), 12);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pfli_eval_slots(&p, &bad[i], s);
+		assert_true(s[0] == 0 && s[1] == 0 && s[2] == 0);
+	}
+	r = (struct pfl_eval_result){50, 2.0, 0.75};
+	pfli_eval_slots(&p, &r, s);
+	assert_true(fabsf(s[0] - 0.5f) < 1e-7f);
+	assert_true(fabsf(s[1] - 0.375f) < 1e-7f);
+	assert_true(fabsf(s[2] - (float)(2.0 / PFL_EVAL_LOSS_MAX * 0.5)) <
+	            1e-7f);
+	r = (struct pfl_eval_result){1000000, 1e9, 1.0};
+	pfli_eval_slots(&p, &r, s);
+	assert_true(s[0] == 1.0f && s[1] == 1.0f && s[2] == 1.0f);
+	p.eval_cap = 0;
+	assert_int_equal(pfli_plan_vector_len(&p), 12);
+
+	for (uint64_t i = 0; i < 100000; i++) {
+		bool h = pfli_eval_held_out(i, 0.1);
+		assert_true(h == pfli_eval_held_out(i, 0.1));
+		assert_false(pfli_eval_held_out(i, 0));
+		held += h;
+	}
+	assert_in_range(held, 9500, 10500);
+
+	assert_int_equal(pfl_client_config_new(&cfg), PFL_OK);
+	assert_int_equal(pfl_client_config_set(cfg, "eval_fraction", "0.25",
+	                                       err, sizeof(err)),
+	                 PFL_OK);
+	assert_true(cfg->eval_fraction == 0.25);
+	assert_int_equal(
+	        pfl_client_config_set(cfg, "server", "tcp://h:1", NULL, 0),
+	        PFL_OK);
+	assert_string_equal(cfg->server, "tcp://h:1");
+	assert_int_equal(
+	        pfl_client_config_set(cfg, "no_such", "1", err, sizeof(err)),
+	        PFL_ERR_NOTFOUND);
+	assert_int_not_equal(pfl_client_config_set(cfg, "eval_fraction", "2",
+	                                           err, sizeof(err)),
+	                     PFL_OK);
+	pfl_client_config_free(cfg);
+	pfl_client_config_free(NULL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_fedeval_sums),
+	        cmocka_unit_test(test_client_side),
 	        cmocka_unit_test(test_fedeval_plain),
 	        cmocka_unit_test(test_fedeval_secagg),
 	        cmocka_unit_test(test_fedeval_hostile),
