@@ -397,6 +397,26 @@ http_get(int port, const char *path)
 	return buf;
 }
 
+/* A port nobody listens on now (the kernel's choice; other tests run
+ * beside this one). */
+static int
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
 /* The expected figures of a round, scored here with the model API. */
 static void
 expected(struct dev *devs, int ndev, const struct pfl_dataset *ds,
@@ -472,12 +492,12 @@ run(struct fed *f, int ndev_lib)
 	struct dev devs[NDEV];
 	struct hostile h;
 	pthread_t ath, dth[NDEV], hth;
-	int port = 20000 + (int)(getpid() % 20000) + 7 * runs++;
 	int checked = 0;
 
+	runs++;
 	pthread_mutex_init(&f->mu, NULL);
-	snprintf(f->url, sizeof(f->url), "tcp://127.0.0.1:%d", port);
-	f->http_port = port + 3;
+	snprintf(f->url, sizeof(f->url), "tcp://127.0.0.1:%d", free_port());
+	f->http_port = free_port();
 	snprintf(f->out, sizeof(f->out), "/tmp/pfl-eval13-%ld-%d",
 	         (long)getpid(), runs);
 	agg_config(f, &cfg);
