@@ -99,9 +99,11 @@ worker_main(void *arg)
 			if (idle && !pfl_client_is_busy(b->c)) {
 				size_t slot = w->seen++;
 				if (slot >= MAX_SAMPLE) { /* reservoir sample */
-					w->seed = w->seed * 6364136223846793005u +
-					          1442695040888963407u;
-					slot = (size_t)((w->seed >> 33) % w->seen);
+					w->seed =
+					        w->seed * 6364136223846793005u +
+					        1442695040888963407u;
+					slot = (size_t)((w->seed >> 33) %
+					                w->seen);
 				}
 				if (slot < MAX_SAMPLE) {
 					w->lat_us[slot] = (uint32_t)dt;

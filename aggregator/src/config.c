@@ -6,6 +6,7 @@
 #include "agg_int.h"
 #include "privfl/aggregator.h"
 #include "privfl/secagg.h"
+#include "privfl/strategy.h"
 
 #define F(field) offsetof(struct pfl_agg_config, field)
 #define BIG      1e15
@@ -102,17 +103,19 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
          "(no DP) or uniform (DP)"},
         {"strategy", PFL_CFG_ENUM, F(strategy), "fedavg", 0, 0,
          "fedavg|fedavgm|fedadam|fedyogi|fedadagrad|fedprox", 0,
-         "server strategy"},
-        {"server_lr", PFL_CFG_DOUBLE, F(server_lr), "1.0", 0, 100, NULL, 0,
-         "server learning rate"},
+         PFL_STRATEGY_DEFAULTS_HELP},
+        {"server_lr", PFL_CFG_DOUBLE, F(server_lr), "0", 0, 100, NULL, 0,
+         PFL_STRATEGY_LR_HELP},
         {"server_momentum", PFL_CFG_DOUBLE, F(server_momentum), "0.9", 0, 0.999,
-         NULL, 0, "FedAvgM momentum"},
+         NULL, 0, "FedAvgM server momentum (Hsu et al. 2019)"},
         {"beta1", PFL_CFG_DOUBLE, F(beta1), "0.9", 0, 0.9999, NULL, 0,
-         "FedAdam/FedYogi beta1"},
+         "FedAdam/FedYogi/FedAdagrad first-moment decay (Reddi et al. "
+         "2021)"},
         {"beta2", PFL_CFG_DOUBLE, F(beta2), "0.99", 0, 0.99999, NULL, 0,
-         "FedAdam/FedYogi beta2"},
+         "FedAdam/FedYogi second-moment decay (Reddi et al. 2021)"},
         {"tau", PFL_CFG_DOUBLE, F(tau), "0.001", 1e-12, 10, NULL, 0,
-         "adaptivity tau of FedAdam/FedYogi/FedAdagrad"},
+         "adaptivity tau (epsilon) of FedAdam/FedYogi/FedAdagrad; 0.001 "
+         "as Reddi et al. 2021 recommend"},
         {"secure_aggregation", PFL_CFG_ENUM, F(secure_aggregation), "off", 0, 0,
          "off|secagg|secagg+", 0, "secure aggregation protocol"},
         {"sa_threshold", PFL_CFG_INT, F(sa_threshold), "0", 0, 1000000, NULL, 0,
