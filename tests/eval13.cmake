@@ -2,7 +2,7 @@
 # central test set; with and without secure aggregation; a hostile client).
 pfl_add_test(eval13_fedeval SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/eval13_fedeval.c
 	DEPS pfl_aggregator pfl_client pfl_proto pfl_crypto pfl_model PkgConfig::SODIUM Threads::Threads m
-	TIMEOUT 600)
+	TIMEOUT 600 LABELS tsan)
 # docs/EMBEDDING.md's real-aggregator example, compiled and run against a
 # privfl-aggregator process with keys on disk.
 add_test(NAME eval13_embed_real
