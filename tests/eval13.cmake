@@ -9,3 +9,7 @@ add_test(NAME eval13_embed_real
 	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/eval13_embed_real.sh
 		${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR} ${CMAKE_C_COMPILER})
 set_tests_properties(eval13_embed_real PROPERTIES TIMEOUT 300 LABELS integration)
+# privfl-client's own held-out data (eval_fraction, eval_data) end to end.
+add_test(NAME eval13_daemon
+	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/eval13_daemon.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(eval13_daemon PROPERTIES TIMEOUT 300 LABELS integration)
