@@ -38,7 +38,9 @@ pfli_note_released(struct pfl_client *c, uint64_t rel)
 	}
 	if (ours) {
 		c->rounds_released++;
-		pfl_log(PFL_LOG_INFO,
+		/* DEBUG here: a simulator runs thousands of clients; the
+		 * daemon's loop (run.c) says it at INFO */
+		pfl_log(PFL_LOG_DEBUG,
 		        "round %llu released with this client's update (%llu "
 		        "so far)",
 		        (unsigned long long)rel,

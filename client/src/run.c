@@ -27,6 +27,7 @@ loop(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_trainer *tr,
 	while (!*stop) {
 		int64_t wait = 0;
 		uint64_t before = pfl_client_rounds_done(c);
+		uint64_t rel = pfl_client_rounds_released(c);
 		pfl_err rv = pfl_client_step(c, conn, tr, &wait);
 
 		if (rv != PFL_OK)
@@ -34,6 +35,13 @@ loop(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_trainer *tr,
 		if (verbose && pfl_client_rounds_done(c) != before)
 			pfl_log(PFL_LOG_INFO, "update delivered (%llu so far)",
 			        (unsigned long long)pfl_client_rounds_done(c));
+		if (verbose && pfl_client_rounds_released(c) != rel)
+			pfl_log(PFL_LOG_INFO,
+			        "round %llu released with this client's update "
+			        "(%llu so far)",
+			        (unsigned long long)c->last_released,
+			        (unsigned long long)pfl_client_rounds_released(
+			                c));
 		if (max_rounds > 0 && !pfl_client_is_busy(c) &&
 		    pfl_client_rounds_released(c) >= max_rounds)
 			return PFL_OK;
