@@ -97,6 +97,21 @@ holds_all_round(const struct pfl_sim_config *c)
 	       (c->dropout_phase != NULL && *c->dropout_phase);
 }
 
+/* The largest cohort a round draws: exactly ceil(per_round x overselect)
+ * without DP, up to the aggregator's cap with Poisson draws. */
+static uint64_t
+cohort_max(const struct pfl_sim_config *c)
+{
+	double want = (double)c->agg.clients_per_round * c->agg.overselect;
+	uint64_t m = (uint64_t)want;
+
+	if ((double)m < want)
+		m++;
+	if (m > (uint64_t)c->clients)
+		m = (uint64_t)c->clients;
+	return c->agg.dp_mode == PFL_DP_NONE ? m : pfli_sim_cohort_cap(c);
+}
+
 struct need {
 	double pop;    /* bytes that grow with the population */
 	double cohort; /* bytes that grow with the cohort */
@@ -109,7 +124,7 @@ static void
 estimate(const struct pfl_sim_config *c, size_t num_params, struct need *n)
 {
 	double model = (double)num_params * 4.0;
-	uint64_t cohort = pfli_sim_cohort_cap(c);
+	uint64_t cohort = cohort_max(c);
 	uint64_t threads = (uint64_t)pfli_sim_threads(c);
 	double heard = (double)c->clients;
 
@@ -158,14 +173,13 @@ too_many_maps(const struct pfl_sim_config *c, const struct need *n,
 		         (unsigned long long)fit);
 	else
 		snprintf(err, errlen,
-		         "a cohort of %u keeps %llu secret keys in "
-		         "sodium_malloc "
-		         "memory at once (%d memory mappings each): "
-		         "vm.max_map_count is %llu; at most %llu clients per "
-		         "round",
-		         pfli_sim_cohort_cap(c), (unsigned long long)n->ids,
-		         PFLI_MAPS_PER_ID, (unsigned long long)max_maps,
-		         (unsigned long long)fit);
+		         "a cohort of %llu keeps %llu secret keys in "
+		         "sodium_malloc memory at once (%d memory mappings "
+		         "each): vm.max_map_count is %llu; at most %llu "
+		         "clients per round",
+		         (unsigned long long)cohort_max(c),
+		         (unsigned long long)n->ids, PFLI_MAPS_PER_ID,
+		         (unsigned long long)max_maps, (unsigned long long)fit);
 	return PFL_ERR_CONFIG;
 }
 
@@ -185,7 +199,7 @@ pfli_sim_capacity(const struct pfl_sim_config *c, size_t num_params,
 		return PFL_OK;
 	left = avail - n.fixed;
 	if (c->processes || n.cohort >= left) {
-		double per = n.cohort / (double)pfli_sim_cohort_cap(c);
+		double per = n.cohort / (double)cohort_max(c);
 		snprintf(err, errlen,
 		         "%s of %lld needs about %.0f MiB (model of %zu "
 		         "parameters), %.0f MiB are available: at most %.0f "
@@ -193,7 +207,7 @@ pfli_sim_capacity(const struct pfl_sim_config *c, size_t num_params,
 		         c->processes ? "--processes with a population"
 		                      : "a cohort",
 		         c->processes ? (long long)c->clients
-		                      : (long long)pfli_sim_cohort_cap(c),
+		                      : (long long)cohort_max(c),
 		         (n.cohort + n.fixed) / MIB, num_params, avail / MIB,
 		         left > 0 ? left / (c->processes
 		                                    ? n.cohort /
