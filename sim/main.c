@@ -74,7 +74,8 @@ main(int argc, char **argv)
 	printf(", %llu rounds abandoned; results in %s/rounds.csv and "
 	       "%s/model.safetensors\n",
 	       (unsigned long long)res.aborted_rounds, cfg.out, cfg.out);
-	if (getrusage(RUSAGE_SELF, &ru) == 0)
+	/* --processes: the clients' memory is their processes' */
+	if (!cfg.processes && getrusage(RUSAGE_SELF, &ru) == 0)
 		printf("privfl-sim: population %lld, at most %u clients "
 		       "resident at once, peak resident memory %.0f MiB\n",
 		       (long long)cfg.clients, res.peak_resident,
