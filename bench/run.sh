@@ -4,7 +4,7 @@
 # see docs/BENCHMARKS.md for what they measure and the recorded figures.
 #   bench/run.sh BUILD_DIR
 # BUILD_DIR should be a Release build (cmake -DCMAKE_BUILD_TYPE=Release).
-# About 10 minutes on 2 idle cores. PFL_BENCH_FULL=1 runs the secure
+# About 14 minutes on 2 idle cores. PFL_BENCH_FULL=1 runs the secure
 # aggregation benchmark at full size (about 15 minutes more) instead of
 # --quick. PFL_BENCH_ONLY="train fedavg ..." runs only the named ones
 # (train fedavg aggregate secagg privacy population).
