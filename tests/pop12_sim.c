@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "privfl/accountant.h"
 #include "privfl/log.h"
 #include "privfl/sim.h"
 #include "sim_int.h"
@@ -248,6 +249,53 @@ test_cohort_secrets_released(void **state)
 		         after);
 }
 
+/*
+ * Central DP: the simulator draws each client of the 100,000 with q =
+ * 50 / 100,000, and the aggregator charges exactly that rate (its re-draw
+ * correction is below 1e-9 with 50 expected against min_clients 2): the
+ * run's epsilon is the accountant's for two steps at q. Had the round
+ * counted only the drawn clients as its draws, or the cohort as the
+ * population, the charge would be 1.
+ */
+static void
+test_central_dp_charges_population_rate(void **state)
+{
+	static const char *const kv[] = {"clients",
+	                                 "100000",
+	                                 "per_round",
+	                                 "50",
+	                                 "rounds",
+	                                 "2",
+	                                 "dp",
+	                                 "central",
+	                                 "clip_norm",
+	                                 "1.0",
+	                                 "noise_multiplier",
+	                                 "1.0",
+	                                 "delta",
+	                                 "1e-5",
+	                                 "min_clients",
+	                                 "2",
+	                                 NULL};
+	struct pfl_sim_result r;
+	struct pfl_accountant *acct = NULL;
+	double want = 0;
+
+	(void)state;
+	run(kv, &r);
+	assert_int_equal(r.rounds, 2);
+	assert_int_equal(pfl_accountant_new(PFL_ACCT_RDP, &acct), PFL_OK);
+	assert_int_equal(pfl_accountant_charge(acct, 50.0 / 100000.0, 1.0, 2),
+	                 PFL_OK);
+	assert_int_equal(pfl_accountant_epsilon(acct, 1e-5, &want, NULL),
+	                 PFL_OK);
+	pfl_accountant_free(acct);
+	assert_true(want > 0);
+	if (!(r.epsilon > want * (1 - 1e-6) && r.epsilon < want * (1 + 1e-6)))
+		fail_msg("epsilon %.9g, the accountant's for q = 5e-4: %.9g",
+		         r.epsilon, want);
+}
+
 /* What the machine cannot hold is refused with what it could hold. */
 static void
 test_capacity(void **state)
@@ -323,6 +371,7 @@ main(void)
 	        cmocka_unit_test(test_capacity),
 	        cmocka_unit_test(test_large_population_runs),
 	        cmocka_unit_test(test_cohort_secrets_released),
+	        cmocka_unit_test(test_central_dp_charges_population_rate),
 	};
 
 	return cmocka_run_group_tests_name("pop12", tests, setup, NULL);
