@@ -33,9 +33,15 @@ pfli_sim_load(const struct pfl_sim_config *c, struct pfli_sim *s)
 		return rv;
 	}
 	s->n = (uint32_t)c->clients;
-	/* More clients than examples: client i holds shard i mod examples
-	 * (one example each), so clients share data. */
-	shards = s->n < s->train.n ? s->n : (uint32_t)s->train.n;
+	/* More clients than examples: the examples are dealt to shards of
+	 * about PFLI_SIM_SHARD_EXAMPLES and client i holds shard i mod
+	 * shards, so clients share data (non-IID splits need a few examples
+	 * per shard: a Dirichlet split over one example each finds none). */
+	shards = s->n <= s->train.n
+	                 ? s->n
+	                 : (uint32_t)(s->train.n / PFLI_SIM_SHARD_EXAMPLES);
+	if (shards == 0)
+		shards = 1;
 	rv = pfl_partition_make(s->train.y, s->train.n, s->train.classes,
 	                        shards, kind, param, (uint64_t)c->agg.seed,
 	                        &s->part);

@@ -12,6 +12,8 @@
 #include "privfl/sim.h"
 
 #define PFLI_POP_SECRET_BYTES 32
+/* Examples a data shard holds when there are more clients than examples. */
+#define PFLI_SIM_SHARD_EXAMPLES 10
 
 /*
  * population.c: clients 0 .. n-1 as indices. The run's secret (from
