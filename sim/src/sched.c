@@ -368,8 +368,7 @@ worker_main(void *arg)
 	struct pfl_trainer tr = {0};
 	pfl_err rv;
 
-	if ((rv = pfl_conn_open(s->url, &s->topts, &conn)) != PFL_OK ||
-	    (rv = pfl_trainer_model_init(&tr)) != PFL_OK) {
+	if ((rv = pfl_trainer_model_init(&tr)) != PFL_OK) {
 		fail(s, rv);
 		goto out;
 	}
@@ -395,6 +394,18 @@ worker_main(void *arg)
 		sl->busy = true;
 		sl->nudged = false;
 		pthread_mutex_unlock(&s->mtx);
+		/* Dialled at the first client: with drawn cohorts that comes
+		 * after the aggregator listens (it draws from its round loop),
+		 * and nng's global set-up is not raced. */
+		rv = conn == NULL ? pfl_conn_open(s->url, &s->topts, &conn)
+		                  : PFL_OK;
+		if (rv != PFL_OK) {
+			pthread_mutex_lock(&s->mtx);
+			sl->busy = false;
+			s->failure = rv;
+			s->stop = 1;
+			break;
+		}
 		rv = sl->client == NULL ? materialize(s, sl) : PFL_OK;
 		if (rv == PFL_OK)
 			rv = pfl_client_step(sl->client, conn, &tr, &wait);
