@@ -11,7 +11,7 @@
 #include "privfl/partition.h"
 #include "privfl/sim.h"
 
-#define PFLI_POP_SECRET_BYTES 32
+#define PFLI_POP_SECRET_BYTES   32
 /* Examples a data shard holds when there are more clients than examples. */
 #define PFLI_SIM_SHARD_EXAMPLES 10
 
