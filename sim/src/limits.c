@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "privfl/log.h"
 #include "sim_int.h"
@@ -88,6 +89,17 @@ pfli_sim_machine_probe(struct pfli_sim_machine *m)
 	m->max_maps = read_num("/proc/sys/vm/max_map_count", "");
 }
 
+/* --processes: child processes (procs.c: --threads, default one a core). */
+static uint64_t
+procs(const struct pfl_sim_config *c)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (c->threads > 0)
+		return (uint64_t)c->threads;
+	return cores > 0 ? (uint64_t)cores : 1;
+}
+
 /* Clients that keep their identity and model through the whole round. */
 static bool
 holds_all_round(const struct pfl_sim_config *c)
@@ -125,7 +137,8 @@ estimate(const struct pfl_sim_config *c, size_t num_params, struct need *n)
 {
 	double model = (double)num_params * 4.0;
 	uint64_t cohort = cohort_max(c);
-	uint64_t threads = (uint64_t)pfli_sim_threads(c);
+	uint64_t threads =
+	        c->processes ? procs(c) : (uint64_t)pfli_sim_threads(c);
 	double heard = (double)c->clients;
 
 	if ((double)c->agg.rounds * (double)cohort < heard)
@@ -166,7 +179,7 @@ too_many_maps(const struct pfl_sim_config *c, const struct need *n,
 		         "each, %d memory mappings apiece (sodium_malloc): "
 		         "vm.max_map_count is %llu; at most %llu clients per "
 		         "process",
-		         (long long)c->clients, (long long)pfli_sim_threads(c),
+		         (long long)c->clients, (long long)procs(c),
 		         (unsigned long long)((n->maps - PFLI_MAPS_BASE) /
 		                              PFLI_MAPS_PER_ID),
 		         PFLI_MAPS_PER_ID, (unsigned long long)max_maps,
