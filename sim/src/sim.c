@@ -126,7 +126,6 @@ run_threads(const struct pfl_sim_config *c, struct pfli_sim *sim,
 	at.a = a;
 	if (pthread_create(&at.thr, NULL, agg_main, &at) != 0)
 		return PFL_ERR_NOMEM;
-	pfl_sleep_ms(20); /* let the aggregator listen before clients dial */
 	rv = pfli_sim_workers(c, sim, c->agg.listen, 0, 0, pfli_sim_threads(c),
 	                      &at.done, a);
 	if (rv != PFL_OK)
