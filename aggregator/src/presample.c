@@ -53,12 +53,11 @@ pfli_presample(struct pfl_aggregator *a, int64_t now)
 	for (uint32_t i = 0; i < got && i < r->cap && rv == PFL_OK; i++)
 		rv = join(a, keys[i], now);
 	/* A fixed-size cohort stays uniform over the clients not backed off:
-	 * draws of backed-off or already drawn clients are drawn again. */
-	for (int k = 0; k < 16 && rv == PFL_OK && r->n < size; k++) {
+	 * draws of backed-off or already drawn clients are drawn again (a
+	 * top-up may bring only clients drawn already: none new). */
+	for (int k = 0; k < 64 && rv == PFL_OK && r->n < size; k++) {
 		uint32_t more = a->sampler(a->sampler_arg, r->epoch, r->q,
 		                           size - r->n, keys, r->cap - r->n);
-		if (more == 0)
-			break;
 		got += more;
 		for (uint32_t i = 0; i < more && rv == PFL_OK; i++)
 			rv = join(a, keys[i], now);
