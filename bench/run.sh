@@ -7,7 +7,7 @@
 # About 14 minutes on 2 idle cores. PFL_BENCH_FULL=1 runs the secure
 # aggregation benchmark at full size (about 15 minutes more) instead of
 # --quick. PFL_BENCH_ONLY="train fedavg ..." runs only the named ones
-# (train fedavg aggregate secagg privacy population).
+# (train fedavg aggregate secagg client conns privacy population).
 # The PyTorch baselines need python3-torch and python3-numpy (make bench
 # installs them); without them those benchmarks print privfl's figures
 # and say the baseline is unavailable. Exit status: 0 when every benchmark
@@ -24,7 +24,7 @@ set -uo pipefail
 build=${1:?usage: bench/run.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd) || exit 1
-only=${PFL_BENCH_ONLY:-train fedavg aggregate secagg privacy population}
+only=${PFL_BENCH_ONLY:-train fedavg aggregate secagg client conns privacy population}
 smoke=${PFL_BENCH_SMOKE:-0}
 failed=""
 log=$(mktemp "${TMPDIR:-/tmp}/pfl-bench.XXXXXX")
@@ -73,6 +73,10 @@ if [ "$smoke" = 1 ]; then
 		"$build/bench/bench_aggregate" 40 1048576 1
 	bench secagg "secure aggregation vs floors (smoke)" \
 		"$build/bench/bench_secagg" --smoke
+	bench client "one device's SecAgg+ round vs its floors (smoke)" \
+		"$build/bench/bench_client" --smoke
+	bench conns "connections to one aggregator (smoke)" \
+		"$here/conns.sh" "$build"
 	bench privacy "DP accounting and noise (smoke)" \
 		"$here/privacy.sh" "$build" --smoke
 	bench population "simulator: round time and memory vs population (smoke)" \
@@ -91,6 +95,10 @@ else
 		bench secagg "secure aggregation vs keystream/X25519 floors (--quick; PFL_BENCH_FULL=1 for full sizes)" \
 			"$build/bench/bench_secagg" --quick
 	fi
+	bench client "one device's SecAgg+ round (k = 72, 1M parameters): memory and CPU vs floors" \
+		"$build/bench/bench_client"
+	bench conns "10,000 connections to one aggregator, cohort 1,000" \
+		"$here/conns.sh" "$build"
 	bench privacy "DP accounting and noise vs baselines" \
 		"$here/privacy.sh" "$build"
 	bench population "simulator: round time at population 1M vs 10k, memory at 1M" \

@@ -311,6 +311,9 @@ status_config(const struct pfl_aggregator *a, struct pfl_buf *b)
 {
 	const struct pfl_agg_config *c = &a->cfg;
 	char strat[32], sa[32], dp[32];
+	/* without DP, no noise is added and no delta holds: null, not the
+	 * unused settings' defaults */
+	bool dp_off = c->dp_mode == PFL_DP_NONE;
 	pfl_err rv;
 
 	enum_name("strategy", c->strategy, strat, sizeof(strat));
@@ -336,11 +339,12 @@ status_config(const struct pfl_aggregator *a, struct pfl_buf *b)
 	if (rv == PFL_OK)
 		rv = pfl_buf_append(b, ",", 1);
 	if (rv == PFL_OK)
-		rv = jnum(b, "noise_multiplier", c->noise_multiplier);
+		rv = jnum(b, "noise_multiplier",
+		          dp_off ? NAN : c->noise_multiplier);
 	if (rv == PFL_OK)
 		rv = pfl_buf_append(b, ",", 1);
 	if (rv == PFL_OK)
-		rv = jnum(b, "delta", c->delta);
+		rv = jnum(b, "delta", dp_off ? NAN : c->delta);
 	if (rv == PFL_OK)
 		rv = pfl_buf_append(b, ",", 1);
 	if (rv == PFL_OK)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "privfl/sim.h"
+#include "privfl/strategy.h"
 
 #define F(field) offsetof(struct pfl_sim_config, field)
 #define A(field) offsetof(struct pfl_sim_config, agg.field)
@@ -55,6 +56,13 @@ const struct pfl_cfg_entry pfl_sim_config_table[] = {
          "off|secagg|secagg+", 0, "secure aggregation"},
         {"dp", PFL_CFG_ENUM, A(dp_mode), "none", 0, 0,
          "none|central|distributed|local", 0, "DP mode"},
+        /* the aggregator's rows, here so that --help shows the
+         * strategies' defaults */
+        {"strategy", PFL_CFG_ENUM, A(strategy), "fedavg", 0, 0,
+         "fedavg|fedavgm|fedadam|fedyogi|fedadagrad|fedprox", 0,
+         PFL_STRATEGY_DEFAULTS_HELP},
+        {"server_lr", PFL_CFG_DOUBLE, A(server_lr), "0", 0, 100, NULL, 0,
+         PFL_STRATEGY_LR_HELP},
 };
 
 const size_t pfl_sim_config_table_len =
