@@ -178,6 +178,8 @@ struct pfl_aggregator {
 	void *observer_arg;
 	pfl_agg_notify_fn notify;
 	void *notify_arg;
+	pfl_agg_sample_fn sampler; /* cohorts drawn by the embedder */
+	void *sampler_arg;
 	pthread_cond_t wake; /* the round loop: something worth a tick */
 	struct pfli_reporter *reporter; /* report.c */
 	struct pfl_round_report last;
@@ -278,6 +280,13 @@ pfl_err pfli_health_json(struct pfl_aggregator *a, int64_t now,
 /* serve.c */
 void pfli_serve(void *arg, const uint8_t *req, size_t len,
                 struct pfl_buf *reply);
+
+/*
+ * presample.c: with a sampler (pfl_aggregator_set_sampler), the cohort of
+ * the round being opened comes from it: members, draws = population, and
+ * the cohort closed to check-ins. Under a->mtx.
+ */
+pfl_err pfli_presample(struct pfl_aggregator *a, int64_t now) PFL_WUR;
 
 /* round.c */
 void pfli_round_tick(struct pfl_aggregator *a, int64_t now);

@@ -178,6 +178,8 @@ open_round(struct pfl_aggregator *a, int64_t now, size_t available)
 	pfl_log(PFL_LOG_DEBUG,
 	        "round %llu: selecting, %zu clients available, q=%.4f",
 	        (unsigned long long)r->number, available, r->q);
+	if (a->sampler != NULL && (rv = pfli_presample(a, now)) != PFL_OK)
+		return rv;
 	notify(a, PFL_AGG_EV_SELECTING, false);
 	return PFL_OK;
 }
@@ -507,7 +509,11 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 
 	switch (r->state) {
 	case PFLI_R_IDLE:
-		available = pfli_health_available(a, now - window, now);
+		/* an embedder's sampler draws from the whole population */
+		available =
+		        a->sampler != NULL
+		                ? (size_t)a->cfg.population
+		                : pfli_health_available(a, now - window, now);
 		if (!enough_available(a, available)) {
 			log_waiting(a, now, available);
 			return;
