@@ -368,6 +368,12 @@ worker_main(void *arg)
 	struct pfl_trainer tr = {0};
 	pfl_err rv;
 
+	/* Thousands of virtual clients share these threads: their
+	 * warnings (a round abandoned, a phase aborted: one line per
+	 * client) would bury the aggregator's progress. Their errors stay;
+	 * at log_level debug everything does. */
+	if (pfl_log_level_current < PFL_LOG_DEBUG)
+		pfl_log_set_thread_max(PFL_LOG_ERROR);
 	if ((rv = pfl_trainer_model_init(&tr)) != PFL_OK) {
 		fail(s, rv);
 		goto out;
