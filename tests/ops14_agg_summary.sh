@@ -99,7 +99,7 @@ wait_exit $agg 120
 lines=$(grep -c "^privfl-aggregator: " "$dir/agg.out" || true)
 [ "$lines" = 1 ] || fail "$lines summary lines on stdout, expected 1"
 line=$(grep "^privfl-aggregator: " "$dir/agg.out")
-last=$(grep ',ok$' "$dir/out/rounds.csv" | tail -n 1)
+last=$(grep -E ',ok(,|$)' "$dir/out/rounds.csv" | tail -n 1)
 acc=$(printf '%.4f' "$(cut -d, -f2 <<<"$last")")
 loss=$(printf '%.4f' "$(cut -d, -f3 <<<"$last")")
 want="privfl-aggregator: all rounds done: 2 rounds released, 0 abandoned, in "

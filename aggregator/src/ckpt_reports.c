@@ -59,6 +59,9 @@ encode_one(const struct pfl_round_report *r,
 	put_f64(&p, r->seconds);
 	put_f64(&p, r->clip_norm);
 	put_f64(&p, r->noise_sigma);
+	put_f64(&p, r->fed_eval_loss);
+	put_f64(&p, r->fed_eval_accuracy);
+	put_u64(&p, r->fed_eval_examples);
 }
 
 /* false if a 32-bit count does not fit */
@@ -82,6 +85,9 @@ decode_one(const uint8_t in[PFLI_CKPT_REPORT_BYTES], struct pfl_round_report *r)
 	r->seconds = get_f64(&p);
 	r->clip_norm = get_f64(&p);
 	r->noise_sigma = get_f64(&p);
+	r->fed_eval_loss = get_f64(&p);
+	r->fed_eval_accuracy = get_f64(&p);
+	r->fed_eval_examples = get_u64(&p);
 	if (sel > UINT32_MAX || surv > UINT32_MAX)
 		return false;
 	r->selected = (uint32_t)sel;

@@ -4,9 +4,10 @@
  * checkpoint was, so that a resume can write them (results.c).
  *
  * Layout: a count (u64), then per report PFLI_CKPT_REPORT_BYTES bytes:
- * 13 fields of 8 bytes in host order (as the rest of the checkpoint):
+ * 16 fields of 8 bytes in host order (as the rest of the checkpoint):
  * round, accuracy, loss, train_loss, epsilon, delta, selected, survived,
- * bytes_up, bytes_down, seconds, clip_norm, noise_sigma. The reports of
+ * bytes_up, bytes_down, seconds, clip_norm, noise_sigma, fed_eval_loss,
+ * fed_eval_accuracy, fed_eval_examples. The reports of
  * abandoned rounds are never stored (nothing of them was released).
  */
 #ifndef PRIVFL_CKPT_REPORTS_H
@@ -18,7 +19,7 @@
 #include "privfl/buf.h"
 #include "privfl/err.h"
 
-#define PFLI_CKPT_REPORT_BYTES (13 * 8)
+#define PFLI_CKPT_REPORT_BYTES (16 * 8)
 /* At most this many reports in a section (the reporter lags by a few). */
 #define PFLI_CKPT_MAX_REPORTS  4096
 

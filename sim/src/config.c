@@ -18,8 +18,9 @@
 const struct pfl_cfg_entry pfl_sim_config_table[] = {
         {"dataset", PFL_CFG_STRING, F(dataset), "fashion-mnist", 0, 0, NULL, 0,
          "fashion-mnist, or a directory with the four IDX files"},
-        {"clients", PFL_CFG_INT, F(clients), "100", 1, 1000000, NULL, 0,
-         "virtual clients"},
+        {"clients", PFL_CFG_INT, F(clients), "100", 1, 1000000000, NULL, 0,
+         "virtual clients (the population; only a round's cohort is "
+         "resident)"},
         {"partition", PFL_CFG_STRING, F(partition), "iid", 0, 0, NULL, 0,
          "iid, dirichlet:ALPHA, shards:K, quantity:ALPHA"},
         {"dropout", PFL_CFG_DOUBLE, F(dropout), "0", 0, 1, NULL, 0,
