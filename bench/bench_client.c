@@ -270,6 +270,7 @@ measured_client(int rfd, uint32_t k, const char *model)
 	memset(&tt, 0, sizeof(tt));
 	if ((rc = pfl_trainer_model_init(&tt.real)) != PFL_OK)
 		die("trainer", rc);
+	memset(&tr, 0, sizeof(tr)); /* no evaluate: not measured */
 	tr.train = timed_train;
 	tr.arg = &tt;
 	rss_ready = status_kb("VmRSS");
@@ -553,5 +554,10 @@ main(int argc, char **argv)
 	if (arv != PFL_OK)
 		fprintf(stderr, "bench_client: aggregator: %s\n",
 		        pfl_strerror(arv));
+	if (WIFSIGNALED(status))
+		fprintf(stderr,
+		        "bench_client: the measured client died of "
+		        "signal %d\n",
+		        WTERMSIG(status));
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

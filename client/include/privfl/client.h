@@ -93,7 +93,11 @@ typedef pfl_err (*pfl_eval_fn)(void *arg, const struct pfl_client_data *data,
                                const struct pfl_task *task, const float *global,
                                struct pfl_eval_result *out);
 
-/* evaluate may be NULL: this client then reports no evaluation. */
+/*
+ * evaluate may be NULL: this client then reports no evaluation. Initialize
+ * the whole struct (= {.train = f, .arg = a}, or memset): a field left
+ * unset is called. Fields may be added at the end in later versions.
+ */
 struct pfl_trainer {
 	pfl_train_fn train;
 	void *arg;
