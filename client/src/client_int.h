@@ -45,4 +45,13 @@ bool pfli_participation_allows(const struct pfl_client_policy *pol,
                                const uint64_t *rounds, uint32_t n,
                                uint64_t round, char *why, size_t whylen);
 
+/*
+ * Whether the plan's model is the one this client trains: mine is the
+ * layout digest of the custom model it trains (pfl_client_opts
+ * .layout_digest), NULL for the built-in models. On false, why says which
+ * layout the plan has and which the client trains.
+ */
+bool pfli_layout_allows(const uint8_t *mine, const struct pfl_msg_plan *p,
+                        char *why, size_t whylen);
+
 #endif

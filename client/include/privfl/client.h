@@ -139,6 +139,10 @@ struct pfl_client_opts {
 	int64_t backoff_min_ms; /* after an error */
 	int64_t backoff_max_ms;
 	struct pfl_client_faults faults;
+	/* the layout digest (privfl/layout.h, copied) of the custom model
+	 * this client's trainer trains: plans for another model are refused
+	 * (WITHDRAW "model layout differs"). NULL: built-in models only */
+	const uint8_t *layout_digest;
 };
 
 struct pfl_client;
