@@ -9,3 +9,28 @@ if(NOT PFL_SANITIZE)
 	set_tests_properties(model13_torch PROPERTIES TIMEOUT 600
 		LABELS integration)
 endif()
+
+# NumPy only: also in sanitizer builds, where the ASan-built libprivfl.so
+# needs the ASan runtime loaded first into /usr/bin/python3 (Python's own
+# allocations are not checked for leaks).
+add_test(NAME model13_badtrain
+	COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/model13_badtrain.py
+		${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+set_tests_properties(model13_badtrain PROPERTIES TIMEOUT 300
+	LABELS integration)
+if(PFL_SANITIZE)
+	execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+		OUTPUT_VARIABLE PFL_LIBASAN OUTPUT_STRIP_TRAILING_WHITESPACE)
+	set_tests_properties(model13_badtrain PROPERTIES ENVIRONMENT
+		"LD_PRELOAD=${PFL_LIBASAN};ASAN_OPTIONS=detect_leaks=0")
+endif()
+
+# make install: the package and libprivfl.so.0 work from the prefix.
+add_test(NAME model13_install
+	COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/model13_install.sh
+		${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+set_tests_properties(model13_install PROPERTIES TIMEOUT 300)
+if(PFL_SANITIZE)
+	set_tests_properties(model13_install PROPERTIES ENVIRONMENT
+		"LD_PRELOAD=${PFL_LIBASAN};ASAN_OPTIONS=detect_leaks=0")
+endif()

@@ -84,6 +84,11 @@ class _Task(ctypes.Structure):  # struct pfl_task
                 ("whylen", ctypes.c_size_t)]
 
 
+class _PlanHead(ctypes.Structure):  # the start of struct pfl_msg_plan
+    _fields_ = [("task", ctypes.c_char * 16), ("model", ctypes.c_char * 48),
+                ("num_params", ctypes.c_uint32)]
+
+
 class _LayoutTensor(ctypes.Structure):  # struct pfl_layout_tensor
     _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_char * 8),
                 ("ndim", ctypes.c_int), ("shape", ctypes.c_int64 * 8),
@@ -236,8 +241,14 @@ class _Bridge:
 
     def _call(self, arg, data, task, glob, local, nex, loss):
         t = ctypes.cast(task, ctypes.POINTER(_Task)).contents
+        plan = ctypes.cast(t.plan, ctypes.POINTER(_PlanHead)).contents
         try:
-            rv, why = self._train(t.round, glob, local, nex, loss)
+            if plan.num_params != self.layout.num_params:  # (the client
+                # checked the layout digest already; never read past)
+                rv, why = _ERR_INVAL, "plan has %d parameters, not %d" % (
+                    plan.num_params, self.layout.num_params)
+            else:
+                rv, why = self._train(t.round, glob, local, nex, loss)
         except KeyboardInterrupt:
             self.interrupted = True
             self.stop.value = 1
