@@ -10,6 +10,7 @@ usage: model13_badtrain.py SOURCE_DIR BUILD_DIR"""
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -95,6 +96,7 @@ def main():
         subprocess.run([PRIVFL, "keygen", "--out", "keys/" + k], check=True,
                        stdout=subprocess.DEVNULL)
         os.link("keys/%s/identity.pub" % k, "keys/enrolled/%s.pub" % k)
+    check_api()
     procs = []
     try:
         run_bad(procs)
@@ -104,7 +106,34 @@ def main():
             if p.poll() is None:
                 p.kill()
                 p.wait()
+    os.chdir("/")
+    shutil.rmtree(tmp)  # kept when the test fails, for its logs
     print("ok")
+
+
+def check_api():
+    """Settings by name are checked by the C table; misuse is refused
+    before anything connects."""
+    def train(w, r):
+        return w, 1
+    base = dict(server="tcp://127.0.0.1:1", server_key="keys/good0/"
+                "identity.pub", identity_dir="keys/good0",
+                init_model="init.safetensors", train=train, max_rounds=1)
+    for extra, exc, words in (
+            ({"bogus_setting": 1}, privfl.PrivflError, "bogus_setting"),
+            ({"request_timeout_ms": 5}, privfl.PrivflError,
+             "request_timeout_ms"),
+            ({"data": "x.csv"}, privfl.PrivflError, "not a setting here"),
+            ({"init_model": "missing.safetensors"}, privfl.PrivflError,
+             "missing.safetensors"),
+            ({"evaluate": train}, NotImplementedError, "item 3")):
+        try:
+            privfl.run_client(**dict(base, **extra))
+        except exc as e:
+            if words not in str(e):
+                fail("%s: %r does not name %r" % (extra, str(e), words))
+        else:
+            fail("run_client took %s" % extra)
 
 
 def aggregator(port, rounds, out, log, extra=()):
