@@ -11,6 +11,7 @@ usage: model13_badtrain.py SOURCE_DIR BUILD_DIR"""
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -99,6 +100,7 @@ def main():
     check_api()
     procs = []
     try:
+        run_interrupt(procs)
         run_bad(procs)
         run_other(procs)
     finally:
@@ -134,6 +136,26 @@ def check_api():
                 fail("%s: %r does not name %r" % (extra, str(e), words))
         else:
             fail("run_client took %s" % extra)
+
+
+def run_interrupt(procs):
+    """Ctrl-C while the client waits for an aggregator that is not there:
+    run_client ends and raises KeyboardInterrupt."""
+    p = client("good0", free_port(), "init.safetensors", 1)
+    procs.append(p)
+    deadline = time.time() + 120
+    while "joining" not in open("good0.log").read():
+        if time.time() > deadline or p.poll() is not None:
+            fail("client did not start", ["good0.log"])
+        time.sleep(0.1)
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        fail("Ctrl-C did not stop the client", ["good0.log"])
+    if p.returncode == 0 or "KeyboardInterrupt" not in open("good0.log").read():
+        fail("no KeyboardInterrupt after Ctrl-C", ["good0.log"])
+    os.unlink("good0.log")
 
 
 def aggregator(port, rounds, out, log, extra=()):

@@ -20,6 +20,7 @@ import ctypes
 import math
 import os
 import sys
+import threading
 import traceback
 
 __all__ = ["run_client", "Layout", "PrivflError", "library"]
@@ -308,8 +309,9 @@ def run_client(server, server_key=None, identity_dir=None, train=None,
     name (docs/CONFIG.md), e.g. log_level="warn", seed=1,
     require_secure_aggregation="secagg+". evaluate: reserved for federated
     evaluation (issue #13 item 3); not wired yet, so passing it raises.
-    Raises PrivflError when the client cannot run or stops on an error,
-    KeyboardInterrupt when interrupted inside train."""
+    Raises PrivflError when the client cannot run or stops on an error;
+    KeyboardInterrupt (Ctrl-C) stops the client and is raised again. train
+    runs on a thread of the client's, one call at a time."""
     if train is None or not callable(train):
         raise TypeError("run_client needs train=fn(weights, round)")
     if evaluate is not None:
@@ -336,7 +338,21 @@ def run_client(server, server_key=None, identity_dir=None, train=None,
                     (ctypes.c_char_p * len(vals))(*vals), len(keys),
                     ctypes.pointer(tr), dig, ctypes.pointer(stop),
                     ctypes.addressof(err), len(err))
-    rv = _lib.pfl_client_run_settings(ctypes.byref(opts))
+    # The client runs on a thread of its own (train is called there), so
+    # that Ctrl-C reaches this one at once, also while the client waits
+    # for the network: it sets stop, and the library ends the request.
+    result = []
+    th = threading.Thread(target=lambda: result.append(
+        _lib.pfl_client_run_settings(ctypes.byref(opts))), daemon=True)
+    th.start()
+    try:
+        while th.is_alive():
+            th.join(0.2)
+    except KeyboardInterrupt:
+        stop.value = 1
+        th.join()
+        raise
+    rv = result[0]
     if bridge.interrupted:
         raise KeyboardInterrupt
     if rv != 0:
