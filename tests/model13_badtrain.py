@@ -98,6 +98,7 @@ def main():
                        stdout=subprocess.DEVNULL)
         os.link("keys/%s/identity.pub" % k, "keys/enrolled/%s.pub" % k)
     check_api()
+    check_aggregator_refusals()
     procs = []
     try:
         run_interrupt(procs)
@@ -136,6 +137,27 @@ def check_api():
                 fail("%s: %r does not name %r" % (extra, str(e), words))
         else:
             fail("run_client took %s" % extra)
+
+
+def check_aggregator_refusals():
+    """--model custom without init_model, or with a float64 model: a clear
+    error at start, nothing served."""
+    st.save({"w": np.zeros(3, np.float64)}, "f64.safetensors")
+    for extra, words in (
+            ([], "model custom needs init_model"),
+            (["--init_model", "f64.safetensors"],
+             "init_model f64.safetensors: tensor 'w' is F64: save the model "
+             "as float32"),
+            (["--init_model", "nope.safetensors"],
+             "init_model nope.safetensors: not found")):
+        r = subprocess.run([AGG, "--listen", "tcp://127.0.0.1:%d" % free_port(),
+                            "--model", "custom", "--test_data", "none",
+                            "--out_dir", "refused"] + extra,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        out = r.stdout.decode()
+        if r.returncode == 0 or words not in out:
+            fail("aggregator %s: exit %d, %r" % (extra, r.returncode, out))
 
 
 def run_interrupt(procs):
