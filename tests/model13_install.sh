@@ -11,9 +11,20 @@ build=$2
 dir=$(mktemp -d /tmp/privfl-m13inst.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 cmake --install "$build" --prefix "$dir/prefix" > "$dir/install.log"
-pkg=$dir/prefix/lib/python3/dist-packages/privfl
-[ -f "$pkg/__init__.py" ] && [ -f "$pkg/_libdir.py" ] || {
-	echo "FAIL: no package in $pkg" >&2; exit 1; }
+init=$(find "$dir/prefix" -path '*/dist-packages/privfl/__init__.py' | head -n 1)
+[ -n "$init" ] || { echo "FAIL: no package installed" >&2; exit 1; }
+pkg=$(dirname "$init")
+site=$(dirname "$pkg")
+[ -f "$pkg/_libdir.py" ] || { echo "FAIL: no _libdir.py in $pkg" >&2; exit 1; }
+# Debian's python3 would find it under /usr/local and /usr without
+# PYTHONPATH: the directory is on its search path for both prefixes
+rel=${site#"$dir/prefix/"}
+/usr/bin/python3 - "$rel" <<'PY' || { echo "FAIL: $rel is not on /usr/bin/python3's path under /usr/local and /usr" >&2; exit 1; }
+import sys
+rel = sys.argv[1]
+sys.exit(0 if all(p + "/" + rel in sys.path for p in ("/usr/local", "/usr"))
+         else 1)
+PY
 lib=$(find "$dir/prefix" -name 'libprivfl.so.0' | head -n 1)
 [ -n "$lib" ] || { echo "FAIL: no libprivfl.so.0 installed" >&2; exit 1; }
 if find "$dir/prefix" -name 'libprivfl.so' | grep -q .; then
@@ -21,7 +32,7 @@ if find "$dir/prefix" -name 'libprivfl.so' | grep -q .; then
 	exit 1
 fi
 cd "$dir"
-out=$(env -u PRIVFL_LIBRARY PYTHONPATH="$dir/prefix/lib/python3/dist-packages" \
+out=$(env -u PRIVFL_LIBRARY PYTHONPATH="$site" \
 	/usr/bin/python3 - "$dir" <<'PY'
 import os, sys
 import numpy as np
