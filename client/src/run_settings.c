@@ -1,5 +1,6 @@
 /* pfl_client_run_settings: a client from settings by name (client_run.h). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ struct run {
 	uint8_t server_pk[32], auth_pk[32];
 	volatile sig_atomic_t stop_local;
 	volatile sig_atomic_t *stop;
-	volatile int done;
+	atomic_int done; /* the watcher ends */
 };
 
 static void
@@ -158,7 +159,7 @@ watch_stop(void *arg)
 {
 	struct run *r = arg;
 
-	while (!r->done) {
+	while (!atomic_load(&r->done)) {
 		if (*r->stop) {
 			pfl_conn_abort(r->conn);
 			break;
@@ -221,7 +222,7 @@ pfl_client_run_settings(const struct pfl_client_run_opts *o)
 	rv = loop(&r);
 out:
 	if (watching) {
-		r.done = 1;
+		atomic_store(&r.done, 1);
 		pthread_join(thr, NULL);
 	}
 	pfl_client_free(r.c);
