@@ -1,4 +1,5 @@
 /* privfl-aggregator: runs a federation (see docs/AGGREGATOR.md). */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include <sodium.h>
 
 #include "privfl/aggregator.h"
+#include "privfl/clock.h"
 #include "privfl/log.h"
 #include "privfl/sig.h"
 
@@ -27,6 +29,64 @@ on_hup(int sig)
 		pfl_aggregator_reload_keys(running);
 }
 
+/* What this run released, for the summary line (observer, see below). */
+struct summary {
+	uint64_t released; /* rounds released in this run */
+	uint64_t aborted;
+	double accuracy; /* last evaluated; NaN when none */
+	double loss;
+	double epsilon;
+	double delta;
+};
+
+static void
+observe(void *arg, const struct pfl_round_report *r)
+{
+	struct summary *s = arg;
+
+	if (r->aborted) {
+		s->aborted++;
+		return;
+	}
+	s->released++;
+	if (!isnan(r->accuracy)) {
+		s->accuracy = r->accuracy;
+		s->loss = r->loss;
+	}
+	s->epsilon = r->epsilon;
+	s->delta = r->delta;
+}
+
+/*
+ * One line on stdout when the run ends, as privfl-sim prints: why it
+ * stopped, rounds released and abandoned, the last accuracy, epsilon at
+ * delta, and where the results are. pfl_aggregator_run drains the
+ * reporter (the observer's thread) before it returns.
+ */
+static void
+print_summary(struct pfl_aggregator *a, const struct pfl_agg_config *cfg,
+              const struct summary *s, pfl_err rv, double seconds)
+{
+	uint64_t done = pfl_aggregator_rounds_done(a);
+
+	printf("privfl-aggregator: %s: %llu rounds released",
+	       rv == PFL_ERR_CLOSED           ? "stopped by a signal"
+	       : done < (uint64_t)cfg->rounds ? "stopped at the privacy budget"
+	                                      : "all rounds done",
+	       (unsigned long long)done);
+	if (s->released != done)
+		printf(" (%llu in this run)", (unsigned long long)s->released);
+	printf(", %llu abandoned, in %.1f s", (unsigned long long)s->aborted,
+	       seconds);
+	if (!isnan(s->accuracy))
+		printf(": accuracy %.4f, loss %.4f", s->accuracy, s->loss);
+	if (cfg->dp_mode != PFL_DP_NONE && s->released > 0)
+		printf(", epsilon %.3f (delta %.0e)", s->epsilon, s->delta);
+	printf("; results in %s/rounds.csv and %s/model.safetensors\n",
+	       cfg->out_dir, cfg->out_dir);
+	fflush(stdout);
+}
+
 static void
 usage(FILE *f)
 {
@@ -46,6 +106,8 @@ main(int argc, char **argv)
 {
 	struct pfl_agg_config cfg;
 	struct pfl_aggregator *a = NULL;
+	struct summary sum = {.accuracy = NAN};
+	double t0;
 	char err[PFL_CFG_ERRLEN] = "";
 	int code = 1;
 	pfl_err rv;
@@ -81,11 +143,15 @@ main(int argc, char **argv)
 	pfl_signal_install(SIGTERM, on_signal);
 	pfl_signal_install(SIGPIPE, NULL);
 	pfl_signal_install(SIGHUP, on_hup);
+	pfl_aggregator_set_observer(a, observe, &sum);
+	t0 = pfl_clock_sec();
 	rv = pfl_aggregator_run(a);
 	running = NULL;
 	code = rv == PFL_OK ? 0 : rv == PFL_ERR_CLOSED ? 3 : 1;
 	if (rv != PFL_OK && rv != PFL_ERR_CLOSED)
 		fprintf(stderr, "privfl-aggregator: %s\n", pfl_strerror(rv));
+	else
+		print_summary(a, &cfg, &sum, rv, pfl_clock_sec() - t0);
 out:
 	pfl_aggregator_free(a);
 	pfl_agg_config_fini(&cfg);

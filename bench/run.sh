@@ -4,10 +4,10 @@
 # see docs/BENCHMARKS.md for what they measure and the recorded figures.
 #   bench/run.sh BUILD_DIR
 # BUILD_DIR should be a Release build (cmake -DCMAKE_BUILD_TYPE=Release).
-# About 10 minutes on 2 idle cores. PFL_BENCH_FULL=1 runs the secure
+# About 14 minutes on 2 idle cores. PFL_BENCH_FULL=1 runs the secure
 # aggregation benchmark at full size (about 15 minutes more) instead of
 # --quick. PFL_BENCH_ONLY="train fedavg ..." runs only the named ones
-# (train fedavg aggregate secagg privacy).
+# (train fedavg aggregate secagg client conns privacy population).
 # The PyTorch baselines need python3-torch and python3-numpy (make bench
 # installs them); without them those benchmarks print privfl's figures
 # and say the baseline is unavailable. Exit status: 0 when every benchmark
@@ -24,7 +24,7 @@ set -uo pipefail
 build=${1:?usage: bench/run.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd) || exit 1
-only=${PFL_BENCH_ONLY:-train fedavg aggregate secagg privacy}
+only=${PFL_BENCH_ONLY:-train fedavg aggregate secagg client conns privacy population}
 smoke=${PFL_BENCH_SMOKE:-0}
 failed=""
 log=$(mktemp "${TMPDIR:-/tmp}/pfl-bench.XXXXXX")
@@ -73,8 +73,14 @@ if [ "$smoke" = 1 ]; then
 		"$build/bench/bench_aggregate" 40 1048576 1
 	bench secagg "secure aggregation vs floors (smoke)" \
 		"$build/bench/bench_secagg" --smoke
+	bench client "one device's SecAgg+ round vs its floors (smoke)" \
+		"$build/bench/bench_client" --smoke
+	bench conns "connections to one aggregator (smoke)" \
+		"$here/conns.sh" "$build"
 	bench privacy "DP accounting and noise (smoke)" \
 		"$here/privacy.sh" "$build" --smoke
+	bench population "simulator: round time and memory vs population (smoke)" \
+		"$here/sim_population.sh" "$build"
 else
 	bench train "training throughput, privfl vs PyTorch (1 thread each)" \
 		"$here/train.sh" "$build"
@@ -89,8 +95,14 @@ else
 		bench secagg "secure aggregation vs keystream/X25519 floors (--quick; PFL_BENCH_FULL=1 for full sizes)" \
 			"$build/bench/bench_secagg" --quick
 	fi
+	bench client "one device's SecAgg+ round (k = 72, 1M parameters): memory and CPU vs floors" \
+		"$build/bench/bench_client"
+	bench conns "10,000 connections to one aggregator, cohort 1,000" \
+		"$here/conns.sh" "$build"
 	bench privacy "DP accounting and noise vs baselines" \
 		"$here/privacy.sh" "$build"
+	bench population "simulator: round time at population 1M vs 10k, memory at 1M" \
+		"$here/sim_population.sh" "$build"
 fi
 
 echo

@@ -38,11 +38,27 @@ install(FILES ${PROJECT_BINARY_DIR}/privfl.pc
 file(GLOB PFL_MAN1 ${PROJECT_SOURCE_DIR}/docs/man/*.1)
 install(FILES ${PFL_MAN1} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 
+# The units name the programs by absolute path, so the path is filled in
+# when installing, from the prefix of that install (`cmake --install BUILD
+# --prefix P` overrides the configured one; DESTDIR is not part of it).
+# dist/check-install.sh (test install_check) runs systemd-analyze verify on
+# the installed units.
 foreach(u privfl-client privfl-aggregator)
-	configure_file(${PROJECT_SOURCE_DIR}/dist/${u}.service.in
-		${PROJECT_BINARY_DIR}/dist/${u}.service @ONLY)
-	install(FILES ${PROJECT_BINARY_DIR}/dist/${u}.service
-		DESTINATION lib/systemd/system)
+	install(CODE "
+		set(PFL_UNIT_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
+		set(PFL_UNIT_DOCDIR \"${CMAKE_INSTALL_DOCDIR}\")
+		foreach(d PFL_UNIT_BINDIR PFL_UNIT_DOCDIR)
+			if(NOT IS_ABSOLUTE \"\${\${d}}\")
+				set(\${d} \"\${CMAKE_INSTALL_PREFIX}/\${\${d}}\")
+			endif()
+		endforeach()
+		set(CMAKE_INSTALL_FULL_BINDIR \"\${PFL_UNIT_BINDIR}\")
+		set(CMAKE_INSTALL_FULL_DOCDIR \"\${PFL_UNIT_DOCDIR}\")
+		configure_file(\"${PROJECT_SOURCE_DIR}/dist/${u}.service.in\"
+			\"${PROJECT_BINARY_DIR}/dist/install/${u}.service\" @ONLY)
+		file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\"
+			TYPE FILE FILES \"${PROJECT_BINARY_DIR}/dist/install/${u}.service\")
+	")
 endforeach()
 install(FILES ${PROJECT_SOURCE_DIR}/dist/client.conf
 	${PROJECT_SOURCE_DIR}/dist/aggregator.conf

@@ -4,22 +4,25 @@
 # there, and a program using libprivfl builds and runs with pkg-config.
 # usage: check-install.sh BUILD_DIR
 set -euo pipefail
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 build=$1
 prefix=$(mktemp -d /tmp/privfl-install.XXXXXX)
-trap 'rm -rf "$prefix"' EXIT
+staged=$(mktemp -d /tmp/privfl-destdir.XXXXXX)
+trap 'rm -rf "$prefix" "$staged"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 fail() {
 	echo "FAIL: $*"
 	exit 1
 }
+command -v man >/dev/null || fail "man missing (Debian package man-db, in make deps-test)"
+command -v systemd-analyze >/dev/null ||
+	fail "systemd-analyze missing (Debian package systemd, in make deps-test)"
 for p in privfl privfl-aggregator privfl-client privfl-sim; do
 	[ -x "$prefix/bin/$p" ] || fail "bin/$p missing"
 	"$prefix/bin/$p" --help >/dev/null || fail "$p --help failed"
 	[ -f "$prefix/share/man/man1/$p.1" ] || fail "man page $p.1 missing"
-	if command -v man >/dev/null; then
-		out=$(MANWIDTH=80 man --warnings -l "$prefix/share/man/man1/$p.1" 2>&1 >/dev/null)
-		[ -z "$out" ] || fail "man $p: $out"
-	fi
+	out=$(MANWIDTH=80 man --warnings -l "$prefix/share/man/man1/$p.1" 2>&1 >/dev/null)
+	[ -z "$out" ] || fail "man $p: $out"
 done
 for f in lib/libprivfl.a lib/pkgconfig/privfl.pc include/privfl/err.h \
 	include/privfl/aggregator.h include/privfl/audit.h \
@@ -28,9 +31,33 @@ for f in lib/libprivfl.a lib/pkgconfig/privfl.pc include/privfl/err.h \
 	share/privfl/examples/client.conf share/privfl/examples/aggregator.conf; do
 	[ -f "$prefix/$f" ] || fail "$f missing"
 done
-grep -q "^ExecStart=.*/bin/privfl-client --config /etc/privfl/client.conf" \
-	"$prefix/lib/systemd/system/privfl-client.service" ||
-	fail "privfl-client.service has no ExecStart"
+# The units run the programs of this prefix, not of the configured one
+# (issue #14 item 7), and systemd accepts them: systemd-analyze verify
+# checks the syntax, that ExecStart is executable and, with MANPATH, that
+# the man page in Documentation= exists. It needs no running systemd.
+for u in privfl-client privfl-aggregator; do
+	unit="$prefix/lib/systemd/system/$u.service"
+	exec_line=$(grep "^ExecStart=" "$unit") || fail "$u.service has no ExecStart"
+	[ "$exec_line" = "ExecStart=$prefix/bin/$u --config /etc/privfl/${u#privfl-}.conf" ] ||
+		fail "$u.service: $exec_line (expected $prefix/bin/$u)"
+	grep -q "^Documentation=man:$u(1) file://$prefix/share/doc/privfl/OPERATIONS.md\$" "$unit" ||
+		fail "$u.service: Documentation= does not point into $prefix"
+	[ -f "$prefix/share/doc/privfl/OPERATIONS.md" ] || fail "OPERATIONS.md not installed"
+	if ! out=$(MANPATH="$prefix/share/man" systemd-analyze verify "$unit" 2>&1); then
+		fail "systemd-analyze verify $u.service: $out"
+	fi
+	[ -z "$out" ] || fail "systemd-analyze verify $u.service warns: $out"
+done
+# A staged install (DESTDIR, as packagers do): the units name the final
+# prefix, not the staging directory.
+DESTDIR=$staged cmake --install "$build" --prefix /opt/privfl >/dev/null
+for u in privfl-client privfl-aggregator; do
+	unit="$staged/opt/privfl/lib/systemd/system/$u.service"
+	exec_line=$(grep "^ExecStart=" "$unit") || fail "staged $u.service: no ExecStart"
+	[ "${exec_line%% *}" = "ExecStart=/opt/privfl/bin/$u" ] ||
+		fail "staged $u.service: $exec_line (expected /opt/privfl/bin/$u)"
+	[ -x "$staged/opt/privfl/bin/$u" ] || fail "staged bin/$u missing"
+done
 # A program against the installed library, found through pkg-config only.
 cat >"$prefix/app.c" <<'C'
 #include <stdio.h>
@@ -63,5 +90,6 @@ grep -q '^PFL_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" &&
 # shellcheck disable=SC2086
 ${CC:-cc} -std=c11 -Wall -Werror $san $cflags "$prefix/app.c" -o "$prefix/app" $libs ||
 	fail "cannot build a program with pkg-config privfl ($cflags $libs)"
-"$prefix/app" | grep -q "^rounds [0-9]" || fail "the program did not run"
-echo "PASS: install into a fresh prefix: programs, man pages, units, configs, libprivfl.a and privfl.pc"
+app_out=$("$prefix/app") || fail "the program failed"
+case $app_out in "rounds "[0-9]*) ;; *) fail "the program printed: $app_out" ;; esac
+echo "PASS: install into a fresh prefix: programs, man pages, units (systemd-analyze verify, also staged with DESTDIR), configs, libprivfl.a and privfl.pc"

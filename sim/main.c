@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <sodium.h>
 
@@ -29,6 +30,7 @@ main(int argc, char **argv)
 {
 	struct pfl_sim_config cfg;
 	struct pfl_sim_result res;
+	struct rusage ru;
 	char err[PFL_CFG_ERRLEN] = "";
 	pfl_err rv;
 
@@ -72,6 +74,12 @@ main(int argc, char **argv)
 	printf(", %llu rounds abandoned; results in %s/rounds.csv and "
 	       "%s/model.safetensors\n",
 	       (unsigned long long)res.aborted_rounds, cfg.out, cfg.out);
+	/* --processes: the clients' memory is their processes' */
+	if (!cfg.processes && getrusage(RUSAGE_SELF, &ru) == 0)
+		printf("privfl-sim: population %lld, at most %u clients "
+		       "resident at once, peak resident memory %.0f MiB\n",
+		       (long long)cfg.clients, res.peak_resident,
+		       (double)ru.ru_maxrss / 1024.0);
 	pfl_sim_config_fini(&cfg);
 	return 0;
 out_usage:

@@ -58,6 +58,9 @@ done
 [ "$st" = 0 ] || fail "exit status $st at the privacy budget, expected 0"
 grep -q "stopped at the privacy budget after 1 rounds" "$dir/agg.log" ||
 	fail "no 'stopped at the privacy budget' line"
+# the summary line (issue #14 item 10; ops14_agg_summary.sh has the others)
+grep -q "^privfl-aggregator: stopped at the privacy budget: 1 rounds released, .*, epsilon [0-9.]* (delta 1e-05); results in $dir/out/rounds.csv" "$dir/agg.log" ||
+	fail "no summary line naming the budget, 1 round and epsilon"
 ok=$(grep -c ',ok' "$dir/out/rounds.csv" || true)
 [ "$ok" = 1 ] || fail "$ok rounds released, expected 1"
 echo "ok: exit 0 at the privacy budget after 1 round"

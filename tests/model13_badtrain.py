@@ -8,6 +8,7 @@ NumPy only, so that it also runs in sanitizer builds (libasan preloaded,
 tests/model13.cmake).
 usage: model13_badtrain.py SOURCE_DIR BUILD_DIR"""
 
+import csv
 import os
 import re
 import shutil
@@ -245,10 +246,10 @@ def run_bad(procs):
         fail("no traceback on the client's stderr", logs)
     if "no data today" in agglog:
         fail("the exception's text left the device", logs)
-    rows = open("out/rounds.csv").read().splitlines()[1:]
-    if len([r for r in rows if r.endswith(",ok")]) != ROUNDS:
+    rows = list(csv.DictReader(open("out/rounds.csv")))
+    if len([r for r in rows if r["status"] == "ok"]) != ROUNDS:
         fail("%d rounds released: %s" % (ROUNDS, rows), logs)
-    secs = [float(r.split(",")[9]) for r in rows]
+    secs = [float(r["seconds"]) for r in rows]
     if max(secs) >= PHASE_TIMEOUT_S * 0.9:
         fail("a round took %.1f s: it waited for the deadline" % max(secs))
     out, _ = st.load("out/model.safetensors")

@@ -51,3 +51,6 @@ if(TARGET privfl)
 			LABELS integration)
 	endforeach()
 endif()
+# The memo of pfl_sa_choose_params_min answers as the search does.
+pfl_add_test(test_sa_params SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_sa_params.c
+	DEPS pfl_crypto pfl_common PkgConfig::SODIUM Threads::Threads TIMEOUT 120)

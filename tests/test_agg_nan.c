@@ -135,7 +135,9 @@ test_nan_update_refused(void **state)
 	round = r.round;
 	n = r.u.plan.vector_len;
 	np = r.u.plan.num_params;
-	assert_true(n == np + 1); /* the parameters and the weight slot */
+	/* the parameters, the weight slot and the evaluation slots (zero
+	 * ones are "no evaluation") */
+	assert_true(n == np + 1 + (r.u.plan.eval_cap ? PFL_EVAL_SLOTS : 0));
 
 	/* The model of the round: the starting point to compare with. */
 	pfl_msg_init(&m, PFL_MSG_GET_MODEL, "default", round, id);

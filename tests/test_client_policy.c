@@ -205,7 +205,7 @@ static struct pfl_client *
 new_client(struct harness *h, const struct pfl_identity *id,
            const struct pfl_client_policy *pol)
 {
-	static const struct pfl_client_data data = {NULL, NULL, 0, NULL};
+	static const struct pfl_client_data data = {.ds = NULL};
 	struct pfl_client_opts o;
 	struct pfl_client *c = NULL;
 
@@ -225,7 +225,7 @@ new_client(struct harness *h, const struct pfl_identity *id,
 static void
 steps(struct harness *h, struct pfl_client *c, int n)
 {
-	struct pfl_trainer tr = {train, h};
+	struct pfl_trainer tr = {.train = train, .arg = h};
 
 	for (int i = 0; i < n; i++) {
 		int64_t wait;
@@ -398,7 +398,7 @@ static void
 test_unpinned_refused(void **state)
 {
 	struct harness *h = *state;
-	struct pfl_client_data data = {NULL, NULL, 0, NULL};
+	struct pfl_client_data data = {.ds = NULL};
 	struct pfl_client_opts o;
 	struct pfl_client *c = NULL;
 

@@ -13,6 +13,7 @@
 
 #include "privfl/aggregator.h"
 #include "privfl/client.h"
+#include "privfl/secagg.h"
 
 static void
 load(struct pfl_agg_config *c, const char *text, pfl_err want, char *err)
@@ -126,6 +127,37 @@ test_cross_checks(void **state)
 	pfl_agg_config_fini(&c);
 }
 
+/*
+ * SecAgg+ cohorts beyond the complete graph's limit with the default
+ * sa_dropout 0.3 and sa_corrupt 0.1 have no graph of at most
+ * PFL_SA_MAX_K neighbours: said at start with a sa_dropout that works
+ * (before, every round was refused once clients had checked in).
+ */
+static void
+test_sa_plus_cohort_checked(void **state)
+{
+	struct pfl_agg_config c;
+	char err[PFL_CFG_ERRLEN];
+
+	(void)state;
+	assert_int_equal(pfl_agg_config_init(&c, err, sizeof(err)), PFL_OK);
+	c.secure_aggregation = PFL_SA_PLUS;
+	c.clients_per_round = 3000;
+	c.overselect = 1.0;
+	assert_int_equal(pfl_agg_config_check(&c, err, sizeof(err)),
+	                 PFL_ERR_CONFIG);
+	print_message("%s\n", err);
+	assert_non_null(strstr(err, "cohorts of 3000"));
+	assert_non_null(strstr(err, "sa_dropout 0.3 with sa_corrupt 0.1"));
+	assert_non_null(strstr(err, "sa_dropout 0.25 does (k = "));
+	c.sa_dropout = 0.25; /* what the message proposes */
+	assert_int_equal(pfl_agg_config_check(&c, err, sizeof(err)), PFL_OK);
+	c.sa_dropout = 0.3;
+	c.clients_per_round = 1000; /* the complete graph remains */
+	assert_int_equal(pfl_agg_config_check(&c, err, sizeof(err)), PFL_OK);
+	pfl_agg_config_fini(&c);
+}
+
 static void
 test_client_table(void **state)
 {
@@ -155,6 +187,7 @@ main(void)
 	        cmocka_unit_test(test_file_errors_name_the_line),
 	        cmocka_unit_test(test_args),
 	        cmocka_unit_test(test_cross_checks),
+	        cmocka_unit_test(test_sa_plus_cohort_checked),
 	        cmocka_unit_test(test_client_table),
 	};
 

@@ -621,7 +621,7 @@ test_semantic_rejections(void **state)
 	pfl_buf_fini(&buf);
 }
 
-/* ---- known answers: the exact bytes of version 2 (tests/vectors/proto) ----
+/* ---- known answers: the exact bytes of version 3 (tests/vectors/proto) ----
  */
 
 static size_t
@@ -693,7 +693,7 @@ test_known_answers(void **state)
 		m.reply_to[i] = (uint8_t)(0x10 + i);
 	for (int i = 0; i < 32; i++)
 		m.recipient[i] = (uint8_t)(0x20 + i);
-	kat_check("ack-v2.hex", &m, id);
+	kat_check("ack-v3.hex", &m, id);
 
 	pfl_msg_init(&m, PFL_MSG_UPDATE, "demo", 7, id);
 	for (int i = 0; i < 16; i++)
@@ -704,7 +704,7 @@ test_known_answers(void **state)
 	m.u.update.weight = 600;
 	m.u.update.data = (const uint8_t *)v;
 	m.u.update.data_len = sizeof(v);
-	kat_check("update-v2.hex", &m, id);
+	kat_check("update-v3.hex", &m, id);
 	pfl_identity_free(id);
 }
 

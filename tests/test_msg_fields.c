@@ -208,9 +208,14 @@ v_ver1(msgpack_packer *pk)
 	msgpack_pack_uint32(pk, 1); /* replies were not bound before 2 */
 }
 static void
-v_ver3(msgpack_packer *pk)
+v_ver2(msgpack_packer *pk)
 {
-	msgpack_pack_uint32(pk, 3);
+	msgpack_pack_uint32(pk, 2); /* no evaluation slots before 3 */
+}
+static void
+v_ver4(msgpack_packer *pk)
+{
+	msgpack_pack_uint32(pk, 4);
 }
 static void
 v_type0(msgpack_packer *pk)
@@ -317,7 +322,8 @@ test_field_rejections(void **state)
 	{
 		static const struct spec bad[] = {
 		        {"v", M_VAL, v_ver1},
-		        {"v", M_VAL, v_ver3},
+		        {"v", M_VAL, v_ver2},
+		        {"v", M_VAL, v_ver4},
 		        {"t", M_VAL, v_type0},
 		        {"t", M_VAL, v_type12},
 		        {"fed", M_VAL, v_fed_space},

@@ -2,7 +2,8 @@
 # Generate docs/CONFIG.md from the settings tables compiled into the
 # programs (their --config-markdown output), so that the reference can never
 # drift from the code. tests/docs_config_uptodate.sh fails when the
-# committed file differs from what this prints.
+# committed file differs from what this prints. tools/gen-man.sh fills the
+# man pages' SETTINGS sections from the same output.
 #
 # usage: tools/gen-config-md.sh [BUILD_DIR] [OUT]
 #   BUILD_DIR  a configured and built tree (default: ./build)

@@ -121,7 +121,9 @@ struct pfli_round {
 	double clip_norm;
 	double client_noise_sigma;
 	uint32_t vector_len;
-	uint8_t *model_reply;     /* cached signed MODEL message */
+	uint32_t eval_cap;    /* federated evaluation (fedeval.c); 0: none */
+	uint32_t eval_off;    /* ... its slots' offset in the vector */
+	uint8_t *model_reply; /* cached signed MODEL message */
 	uint8_t model_digest[32]; /* its digest, announced in the plans */
 	size_t model_reply_len;
 	bool aborted;
@@ -178,6 +180,8 @@ struct pfl_aggregator {
 	void *observer_arg;
 	pfl_agg_notify_fn notify;
 	void *notify_arg;
+	pfl_agg_sample_fn sampler; /* cohorts drawn by the embedder */
+	void *sampler_arg;
 	pthread_cond_t wake; /* the round loop: something worth a tick */
 	struct pfli_reporter *reporter; /* report.c */
 	struct pfl_round_report last;
@@ -279,6 +283,13 @@ pfl_err pfli_health_json(struct pfl_aggregator *a, int64_t now,
 void pfli_serve(void *arg, const uint8_t *req, size_t len,
                 struct pfl_buf *reply);
 
+/*
+ * presample.c: with a sampler (pfl_aggregator_set_sampler), the cohort of
+ * the round being opened comes from it: members, draws = population, and
+ * the cohort closed to check-ins. Under a->mtx.
+ */
+pfl_err pfli_presample(struct pfl_aggregator *a, int64_t now) PFL_WUR;
+
 /* round.c */
 void pfli_round_tick(struct pfl_aggregator *a, int64_t now);
 void pfli_round_reset(struct pfli_round *r);
@@ -293,6 +304,23 @@ void pfli_round_wake(struct pfl_aggregator *a);
 
 /* finish.c */
 pfl_err pfli_round_finish(struct pfl_aggregator *a);
+
+/*
+ * fedeval.c: federated evaluation (docs/CLIENT.md, "Federated evaluation").
+ * plan: whether the round asks for it (not under DP: its figures would be a
+ * release outside epsilon) and the slots it adds to r->vector_len. update_ok: a
+ * plain update's slots are possible (each in range); refused otherwise. report:
+ * the weighted figures of the round's summed slots into rep.
+ */
+void pfli_fedeval_plan(const struct pfl_aggregator *a, struct pfli_round *r);
+bool pfli_fedeval_update_ok(const struct pfli_round *r, const uint8_t *data,
+                            size_t len);
+void pfli_fedeval_report(const struct pfli_round *r, const float *sum,
+                         uint32_t survivors, struct pfl_round_report *rep);
+/* From the three sums (w, accuracy * w, scaled loss * w), tol the
+ * quantization slack: false (rep untouched) when they are impossible. */
+bool pfli_fedeval_from_sums(const double s[3], uint32_t cap, uint32_t survivors,
+                            double tol, struct pfl_round_report *rep);
 
 /*
  * accounting.c: every privacy decision of a round (docs/PRIVACY.md). All

@@ -367,6 +367,19 @@ pfl_aggregator_set_notify(struct pfl_aggregator *a, pfl_agg_notify_fn fn,
 	pthread_mutex_unlock(&a->mtx);
 }
 
+pfl_err
+pfl_aggregator_set_sampler(struct pfl_aggregator *a, pfl_agg_sample_fn fn,
+                           void *arg)
+{
+	if (fn != NULL && a->cfg.population <= 0)
+		return PFL_ERR_CONFIG;
+	pthread_mutex_lock(&a->mtx);
+	a->sampler = fn;
+	a->sampler_arg = arg;
+	pthread_mutex_unlock(&a->mtx);
+	return PFL_OK;
+}
+
 const uint8_t *
 pfl_aggregator_public_key(const struct pfl_aggregator *a)
 {

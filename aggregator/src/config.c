@@ -1,9 +1,12 @@
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agg_int.h"
 #include "privfl/aggregator.h"
+#include "privfl/secagg.h"
+#include "privfl/strategy.h"
 
 #define F(field) offsetof(struct pfl_agg_config, field)
 #define BIG      1e15
@@ -101,17 +104,19 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
          "(no DP) or uniform (DP)"},
         {"strategy", PFL_CFG_ENUM, F(strategy), "fedavg", 0, 0,
          "fedavg|fedavgm|fedadam|fedyogi|fedadagrad|fedprox", 0,
-         "server strategy"},
-        {"server_lr", PFL_CFG_DOUBLE, F(server_lr), "1.0", 0, 100, NULL, 0,
-         "server learning rate"},
+         PFL_STRATEGY_DEFAULTS_HELP},
+        {"server_lr", PFL_CFG_DOUBLE, F(server_lr), "0", 0, 100, NULL, 0,
+         PFL_STRATEGY_LR_HELP},
         {"server_momentum", PFL_CFG_DOUBLE, F(server_momentum), "0.9", 0, 0.999,
-         NULL, 0, "FedAvgM momentum"},
+         NULL, 0, "FedAvgM server momentum (Hsu et al. 2019)"},
         {"beta1", PFL_CFG_DOUBLE, F(beta1), "0.9", 0, 0.9999, NULL, 0,
-         "FedAdam/FedYogi beta1"},
+         "FedAdam/FedYogi/FedAdagrad first-moment decay (Reddi et al. "
+         "2021)"},
         {"beta2", PFL_CFG_DOUBLE, F(beta2), "0.99", 0, 0.99999, NULL, 0,
-         "FedAdam/FedYogi beta2"},
+         "FedAdam/FedYogi second-moment decay (Reddi et al. 2021)"},
         {"tau", PFL_CFG_DOUBLE, F(tau), "0.001", 1e-12, 10, NULL, 0,
-         "adaptivity tau of FedAdam/FedYogi/FedAdagrad"},
+         "adaptivity tau (epsilon) of FedAdam/FedYogi/FedAdagrad; 0.001 "
+         "as Reddi et al. 2021 recommend"},
         {"secure_aggregation", PFL_CFG_ENUM, F(secure_aggregation), "off", 0, 0,
          "off|secagg|secagg+", 0, "secure aggregation protocol"},
         {"sa_threshold", PFL_CFG_INT, F(sa_threshold), "0", 0, 1000000, NULL, 0,
@@ -181,6 +186,55 @@ pfl_agg_config_fini(struct pfl_agg_config *cfg)
 	pfl_cfg_free(pfl_agg_config_table, pfl_agg_config_table_len, cfg);
 }
 
+/*
+ * A SecAgg+ cohort too large for the complete graph (PFL_SA_MAX_N_FULL)
+ * needs a sparse graph with sa_dropout's and sa_corrupt's guarantees;
+ * without one every round would be refused. Said at start, with the
+ * largest sa_dropout (in steps of 0.05) that has one. The searches are
+ * remembered (pfl_sa_choose_params_min), so the first round pays nothing.
+ */
+static pfl_err
+check_sa_plus(const struct pfl_agg_config *c, char *err, size_t errlen)
+{
+	double want = ceil((double)c->clients_per_round * c->overselect);
+	uint32_t n, k = 0, t = 0, min = (uint32_t)c->min_clients;
+	double d;
+
+	if (c->secure_aggregation != PFL_SA_PLUS || c->sa_neighbours != 0 ||
+	    c->sa_threshold != 0 || want <= PFL_SA_MAX_N_FULL ||
+	    want > PFL_SA_MAX_N_PLUS)
+		return PFL_OK;
+	n = (uint32_t)want;
+	if (pfl_sa_choose_params_min(PFL_SA_PLUS, n, c->sa_dropout,
+	                             c->sa_corrupt, min, &k,
+	                             &t) != PFL_ERR_CONFIG)
+		return PFL_OK; /* found, or a failure the round will report */
+	/* whole hundredths, so that the value proposed is the value tried */
+	for (long h = lround(c->sa_dropout * 100) - 5;; h -= 5) {
+		d = (double)h / 100;
+		if (h <= 0 ||
+		    pfl_sa_choose_params_min(PFL_SA_PLUS, n, d, c->sa_corrupt,
+		                             min, &k, &t) == PFL_OK)
+			break;
+	}
+	if (d > 0.01)
+		snprintf(
+		        err, errlen,
+		        "secure_aggregation secagg+ with cohorts of %u "
+		        "(clients_per_round x overselect): no graph of at most "
+		        "%u neighbours tolerates sa_dropout %g with sa_corrupt "
+		        "%g; sa_dropout %.2f does (k = %u, t = %u)",
+		        n, PFL_SA_MAX_K, c->sa_dropout, c->sa_corrupt, d, k, t);
+	else
+		snprintf(
+		        err, errlen,
+		        "secure_aggregation secagg+ with cohorts of %u "
+		        "(clients_per_round x overselect): no graph of at most "
+		        "%u neighbours tolerates sa_corrupt %g; lower it",
+		        n, PFL_SA_MAX_K, c->sa_corrupt);
+	return PFL_ERR_CONFIG;
+}
+
 pfl_err
 pfl_agg_config_check(const struct pfl_agg_config *c, char *err, size_t errlen)
 {
@@ -221,6 +275,8 @@ pfl_agg_config_check(const struct pfl_agg_config *c, char *err, size_t errlen)
 		FAIL("secure aggregation needs min_clients >= 3 (with two, "
 		     "each would learn the other's update from the sum)");
 	if ((rv = pfli_privacy_check_config(c, err, errlen)) != PFL_OK)
+		return rv;
+	if ((rv = check_sa_plus(c, err, errlen)) != PFL_OK)
 		return rv;
 	if (strncmp(c->listen, "tls+", 4) == 0 &&
 	    (c->tls_cert_key_file == NULL || *c->tls_cert_key_file == '\0'))

@@ -339,6 +339,7 @@ pfli_round_finish(struct pfl_aggregator *a)
 	pthread_mutex_unlock(&a->mtx);
 	if (rv != PFL_OK)
 		goto out;
+	pfli_fedeval_report(r, sum, survivors, &rep);
 	format_audit(a, &rep, (const uint8_t(*)[32])surv, survivors);
 	if ((rv = make_durable(a, &u)) != PFL_OK)
 		goto out;

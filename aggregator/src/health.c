@@ -178,6 +178,8 @@ pfli_health_linger(struct pfl_aggregator *a)
 	int64_t grace = 3 * a->cfg.checkin_interval_ms + a->est_run_ms + 5000;
 	int64_t end = pfl_clock_ms() + (grace < 60000 ? grace : 60000);
 
+	if (a->sampler != NULL)
+		return; /* the embedder's clients ended with their round */
 	pthread_mutex_lock(&a->mtx);
 	while (!a->stop && !all_told(a) && pfl_clock_ms() < end) {
 		pthread_mutex_unlock(&a->mtx);

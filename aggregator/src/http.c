@@ -37,6 +37,7 @@ struct snap {
 	struct pfl_round_report last;
 	double accuracy; /* last evaluated, NaN if never */
 	double loss;
+	struct pfl_round_report fed; /* last round with federated evaluation */
 	enum pfli_round_state state;
 	uint64_t round_number;
 	uint32_t round_members;
@@ -47,6 +48,20 @@ struct snap {
 	size_t nhist;
 	struct pfl_buf backoff; /* the clients' failure records (JSON) */
 };
+
+/* Under a->mtx: the last round with a federated evaluation. */
+static void
+snap_fed_eval(const struct pfl_aggregator *a, struct snap *s)
+{
+	memset(&s->fed, 0, sizeof(s->fed));
+	s->fed.fed_eval_loss = s->fed.fed_eval_accuracy = NAN;
+	for (size_t i = a->nhistory; i-- > 0;)
+		if (!a->history[i].aborted &&
+		    a->history[i].fed_eval_examples > 0) {
+			s->fed = a->history[i];
+			break;
+		}
+}
 
 static void
 snap_take(struct pfl_aggregator *a, struct snap *s, uint64_t since)
@@ -79,6 +94,7 @@ snap_take(struct pfl_aggregator *a, struct snap *s, uint64_t since)
 			s->loss = a->history[i].loss;
 			break;
 		}
+	snap_fed_eval(a, s);
 	s->state = a->round.state;
 	s->round_number = a->round.number;
 	s->round_members = a->round.n;
@@ -222,6 +238,23 @@ metrics_text(const struct pfl_aggregator *a, const struct snap *s,
 	         s->accuracy},
 	        {"privfl_loss", "gauge",
 	         "Test loss at the last evaluation (NaN: none yet)", s->loss},
+	        {"privfl_fed_eval_accuracy", "gauge",
+	         "Federated evaluation: accuracy on the clients' held-out "
+	         "data, "
+	         "weighted by examples, at the last round that had one (NaN: "
+	         "none yet)",
+	         s->fed.fed_eval_accuracy},
+	        {"privfl_fed_eval_loss", "gauge",
+	         "Federated evaluation: loss, weighted likewise (NaN: none "
+	         "yet)",
+	         s->fed.fed_eval_loss},
+	        {"privfl_fed_eval_examples", "gauge",
+	         "Federated evaluation: held-out examples it counted",
+	         (double)s->fed.fed_eval_examples},
+	        {"privfl_fed_eval_round", "gauge",
+	         "Round whose clients made that evaluation (of the model it "
+	         "started from; 0: none yet)",
+	         (double)s->fed.round},
 	        {"privfl_audit_last_round", "gauge",
 	         "Round of the last line in audit.log",
 	         (double)s->audit_last_round},
@@ -266,6 +299,27 @@ jstr(struct pfl_buf *b, const char *key, const char *s)
 	return rv == PFL_OK ? pfl_buf_append(b, "\"", 1) : rv;
 }
 
+/* ,"fed_eval_loss":..,"fed_eval_accuracy":..,"fed_eval_examples":.. */
+static pfl_err
+status_fed_eval(struct pfl_buf *b, const struct pfl_round_report *r)
+{
+	bool none = r->aborted || r->fed_eval_examples == 0;
+	pfl_err rv = pfl_buf_append(b, ",", 1);
+
+	if (rv == PFL_OK)
+		rv = jnum(b, "fed_eval_loss", none ? NAN : r->fed_eval_loss);
+	if (rv == PFL_OK)
+		rv = pfl_buf_append(b, ",", 1);
+	if (rv == PFL_OK)
+		rv = jnum(b, "fed_eval_accuracy",
+		          none ? NAN : r->fed_eval_accuracy);
+	if (rv == PFL_OK)
+		rv = pfl_buf_printf(
+		        b, ",\"fed_eval_examples\":%llu",
+		        none ? 0ULL : (unsigned long long)r->fed_eval_examples);
+	return rv;
+}
+
 static pfl_err
 status_round(struct pfl_buf *b, const struct pfl_round_report *r)
 {
@@ -295,6 +349,8 @@ status_round(struct pfl_buf *b, const struct pfl_round_report *r)
 	if (rv == PFL_OK)
 		rv = jnum(b, "clip_norm", r->clip_norm);
 	if (rv == PFL_OK)
+		rv = status_fed_eval(b, r);
+	if (rv == PFL_OK)
 		rv = pfl_buf_printf(
 		        b,
 		        ",\"selected\":%u,\"survived\":%u,\"bytes_up\":%llu,"
@@ -311,6 +367,9 @@ status_config(const struct pfl_aggregator *a, struct pfl_buf *b)
 {
 	const struct pfl_agg_config *c = &a->cfg;
 	char strat[32], sa[32], dp[32];
+	/* without DP, no noise is added and no delta holds: null, not the
+	 * unused settings' defaults */
+	bool dp_off = c->dp_mode == PFL_DP_NONE;
 	pfl_err rv;
 
 	enum_name("strategy", c->strategy, strat, sizeof(strat));
@@ -336,11 +395,12 @@ status_config(const struct pfl_aggregator *a, struct pfl_buf *b)
 	if (rv == PFL_OK)
 		rv = pfl_buf_append(b, ",", 1);
 	if (rv == PFL_OK)
-		rv = jnum(b, "noise_multiplier", c->noise_multiplier);
+		rv = jnum(b, "noise_multiplier",
+		          dp_off ? NAN : c->noise_multiplier);
 	if (rv == PFL_OK)
 		rv = pfl_buf_append(b, ",", 1);
 	if (rv == PFL_OK)
-		rv = jnum(b, "delta", c->delta);
+		rv = jnum(b, "delta", dp_off ? NAN : c->delta);
 	if (rv == PFL_OK)
 		rv = pfl_buf_append(b, ",", 1);
 	if (rv == PFL_OK)

@@ -10,11 +10,14 @@
  * included. At most REPORT_MAX_EVALS model copies wait for evaluation:
  * pfli_report_round blocks the round loop beyond that.
  */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agg_int.h"
 #include "privfl/log.h"
+#include "privfl/strategy.h"
 
 enum { REPORT_MAX_EVALS = 2 };
 
@@ -35,6 +38,42 @@ struct pfli_reporter {
 	unsigned evals; /* queued or running jobs with params */
 };
 
+/*
+ * An ERROR naming the likely setting when the model's test loss blew up
+ * (not finite, or 100x) since the last evaluated round, or since a uniform
+ * guess (ln classes) before the first: a server_lr too large for the
+ * strategy sends the model to chance in one round and nothing else says so.
+ */
+static void
+check_divergence(struct pfl_aggregator *a, const struct pfl_round_report *rep)
+{
+	double prev = log((double)a->cfg.classes);
+	unsigned long long prev_round = 0;
+	char hint[192], was[64];
+
+	pthread_mutex_lock(&a->mtx);
+	for (size_t i = a->nhistory; i-- > 0;) {
+		if (!isnan(a->history[i].accuracy)) {
+			prev = a->history[i].loss;
+			prev_round = a->history[i].round;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->mtx);
+	if (!pfl_strategy_is_diverging(prev, rep->loss))
+		return;
+	pfl_strategy_divergence_hint(a->strategy, a->cfg.lr, hint,
+	                             sizeof(hint));
+	if (prev_round > 0)
+		snprintf(was, sizeof(was), "%.4g (round %llu)", prev,
+		         prev_round);
+	else
+		snprintf(was, sizeof(was), "%.4g (a uniform guess)", prev);
+	pfl_log(PFL_LOG_ERROR,
+	        "round %llu: global loss rose from %s to %.4g: %s",
+	        (unsigned long long)rep->round, was, rep->loss, hint);
+}
+
 /* Score params on the test set into rep (accuracy, loss). */
 static void
 evaluate(struct pfl_aggregator *a, const float *params,
@@ -49,6 +88,8 @@ evaluate(struct pfl_aggregator *a, const float *params,
 	if (rv != PFL_OK)
 		pfl_log(PFL_LOG_WARN, "round %llu: evaluation failed: %s",
 		        (unsigned long long)rep->round, pfl_strerror(rv));
+	else
+		check_divergence(a, rep);
 }
 
 static void *

@@ -14,9 +14,10 @@
 #include "privfl/log.h"
 #include "privfl/safetensors.h"
 
-#define CSV_HEADER                                                      \
-	"round,accuracy,loss,epsilon,delta,selected,survived,bytes_up," \
-	"bytes_down,seconds,train_loss,clip_norm,noise_multiplier,status\n"
+#define CSV_HEADER                                                         \
+	"round,accuracy,loss,epsilon,delta,selected,survived,bytes_up,"    \
+	"bytes_down,seconds,train_loss,clip_norm,noise_multiplier,status," \
+	"fed_eval_loss,fed_eval_accuracy,fed_eval_examples\n"
 
 static void
 history_add(struct pfl_aggregator *a, const struct pfl_round_report *r)
@@ -31,6 +32,24 @@ history_add(struct pfl_aggregator *a, const struct pfl_round_report *r)
 		a->caphistory = cap;
 	}
 	a->history[a->nhistory++] = *r;
+}
+
+/* The federated evaluation columns (15-17) of a rounds.csv line. */
+static void
+fed_eval_reload(const char *line, struct pfl_round_report *r)
+{
+	unsigned long long n = 0;
+	const char *p = line;
+
+	r->fed_eval_loss = r->fed_eval_accuracy = NAN;
+	r->fed_eval_examples = 0;
+	for (int commas = 0; p != NULL && commas < 14; commas++)
+		if ((p = strchr(p, ',')) != NULL)
+			p++;
+	if (p == NULL || sscanf(p, "%lf,%lf,%llu", &r->fed_eval_loss,
+	                        &r->fed_eval_accuracy, &n) != 3)
+		return;
+	r->fed_eval_examples = n;
 }
 
 /* Resuming: the rounds already in rounds.csv go back into the history. */
@@ -48,13 +67,14 @@ history_reload(struct pfl_aggregator *a, const char *path)
 		memset(&r, 0, sizeof(r));
 		if (sscanf(line,
 		           "%llu,%lf,%lf,%lf,%lf,%u,%u,%llu,%llu,%lf,%lf,%lf,"
-		           "%lf,%15s",
+		           "%lf,%15[^,\n]",
 		           &round, &r.accuracy, &r.loss, &r.epsilon, &r.delta,
 		           &r.selected, &r.survived, &up, &down, &r.seconds,
 		           &r.train_loss, &r.clip_norm, &r.noise_sigma,
 		           status) != 14 ||
 		    round > a->rounds_done)
 			continue;
+		fed_eval_reload(line, &r);
 		r.round = round;
 		r.bytes_up = up;
 		r.bytes_down = down;
@@ -109,6 +129,17 @@ pfli_results_open(struct pfl_aggregator *a)
 	return PFL_OK;
 }
 
+/* ",loss,accuracy,examples\n" (nan and 0 for a round without any). */
+static void
+fed_eval_columns(FILE *f, const struct pfl_round_report *r)
+{
+	bool none = r->aborted || r->fed_eval_examples == 0;
+
+	fprintf(f, ",%.6f,%.6f,%llu\n", none ? NAN : r->fed_eval_loss,
+	        none ? NAN : r->fed_eval_accuracy,
+	        none ? 0ULL : (unsigned long long)r->fed_eval_examples);
+}
+
 static void
 fmt_duration(double s, char *out, size_t len)
 {
@@ -132,19 +163,20 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 	double left = done < (uint64_t)a->cfg.rounds
 	                      ? (double)((uint64_t)a->cfg.rounds - done) * per
 	                      : 0;
-	char eta[32], accs[32], eps[32];
+	char eta[32], accs[48], eps[32];
 
 	if (a->csv != NULL) {
 		fprintf(a->csv,
 		        "%llu,%.6f,%.6f,%.6f,%.3g,%u,%u,%llu,%llu,%.3f,%.6f,%."
 		        "6g,"
-		        "%.6g,%s\n",
+		        "%.6g,%s",
 		        (unsigned long long)r->round, r->accuracy, r->loss,
 		        r->epsilon, r->delta, r->selected, r->survived,
 		        (unsigned long long)r->bytes_up,
 		        (unsigned long long)r->bytes_down, r->seconds,
 		        r->train_loss, r->clip_norm, r->noise_sigma,
 		        r->aborted ? "aborted" : "ok");
+		fed_eval_columns(a->csv, r);
 		fflush(a->csv);
 	}
 	pthread_mutex_lock(&a->mtx);
@@ -158,7 +190,10 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 	if (r->aborted)
 		return;
 	fmt_duration(left, eta, sizeof(eta));
-	if (isnan(r->accuracy))
+	if (isnan(r->accuracy) && r->fed_eval_examples > 0)
+		snprintf(accs, sizeof(accs), "fed acc %.4f loss %.4f",
+		         r->fed_eval_accuracy, r->fed_eval_loss);
+	else if (isnan(r->accuracy))
 		snprintf(accs, sizeof(accs), "acc -");
 	else
 		snprintf(accs, sizeof(accs), "acc %.4f loss %.4f", r->accuracy,

@@ -178,6 +178,8 @@ open_round(struct pfl_aggregator *a, int64_t now, size_t available)
 	pfl_log(PFL_LOG_DEBUG,
 	        "round %llu: selecting, %zu clients available, q=%.4f",
 	        (unsigned long long)r->number, available, r->q);
+	if (a->sampler != NULL && (rv = pfli_presample(a, now)) != PFL_OK)
+		return rv;
 	notify(a, PFL_AGG_EV_SELECTING, false);
 	return PFL_OK;
 }
@@ -230,6 +232,7 @@ start_running(struct pfl_aggregator *a, int64_t now)
 	pfl_err rv;
 
 	r->vector_len = (uint32_t)a->num_params + extra;
+	pfli_fedeval_plan(a, r);
 	if (cfg->secure_aggregation != 0) {
 		struct pfl_sa_params p;
 		uint8_t(*pks)[32] = NULL;
@@ -506,7 +509,11 @@ pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 
 	switch (r->state) {
 	case PFLI_R_IDLE:
-		available = pfli_health_available(a, now - window, now);
+		/* an embedder's sampler draws from the whole population */
+		available =
+		        a->sampler != NULL
+		                ? (size_t)a->cfg.population
+		                : pfli_health_available(a, now - window, now);
 		if (!enough_available(a, available)) {
 			log_waiting(a, now, available);
 			return;

@@ -172,6 +172,7 @@ fill_plan(struct pfl_aggregator *a, uint32_t idx, struct pfl_msg_plan *p,
 		memcpy(p->sa_seed, r->sa_seed, 32);
 	}
 	p->vector_len = r->vector_len;
+	p->eval_cap = r->eval_cap;
 	p->deadline_ms = left > 0 ? (uint32_t)left : 0;
 }
 
@@ -346,6 +347,13 @@ on_update(struct ctx *c, struct pfli_client *cl)
 	}
 	if (mb->sent_update) {
 		reply_ack(c);
+		return;
+	}
+	/* before the add: a refused update leaves no trace */
+	if (u->data_len == (size_t)r->vector_len * 4 &&
+	    !pfli_fedeval_update_ok(r, u->data, u->data_len)) {
+		reply_error(c, PFL_ERR_PROTO,
+		            "update refused: impossible evaluation slots", 0);
 		return;
 	}
 	/* Checked and added in one pass; a refused update leaves no trace. */

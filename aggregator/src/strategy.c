@@ -1,8 +1,11 @@
 #include "privfl/strategy.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "privfl/log.h"
 
 struct pfl_strategy {
 	struct pfl_strategy_params p;
@@ -45,10 +48,51 @@ pfl_strategy_name(enum pfl_strategy_kind k)
 	return "unknown";
 }
 
+void
+pfl_strategy_defaults(enum pfl_strategy_kind k, struct pfl_strategy_params *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = k;
+	out->lr = 1.0;
+	out->momentum = 0.9;
+	out->beta1 = 0.9;
+	out->beta2 = 0.99;
+	out->tau = 1e-3;
+	if (k == PFL_STRAT_FEDADAM || k == PFL_STRAT_FEDYOGI)
+		out->lr = 0.01;
+	else if (k == PFL_STRAT_FEDADAGRAD)
+		out->lr = 0.1;
+}
+
+static void
+log_settings(const struct pfl_strategy_params *p, bool lr_default)
+{
+	const char *name = pfl_strategy_name(p->kind);
+	const char *how = lr_default ? " (its default)" : "";
+
+	if (p->kind == PFL_STRAT_FEDADAGRAD)
+		pfl_log(PFL_LOG_INFO,
+		        "strategy %s: server_lr %g%s, beta1 %g, tau %g", name,
+		        p->lr, how, p->beta1, p->tau);
+	else if (uses_v(p->kind))
+		pfl_log(PFL_LOG_INFO,
+		        "strategy %s: server_lr %g%s, beta1 %g, beta2 %g, tau "
+		        "%g",
+		        name, p->lr, how, p->beta1, p->beta2, p->tau);
+	else if (p->kind == PFL_STRAT_FEDAVGM)
+		pfl_log(PFL_LOG_INFO,
+		        "strategy %s: server_lr %g%s, server_momentum %g", name,
+		        p->lr, how, p->momentum);
+	else
+		pfl_log(PFL_LOG_INFO, "strategy %s: server_lr %g%s", name,
+		        p->lr, how);
+}
+
 pfl_err
 pfl_strategy_new(const struct pfl_strategy_params *p, size_t n,
                  struct pfl_strategy **out)
 {
+	struct pfl_strategy_params def;
 	struct pfl_strategy *s;
 
 	if (n == 0 || n > ((size_t)1 << 34))
@@ -57,6 +101,10 @@ pfl_strategy_new(const struct pfl_strategy_params *p, size_t n,
 		return PFL_ERR_NOMEM;
 	s->p = *p;
 	s->n = n;
+	if (!(p->lr > 0)) {
+		pfl_strategy_defaults(p->kind, &def);
+		s->p.lr = def.lr;
+	}
 	if (uses_m(p->kind) && (s->m = calloc(n, sizeof(float))) == NULL)
 		goto out_nomem;
 	if (uses_v(p->kind)) {
@@ -66,6 +114,7 @@ pfl_strategy_new(const struct pfl_strategy_params *p, size_t n,
 		for (size_t i = 0; i < n; i++)
 			s->v[i] = v0;
 	}
+	log_settings(&s->p, !(p->lr > 0));
 	*out = s;
 	return PFL_OK;
 out_nomem:
@@ -81,6 +130,12 @@ pfl_strategy_free(struct pfl_strategy *s)
 	free(s->m);
 	free(s->v);
 	free(s);
+}
+
+const struct pfl_strategy_params *
+pfl_strategy_settings(const struct pfl_strategy *s)
+{
+	return &s->p;
 }
 
 static void
@@ -181,4 +236,39 @@ pfl_strategy_load(struct pfl_strategy *s, const uint8_t *buf, size_t len)
 		memcpy(s->v, buf + 24 + (s->m ? s->n * 4 : 0), s->n * 4);
 	s->steps = steps;
 	return PFL_OK;
+}
+
+bool
+pfl_strategy_is_diverging(double prev, double loss)
+{
+	if (!isfinite(prev))
+		return false;
+	return !isfinite(loss) ||
+	       (prev > 0 && loss > PFL_STRATEGY_DIVERGE_RATIO * prev);
+}
+
+void
+pfl_strategy_divergence_hint(const struct pfl_strategy *s, double client_lr,
+                             char *buf, size_t len)
+{
+	const struct pfl_strategy_params *p = &s->p;
+	const char *name = pfl_strategy_name(p->kind);
+	struct pfl_strategy_params def;
+
+	pfl_strategy_defaults(p->kind, &def);
+	if (p->lr > def.lr)
+		snprintf(buf, len,
+		         "server_lr %g is likely too large for %s (its default "
+		         "is %g)",
+		         p->lr, name, def.lr);
+	else if (p->kind == PFL_STRAT_FEDAVGM && p->momentum > def.momentum)
+		snprintf(buf, len,
+		         "server_momentum %g is likely too large for %s (its "
+		         "default is %g)",
+		         p->momentum, name, def.momentum);
+	else
+		snprintf(buf, len,
+		         "the clients' lr %g is likely too large (or %s's "
+		         "server_lr %g)",
+		         client_lr, name, p->lr);
 }

@@ -15,68 +15,6 @@
 #include "privfl/rng.h"
 #include "privfl/secagg.h"
 
-enum cstate {
-	CS_CHECKIN,
-	CS_MODEL,
-	CS_TRAIN,    /* plain mode: train and send the update */
-	CS_SA_START, /* secagg: submit AdvertiseKeys */
-	CS_SA_FETCH, /* secagg: fetch phase sa_phase's output, submit next */
-	CS_DELAYED,  /* straggler: send the prepared message after a wait */
-};
-
-struct pfl_client {
-	struct pfl_client_opts o;
-	char fed[PFL_FED_ID_MAX + 1];
-	uint8_t server_key[32];
-	bool pinned;
-	uint8_t sa_auth[32]; /* enrollment authority (secagg certificates) */
-	uint8_t sa_fed[32];  /* its federation hash */
-	bool sa_auth_set;
-	const struct pfl_identity *id;
-	const struct pfl_client_data *data;
-	struct pfl_csprng *rng;
-	struct pfl_rng frng;
-	enum cstate st;
-	int sa_phase;
-	uint64_t round;
-	uint8_t reply_digest[PFL_MSG_DIGEST_BYTES]; /* of the last reply */
-	uint64_t left_round;    /* the round given up last (0: none) */
-	int64_t left_until_ms;  /* ... whose plan's deadline is then */
-	uint8_t left_model[32]; /* ... and whose plan named this MODEL */
-	int64_t deadline_at_ms; /* the current plan's deadline */
-	struct pfl_msg_plan plan;
-	float *global;
-	float *local;
-	float *vec;
-	uint32_t *qvec;
-	size_t cap;
-	struct pfl_sa_client *sa;
-	bool drop;
-	int drop_phase;
-	bool straggle;
-	int64_t backoff_ms;
-	uint64_t rounds_done;     /* updates delivered (ACKed) */
-	uint64_t rounds_released; /* ... in rounds the server released */
-	uint64_t last_released;   /* the highest "rel" heard */
-	uint64_t pending[8];      /* delivered, release not yet confirmed */
-	bool heard_server;        /* a reply from the pinned key came */
-	uint64_t refused_round;   /* the last round whose plan was refused */
-	pfl_err fatal;            /* retrying cannot fix it: stop */
-	char why[64];             /* what went wrong in this round, in words */
-	uint32_t num_examples;
-	double train_loss;
-	enum pfl_msg_type delayed_type; /* the prepared message to send */
-	int delayed_phase;
-	struct pfl_buf delayed_payload;
-	struct pfl_buf req;
-	struct pfl_buf rep;
-	uint64_t *part_rounds; /* rounds taken part in, the last max_... */
-	uint32_t part_n;
-	uint32_t part_next;
-	uint8_t layout[32]; /* o.layout_digest, when layout_set */
-	bool layout_set;
-};
-
 pfl_err
 pfl_client_new(const struct pfl_client_opts *o, const struct pfl_identity *id,
                const struct pfl_client_data *data, struct pfl_client **out)
@@ -154,8 +92,8 @@ release_round(struct pfl_client *c)
 	 * trained model, delta and quantized vector are wiped. */
 	free(c->global);
 	pfl_free_wipe(c->local, c->cap * sizeof(float));
-	pfl_free_wipe(c->vec, (c->cap + 2) * sizeof(float));
-	pfl_free_wipe(c->qvec, (c->cap + 2) * sizeof(uint32_t));
+	pfl_free_wipe(c->vec, (c->cap + PFLI_VEC_EXTRA) * sizeof(float));
+	pfl_free_wipe(c->qvec, (c->cap + PFLI_VEC_EXTRA) * sizeof(uint32_t));
 	c->global = c->local = c->vec = NULL;
 	c->qvec = NULL;
 	c->cap = 0;
@@ -173,67 +111,6 @@ pfl_client_free(struct pfl_client *c)
 	free(c);
 }
 
-uint64_t
-pfl_client_rounds_done(const struct pfl_client *c)
-{
-	return c->rounds_done;
-}
-
-uint64_t
-pfl_client_rounds_released(const struct pfl_client *c)
-{
-	return c->rounds_released;
-}
-
-/*
- * The aggregator's "rel": the last round it released with our update. A
- * round counts when it is one we delivered to (a round number can come
- * again after an abandoned attempt: only the released one is named).
- */
-static void
-note_released(struct pfl_client *c, uint64_t rel)
-{
-	bool ours = false;
-
-	if (rel == 0 || rel <= c->last_released)
-		return;
-	c->last_released = rel;
-	for (size_t i = 0; i < 8; i++) {
-		if (c->pending[i] == rel)
-			ours = true;
-		if (c->pending[i] != 0 && c->pending[i] <= rel)
-			c->pending[i] = 0;
-	}
-	if (ours) {
-		c->rounds_released++;
-		pfl_log(PFL_LOG_INFO,
-		        "round %llu released with this client's update (%llu "
-		        "so far)",
-		        (unsigned long long)rel,
-		        (unsigned long long)c->rounds_released);
-	}
-}
-
-static void
-note_delivered(struct pfl_client *c)
-{
-	size_t slot = 0;
-
-	for (size_t i = 0; i < 8; i++) {
-		if (c->pending[i] == c->round)
-			return;
-		if (c->pending[i] < c->pending[slot])
-			slot = i;
-	}
-	c->pending[slot] = c->round;
-}
-
-bool
-pfl_client_is_busy(const struct pfl_client *c)
-{
-	return c->st != CS_CHECKIN;
-}
-
 static int64_t
 jitter(struct pfl_client *c, int64_t ms)
 {
@@ -249,15 +126,6 @@ backoff(struct pfl_client *c)
 		b = c->o.backoff_max_ms;
 	c->backoff_ms = b;
 	return b / 2 + (int64_t)(pfl_rng_uniform(&c->frng) * (double)b);
-}
-
-static void
-copy_text(char *dst, size_t cap, const char *src)
-{
-	size_t n = strnlen(src, cap - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
 }
 
 /*
@@ -364,27 +232,6 @@ call(struct pfl_client *c, struct pfl_conn *conn, const struct pfl_msg *m,
 	return PFL_OK;
 }
 
-static bool
-plan_is_sane(const struct pfl_client *c, const struct pfl_msg_plan *p)
-{
-	size_t maxp = c->o.limits.max_vector_bytes / 4;
-
-	if (strcmp(p->task, "train") != 0 || p->num_params == 0 ||
-	    p->num_params > maxp || p->epochs == 0 || p->batch == 0)
-		return false;
-	if (p->vector_len != p->num_params + 1 + (p->adaptive_clip ? 1u : 0u))
-		return false;
-	if (p->dp_mode > 3 || p->sa_mode > 2 || !isfinite(p->lr) ||
-	    !isfinite(p->clip_norm) || !isfinite(p->noise_sigma) ||
-	    !isfinite(p->quant_scale) || p->quant_scale < 0)
-		return false;
-	if (p->sa_mode != 0 &&
-	    (p->sa_id == 0 || p->sa_id > p->sa_n || p->sa_t < 2 ||
-	     p->sa_t > p->sa_n || p->quant_scale <= 0))
-		return false;
-	return true;
-}
-
 static pfl_err
 ensure_buffers(struct pfl_client *c, size_t np)
 {
@@ -392,12 +239,12 @@ ensure_buffers(struct pfl_client *c, size_t np)
 		return PFL_OK;
 	free(c->global);
 	pfl_free_wipe(c->local, c->cap * sizeof(float));
-	pfl_free_wipe(c->vec, (c->cap + 2) * sizeof(float));
-	pfl_free_wipe(c->qvec, (c->cap + 2) * sizeof(uint32_t));
+	pfl_free_wipe(c->vec, (c->cap + PFLI_VEC_EXTRA) * sizeof(float));
+	pfl_free_wipe(c->qvec, (c->cap + PFLI_VEC_EXTRA) * sizeof(uint32_t));
 	c->global = malloc(np * sizeof(float));
 	c->local = malloc(np * sizeof(float));
-	c->vec = calloc(np + 2, sizeof(float));
-	c->qvec = calloc(np + 2, sizeof(uint32_t));
+	c->vec = calloc(np + PFLI_VEC_EXTRA, sizeof(float));
+	c->qvec = calloc(np + PFLI_VEC_EXTRA, sizeof(uint32_t));
 	if (!c->global || !c->local || !c->vec || !c->qvec) {
 		c->cap = 0;
 		return PFL_ERR_NOMEM;
@@ -427,42 +274,6 @@ stay_out(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
 	*wait = backoff(c);
 }
 
-/*
- * The privacy policy, before anything is fetched or computed; one log
- * line names the broken rule. On success the round counts as taken part in.
- */
-static bool
-policy_allows(struct pfl_client *c, const struct pfl_msg *r)
-{
-	const struct pfl_client_policy *pol = &c->o.policy;
-	char why[160];
-	uint32_t cap = pol->max_participations;
-
-	if (!pfl_client_policy_allows(pol, &r->u.plan, why, sizeof(why)) ||
-	    !pfli_participation_allows(pol, c->part_rounds, c->part_n, r->round,
-	                               why, sizeof(why))) {
-		/* once per round number: a round re-run after it was
-		 * abandoned brings the same plan again */
-		pfl_log(r->round == c->refused_round ? PFL_LOG_DEBUG
-		                                     : PFL_LOG_WARN,
-		        "round %llu: plan refused: %s",
-		        (unsigned long long)r->round, why);
-		c->refused_round = r->round;
-		copy_text(c->why, sizeof(c->why), why);
-		return false;
-	}
-	if (cap == 0)
-		return true;
-	for (uint32_t i = 0; i < c->part_n; i++)
-		if (c->part_rounds[i] == r->round)
-			return true;
-	c->part_rounds[c->part_next] = r->round;
-	c->part_next = (c->part_next + 1) % cap;
-	if (c->part_n < cap)
-		c->part_n++;
-	return true;
-}
-
 /* The plan's model is the one this client trains (layout_check.c). */
 static bool
 model_allows(struct pfl_client *c, const struct pfl_msg *r)
@@ -487,7 +298,7 @@ accept_plan(struct pfl_client *c, struct pfl_conn *conn,
 	const struct pfl_msg_plan *p = &r->u.plan;
 	pfl_err rv;
 
-	if (!plan_is_sane(c, p)) {
+	if (!pfli_plan_is_sane(c, p)) {
 		pfl_log(PFL_LOG_WARN, "round %llu: plan refused (inconsistent)",
 		        (unsigned long long)r->round);
 		*wait = backoff(c);
@@ -498,7 +309,7 @@ accept_plan(struct pfl_client *c, struct pfl_conn *conn,
 		stay_out(c, r, wait);
 		return PFL_OK;
 	}
-	if (!policy_allows(c, r)) {
+	if (!pfli_policy_allows(c, r)) {
 		withdraw(c, conn, r->round, PFL_WITHDRAW_POLICY, c->why);
 		stay_out(c, r, wait);
 		return PFL_OK;
@@ -560,9 +371,9 @@ do_checkin(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 		return rv == PFL_ERR_NOMEM ? rv : PFL_OK;
 	}
 	if (r.type == PFL_MSG_PLAN)
-		note_released(c, r.u.plan.released);
+		pfli_note_released(c, r.u.plan.released);
 	else if (r.type == PFL_MSG_RETRY)
-		note_released(c, r.u.retry.released);
+		pfli_note_released(c, r.u.retry.released);
 	switch (r.type) {
 	case PFL_MSG_PLAN:
 		if (r.round == c->left_round &&
@@ -667,6 +478,7 @@ train_update(struct pfl_client *c, const struct pfl_trainer *tr)
 	pfl_err rv;
 
 	c->why[0] = '\0';
+	pfli_client_evaluate(c, tr, &task);
 	rv = tr->train(tr->arg, c->data, &task, c->global, c->local,
 	               &c->num_examples, &c->train_loss);
 	if (rv != PFL_OK) {
@@ -783,7 +595,7 @@ send_prepared(struct pfl_client *c, struct pfl_conn *conn, int64_t *wait)
 	}
 	if (phase < 0 || phase == PFL_SA_MASKED) {
 		c->rounds_done++;
-		note_delivered(c);
+		pfli_note_delivered(c);
 	}
 	if (phase < 0 || phase == PFL_SA_UNMASK) {
 		release_round(c);
@@ -943,22 +755,4 @@ pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
 		return c->fatal;
 	rv = step(c, conn, tr, wait_ms);
 	return c->fatal != PFL_OK ? c->fatal : rv;
-}
-
-pfl_err
-pfl_client_run(struct pfl_client *c, struct pfl_conn *conn,
-               const struct pfl_trainer *tr, volatile sig_atomic_t *stop)
-{
-	while (!*stop) {
-		int64_t wait = 0;
-		pfl_err rv = pfl_client_step(c, conn, tr, &wait);
-		if (rv != PFL_OK)
-			return rv;
-		while (wait > 0 && !*stop) {
-			int64_t slice = wait < 200 ? wait : 200;
-			pfl_sleep_ms(slice);
-			wait -= slice;
-		}
-	}
-	return PFL_OK;
 }

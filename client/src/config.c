@@ -1,4 +1,5 @@
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "privfl/client.h"
@@ -38,6 +39,15 @@ const struct pfl_cfg_entry pfl_client_config_table[] = {
          "use only shard i of shards (for demos on shared data)"},
         {"shards", PFL_CFG_INT, F(shards), "1", 1, 1e9, NULL, 0,
          "number of shards the data is cut into"},
+        {"eval_data", PFL_CFG_STRING, F(eval_data), "", 0, 0, NULL, 0,
+         "held-out data for federated evaluation (same formats as data, "
+         "test files of an IDX directory, sharded alike); empty = hold "
+         "out eval_fraction of data"},
+        {"eval_fraction", PFL_CFG_DOUBLE, F(eval_fraction), "0.1", 0, 0.9, NULL,
+         0,
+         "share of data held out (never trained on) to evaluate the "
+         "global model on, by a fixed hash of each example's index; 0 = "
+         "no federated evaluation"},
         {"csv_stats", PFL_CFG_STRING, F(csv_stats), "", 0, 0, NULL, 0,
          "preprocessing statistics of CSV data (privfl data stats); "
          "required with a .csv data file"},
@@ -117,4 +127,43 @@ pfl_client_config_policy(const struct pfl_client_config *c,
 	pol->min_aggregate_clients = (uint32_t)c->min_aggregate_clients;
 	pol->max_participations = (uint32_t)c->max_participations;
 	pol->participation_window = (uint32_t)c->participation_window;
+}
+
+pfl_err
+pfl_client_config_new(struct pfl_client_config **out)
+{
+	struct pfl_client_config *c = malloc(sizeof(*c));
+	pfl_err rv;
+
+	if (c == NULL)
+		return PFL_ERR_NOMEM;
+	if ((rv = pfl_client_config_init(c, NULL, 0)) != PFL_OK) {
+		pfl_client_config_fini(c);
+		free(c);
+		return rv;
+	}
+	*out = c;
+	return PFL_OK;
+}
+
+void
+pfl_client_config_free(struct pfl_client_config *c)
+{
+	if (c == NULL)
+		return;
+	pfl_client_config_fini(c);
+	free(c);
+}
+
+pfl_err
+pfl_client_config_set(struct pfl_client_config *c, const char *name,
+                      const char *value, char *err, size_t errlen)
+{
+	char buf[PFL_CFG_ERRLEN];
+
+	if (c == NULL || name == NULL || value == NULL)
+		return PFL_ERR_INVAL;
+	return pfl_cfg_set(pfl_client_config_table, pfl_client_config_table_len,
+	                   c, name, value, err ? err : buf,
+	                   err ? errlen : sizeof(buf));
 }

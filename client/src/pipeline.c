@@ -31,7 +31,7 @@ pfli_pipeline(const struct pfl_msg_plan *p, const float *global,
 	double w = pfli_update_weight(p, num_examples);
 	double norm = 0;
 
-	if (p->vector_len != np + 1 + (p->adaptive_clip ? 1 : 0))
+	if (p->vector_len != pfli_plan_vector_len(p))
 		return PFL_ERR_PROTO;
 	for (size_t i = 0; i < np; i++)
 		vec[i] = local[i] - global[i];

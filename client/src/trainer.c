@@ -12,22 +12,17 @@ struct model_trainer {
 	struct pfl_model_spec spec;
 };
 
+/* t->m becomes the plan's model (built for ds's shape) holding global. */
 static pfl_err
-train(void *arg, const struct pfl_client_data *d, const struct pfl_task *task,
-      const float *global, float *local, uint32_t *num_examples,
-      double *train_loss)
+load_global(struct model_trainer *t, const struct pfl_dataset *ds,
+            const struct pfl_msg_plan *p, const float *global)
 {
-	struct model_trainer *t = arg;
-	const struct pfl_msg_plan *p = task->plan;
 	struct pfl_model_spec spec;
-	struct pfl_train_opts o;
-	struct pfl_train_stats st;
-	size_t np;
 	pfl_err rv;
 
 	memset(&spec, 0, sizeof(spec));
-	rv = pfl_model_spec_parse(p->model, d->ds->c, d->ds->h, d->ds->w,
-	                          d->ds->classes, &spec);
+	rv = pfl_model_spec_parse(p->model, ds->c, ds->h, ds->w, ds->classes,
+	                          &spec);
 	if (rv != PFL_OK)
 		return rv;
 	if (t->m == NULL || memcmp(&spec, &t->spec, sizeof(spec)) != 0) {
@@ -37,10 +32,52 @@ train(void *arg, const struct pfl_client_data *d, const struct pfl_task *task,
 			return rv;
 		t->spec = spec;
 	}
-	np = pfl_model_num_params(t->m);
-	if (np != p->num_params)
+	if (pfl_model_num_params(t->m) != p->num_params)
 		return PFL_ERR_PROTO;
-	memcpy(pfl_model_params(t->m), global, np * sizeof(float));
+	memcpy(pfl_model_params(t->m), global, p->num_params * sizeof(float));
+	return PFL_OK;
+}
+
+/* The global model on the held-out examples (none: zero examples). */
+static pfl_err
+evaluate(void *arg, const struct pfl_client_data *d,
+         const struct pfl_task *task, const float *global,
+         struct pfl_eval_result *out)
+{
+	struct model_trainer *t = arg;
+	double acc = 0, loss = 0;
+	pfl_err rv;
+
+	memset(out, 0, sizeof(*out));
+	if (d->eval_ds == NULL || d->eval_n == 0 || d->ds == NULL)
+		return PFL_OK;
+	if ((rv = load_global(t, d->ds, task->plan, global)) != PFL_OK)
+		return rv;
+	rv = pfl_model_evaluate(t->m, d->eval_ds, d->eval_idx, d->eval_n, &acc,
+	                        &loss);
+	if (rv != PFL_OK)
+		return rv;
+	out->num_examples = (uint32_t)d->eval_n;
+	out->accuracy = acc;
+	out->loss = loss;
+	return PFL_OK;
+}
+
+static pfl_err
+train(void *arg, const struct pfl_client_data *d, const struct pfl_task *task,
+      const float *global, float *local, uint32_t *num_examples,
+      double *train_loss)
+{
+	struct model_trainer *t = arg;
+	const struct pfl_msg_plan *p = task->plan;
+	struct pfl_train_opts o;
+	struct pfl_train_stats st;
+	size_t np;
+	pfl_err rv;
+
+	if ((rv = load_global(t, d->ds, p, global)) != PFL_OK)
+		return rv;
+	np = p->num_params;
 	memset(&o, 0, sizeof(o));
 	o.epochs = (int)p->epochs;
 	o.batch = (int)p->batch;
@@ -73,6 +110,7 @@ pfl_trainer_model_init(struct pfl_trainer *t)
 		return PFL_ERR_NOMEM;
 	t->train = train;
 	t->arg = mt;
+	t->evaluate = evaluate;
 	return PFL_OK;
 }
 

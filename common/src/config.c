@@ -466,8 +466,14 @@ pfl_cfg_print_help(const struct pfl_cfg_entry *tab, size_t n, FILE *f)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pfl_cfg_entry *e = &tab[i];
-		fprintf(f, "  --%-26s %s (%s; default %s)\n", e->name, e->help,
-		        type_name(e), e->def ? e->def : "none");
+		char range[64] = "";
+		if (e->type == PFL_CFG_INT || e->type == PFL_CFG_DOUBLE)
+			snprintf(range, sizeof(range), ", %g .. %g", e->min,
+			         e->max);
+		fprintf(f, "  --%-26s %s (%s%s; default %s)%s\n", e->name,
+		        e->help, type_name(e), range,
+		        e->def && *e->def ? e->def : "none",
+		        (e->flags & PFL_CFG_REQUIRED) ? " (required)" : "");
 	}
 }
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 int pfl_log_level_current = PFL_LOG_INFO;
+_Thread_local int pfl_log_thread_max = PFL_LOG_DEBUG;
 
 static pfl_log_sink_fn sink_fn;
 static void *sink_arg;
@@ -27,6 +28,16 @@ pfl_log_set_level(int level)
 	if (level > PFL_LOG_DEBUG)
 		level = PFL_LOG_DEBUG;
 	pfl_log_level_current = level;
+}
+
+void
+pfl_log_set_thread_max(int level)
+{
+	if (level < PFL_LOG_ERROR)
+		level = PFL_LOG_ERROR;
+	if (level > PFL_LOG_DEBUG)
+		level = PFL_LOG_DEBUG;
+	pfl_log_thread_max = level;
 }
 
 int

@@ -388,10 +388,11 @@ choose_t(uint32_t n, uint32_t k, double drop, double corrupt, uint32_t min_sum,
 	return b_fail(&m) <= LOG_ETA ? lo : 0;
 }
 
+/* pfl_sa_choose_params_min without its memo (secagg_params.c). */
 pfl_err
-pfl_sa_choose_params_min(enum pfl_sa_mode mode, uint32_t n, double dropout_frac,
-                         double corrupt_frac, uint32_t min_sum, uint32_t *k,
-                         uint32_t *t)
+pfli_sa_choose_params_search(enum pfl_sa_mode mode, uint32_t n,
+                             double dropout_frac, double corrupt_frac,
+                             uint32_t min_sum, uint32_t *k, uint32_t *t)
 {
 	uint32_t kmax, kk, tt;
 	double *lg;

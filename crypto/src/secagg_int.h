@@ -57,6 +57,16 @@ long pfli_sa_find(const uint32_t *a, uint32_t n, uint32_t v);
 int pfli_sa_is_complete(const struct pfl_sa_params *p);
 
 /* BLAKE2b-128 of id || c_pk || s_pk, personalised "privfl-sa-advdg". */
+/*
+ * The search behind pfl_sa_choose_params_min (secagg_common.c): seconds
+ * for a cohort of thousands, which is why the public function keeps a
+ * memo of its recent answers (secagg_params.c).
+ */
+pfl_err pfli_sa_choose_params_search(enum pfl_sa_mode mode, uint32_t n,
+                                     double dropout_frac, double corrupt_frac,
+                                     uint32_t min_sum, uint32_t *k,
+                                     uint32_t *t);
+
 void pfli_sa_adv_digest(uint8_t out[SA_DIGEST], uint32_t id,
                         const uint8_t c_pk[32], const uint8_t s_pk[32]);
 

@@ -160,7 +160,7 @@ static void *
 device_main(void *arg)
 {
 	struct device *dev = arg;
-	const struct pfl_trainer tr = {app_train, NULL};
+	const struct pfl_trainer tr = {.train = app_train, .arg = NULL};
 
 	dev->rv = pfl_client_run(dev->client, dev->conn, &tr, &stop_clients);
 	return NULL;

@@ -120,6 +120,7 @@ static const struct fdesc plan_fields[] = {
         U32("dl", u.plan.deadline_ms),
         {"rel", K_U64, 0, OFF(u.plan.released), 8, 0, 0},
         {"ld", K_BFIX, 0, OFF(u.plan.layout_digest), 32, 0, 0},
+        {"ev", K_U32, 0, OFF(u.plan.eval_cap), 4, 0, 0},
 };
 
 static const struct fdesc retry_fields[] = {

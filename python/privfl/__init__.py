@@ -76,7 +76,8 @@ _TRAIN_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
 
 
 class _Trainer(ctypes.Structure):  # struct pfl_trainer
-    _fields_ = [("train", _TRAIN_FN), ("arg", ctypes.c_void_p)]
+    _fields_ = [("train", _TRAIN_FN), ("arg", ctypes.c_void_p),
+                ("evaluate", ctypes.c_void_p)]
 
 
 class _Task(ctypes.Structure):  # struct pfl_task
@@ -331,7 +332,7 @@ def run_client(server, server_key=None, identity_dir=None, train=None,
     vals = [_setting(v).encode() for v in s.values()]
     stop = ctypes.c_int(0)
     bridge = _Bridge(layout, train, stop)
-    tr = _Trainer(bridge.cfn, None)
+    tr = _Trainer(bridge.cfn, None, None)
     dig = (ctypes.c_uint8 * 32)(*layout.digest)
     err = ctypes.create_string_buffer(512)
     opts = _RunOpts((ctypes.c_char_p * len(keys))(*keys),

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "privfl/sim.h"
+#include "privfl/strategy.h"
 
 #define F(field) offsetof(struct pfl_sim_config, field)
 #define A(field) offsetof(struct pfl_sim_config, agg.field)
@@ -17,8 +18,9 @@
 const struct pfl_cfg_entry pfl_sim_config_table[] = {
         {"dataset", PFL_CFG_STRING, F(dataset), "fashion-mnist", 0, 0, NULL, 0,
          "fashion-mnist, or a directory with the four IDX files"},
-        {"clients", PFL_CFG_INT, F(clients), "100", 1, 1000000, NULL, 0,
-         "virtual clients"},
+        {"clients", PFL_CFG_INT, F(clients), "100", 1, 1000000000, NULL, 0,
+         "virtual clients (the population; only a round's cohort is "
+         "resident)"},
         {"partition", PFL_CFG_STRING, F(partition), "iid", 0, 0, NULL, 0,
          "iid, dirichlet:ALPHA, shards:K, quantity:ALPHA"},
         {"dropout", PFL_CFG_DOUBLE, F(dropout), "0", 0, 1, NULL, 0,
@@ -54,6 +56,13 @@ const struct pfl_cfg_entry pfl_sim_config_table[] = {
          "off|secagg|secagg+", 0, "secure aggregation"},
         {"dp", PFL_CFG_ENUM, A(dp_mode), "none", 0, 0,
          "none|central|distributed|local", 0, "DP mode"},
+        /* the aggregator's rows, here so that --help shows the
+         * strategies' defaults */
+        {"strategy", PFL_CFG_ENUM, A(strategy), "fedavg", 0, 0,
+         "fedavg|fedavgm|fedadam|fedyogi|fedadagrad|fedprox", 0,
+         PFL_STRATEGY_DEFAULTS_HELP},
+        {"server_lr", PFL_CFG_DOUBLE, A(server_lr), "0", 0, 100, NULL, 0,
+         PFL_STRATEGY_LR_HELP},
 };
 
 const size_t pfl_sim_config_table_len =

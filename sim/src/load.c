@@ -13,6 +13,7 @@ pfli_sim_load(const struct pfl_sim_config *c, struct pfli_sim *s)
 {
 	enum pfl_partition_kind kind;
 	double param = 0;
+	uint32_t shards;
 	pfl_err rv;
 
 	rv = pfl_partition_parse(c->partition, &kind, &param);
@@ -32,35 +33,49 @@ pfli_sim_load(const struct pfl_sim_config *c, struct pfli_sim *s)
 		return rv;
 	}
 	s->n = (uint32_t)c->clients;
-	rv = pfl_partition_make(s->train.y, s->train.n, s->train.classes, s->n,
-	                        kind, param, (uint64_t)c->agg.seed, &s->part);
+	/* More clients than examples: the examples are dealt to shards of
+	 * about PFLI_SIM_SHARD_EXAMPLES and client i holds shard i mod
+	 * shards, so clients share data (non-IID splits need a few examples
+	 * per shard: a Dirichlet split over one example each finds none). */
+	shards = s->n <= s->train.n
+	                 ? s->n
+	                 : (uint32_t)(s->train.n / PFLI_SIM_SHARD_EXAMPLES);
+	if (shards == 0)
+		shards = 1;
+	rv = pfl_partition_make(s->train.y, s->train.n, s->train.classes,
+	                        shards, kind, param, (uint64_t)c->agg.seed,
+	                        &s->part);
 	if (rv != PFL_OK) {
 		pfl_log(PFL_LOG_ERROR, "partition %s over %u clients: %s",
-		        c->partition, s->n, pfl_strerror(rv));
+		        c->partition, shards, pfl_strerror(rv));
 		return rv;
 	}
-	s->ids = calloc(s->n, sizeof(*s->ids));
-	s->data = calloc(s->n, sizeof(*s->data));
-	s->clients = calloc(s->n, sizeof(*s->clients));
-	if (!s->ids || !s->data || !s->clients)
-		return PFL_ERR_NOMEM;
-	pfl_log(PFL_LOG_INFO, "%u clients, %zu training examples, partition %s",
-	        s->n, s->train.n, c->partition);
+	if ((rv = pfli_pop_init(&s->pop, c)) != PFL_OK)
+		return rv;
+	s->cohort_cap = pfli_sim_cohort_cap(c);
+	pfl_log(PFL_LOG_INFO,
+	        "%u clients (%u data shards), %zu training examples, "
+	        "partition %s",
+	        s->n, shards, s->train.n, c->partition);
 	return PFL_OK;
+}
+
+void
+pfli_sim_client_data(const struct pfli_sim *s, uint32_t index,
+                     struct pfl_client_data *d)
+{
+	size_t k = index % s->part.clients;
+
+	memset(d, 0, sizeof(*d));
+	d->ds = &s->train;
+	d->idx = s->part.index + s->part.offset[k];
+	d->n = s->part.offset[k + 1] - s->part.offset[k];
 }
 
 void
 pfli_sim_unload(struct pfli_sim *s)
 {
-	for (uint32_t i = 0; i < s->n; i++) {
-		if (s->clients)
-			pfl_client_free(s->clients[i]);
-		if (s->ids)
-			pfl_identity_free(s->ids[i]);
-	}
-	free(s->clients);
-	free(s->ids);
-	free(s->data);
+	pfli_pop_fini(&s->pop);
 	pfl_partition_fini(&s->part);
 	pfl_dataset_fini(&s->train);
 	memset(s, 0, sizeof(*s));
@@ -121,6 +136,17 @@ pfl_sim_config_check(const struct pfl_sim_config *c, char *err, size_t errlen)
 		         c->straggler);
 		return PFL_ERR_CONFIG;
 	}
+	if (!c->processes && c->agg.population != 0 &&
+	    c->agg.population != c->clients) {
+		snprintf(
+		        err, errlen,
+		        "population (%lld) differs from clients (%lld): in one "
+		        "process the simulator draws each cohort from its "
+		        "clients, and the accountant charges over them (leave "
+		        "population unset)",
+		        (long long)c->agg.population, (long long)c->clients);
+		return PFL_ERR_CONFIG;
+	}
 	if (c->clients < c->agg.clients_per_round) {
 		snprintf(err, errlen, "clients (%lld) < per_round (%lld)",
 		         (long long)c->clients,
@@ -149,16 +175,4 @@ pfli_sim_faults(const struct pfl_sim_config *c, struct pfl_client_faults *f)
 		f->straggler = p;
 		f->straggler_ms = (int64_t)(s * 1000.0);
 	}
-}
-
-void
-pfli_sim_client_seed(const struct pfl_sim_config *c, uint32_t i,
-                     uint8_t seed[32])
-{
-	uint8_t in[16];
-
-	memcpy(in, &c->agg.seed, 8);
-	memcpy(in + 8, &i, 4);
-	memcpy(in + 12, "simc", 4);
-	crypto_generichash(seed, 32, in, sizeof(in), NULL, 0);
 }

@@ -140,6 +140,12 @@ struct pfl_round_report {
 	double clip_norm;
 	double noise_sigma; /* realized noise multiplier of the round */
 	bool aborted;       /* round abandoned; nothing released */
+	/* federated evaluation of the model the round started from, on the
+	 * survivors' held-out data, weighted by examples (0 examples: none;
+	 * loss and accuracy are then NaN) */
+	double fed_eval_loss;
+	double fed_eval_accuracy;
+	uint64_t fed_eval_examples;
 };
 
 typedef void (*pfl_agg_observer_fn)(void *arg,
@@ -194,6 +200,32 @@ void pfl_aggregator_set_observer(struct pfl_aggregator *a,
  */
 void pfl_aggregator_set_notify(struct pfl_aggregator *a, pfl_agg_notify_fn fn,
                                void *arg);
+/*
+ * Draws a round's cohort from the population, for an embedder that models
+ * a population larger than it can run (the simulator: only drawn clients
+ * exist and check in). Called from the aggregator's thread with its lock
+ * held when a round opens. The sampling must be the one the accountant
+ * assumes (docs/PRIVACY.md): with size > 0 (dp_mode none) a uniform sample
+ * of exactly `size` of the cfg.population clients; with size == 0 a
+ * Poisson sample, each client drawn independently with probability q.
+ * Writes the drawn clients' public keys to keys (at most cap) and returns
+ * how many. They become the cohort at once; no other check-in joins it;
+ * the round is charged q over cfg.population. Clients backed off after
+ * failed rounds are left out, and a fixed-size cohort is topped up by
+ * further calls with the same epoch (the selection attempt), which add to
+ * its cohort; a new epoch starts a new cohort.
+ */
+typedef uint32_t (*pfl_agg_sample_fn)(void *arg, uint64_t epoch, double q,
+                                      uint32_t size, uint8_t (*keys)[32],
+                                      uint32_t cap);
+/*
+ * Let fn draw every cohort (see pfl_agg_sample_fn); cfg.population must
+ * be set (PFL_ERR_CONFIG otherwise). Set before pfl_aggregator_run. The
+ * embedder's clients end with their round, so the aggregator does not
+ * wait after the last round to tell them it was released.
+ */
+pfl_err pfl_aggregator_set_sampler(struct pfl_aggregator *a,
+                                   pfl_agg_sample_fn fn, void *arg) PFL_WUR;
 /*
  * Serve until all rounds are done, the budget is spent, or stop. The
  * listener stays open (answering "retry") until pfl_aggregator_free.

@@ -31,12 +31,20 @@
 #include "privfl/msg.h"
 #include "privfl/transport.h"
 
-/* The client's local data: samples idx[0..n) of ds (idx NULL = all). */
+/*
+ * The client's local data: samples idx[0..n) of ds (idx NULL = all), and
+ * the held-out samples eval_idx[0..eval_n) of eval_ds that federated
+ * evaluation scores the global model on (eval_n 0: none; they are never
+ * trained on). A custom trainer may leave ds NULL and use user.
+ */
 struct pfl_client_data {
 	const struct pfl_dataset *ds;
 	const uint32_t *idx;
 	size_t n;
 	void *user; /* for a custom trainer */
+	const struct pfl_dataset *eval_ds;
+	const uint32_t *eval_idx;
+	size_t eval_n;
 };
 
 /* What the aggregator asks for in one round. */
@@ -62,12 +70,40 @@ typedef pfl_err (*pfl_train_fn)(void *arg, const struct pfl_client_data *data,
                                 const float *global, float *local,
                                 uint32_t *num_examples, double *train_loss);
 
+/*
+ * Federated evaluation (docs/CLIENT.md): what the global model scores on
+ * this client's held-out data. Examples are counted, the loss is the mean
+ * over them, the accuracy the share predicted right, in [0, 1].
+ */
+struct pfl_eval_result {
+	uint32_t num_examples;
+	double loss;
+	double accuracy;
+};
+
+/*
+ * Score global (num_params floats, the model the round started from) on
+ * the held-out data (data->eval_*, or what your own trainer holds out)
+ * into *out. Called before training in a round whose plan asks for
+ * evaluation (plan->eval_cap > 0). An error, a non-finite value, an
+ * accuracy outside [0, 1] or a negative loss reports no evaluation (zero
+ * examples) for this round; training goes on.
+ */
+typedef pfl_err (*pfl_eval_fn)(void *arg, const struct pfl_client_data *data,
+                               const struct pfl_task *task, const float *global,
+                               struct pfl_eval_result *out);
+
+/* evaluate may be NULL: this client then reports no evaluation. */
 struct pfl_trainer {
 	pfl_train_fn train;
 	void *arg;
+	pfl_eval_fn evaluate;
 };
 
-/* The built-in trainer: privfl's own engine (model/) on pfl_dataset. */
+/*
+ * The built-in trainer: privfl's own engine (model/) on pfl_dataset; its
+ * evaluate scores data->eval_idx of data->eval_ds.
+ */
 pfl_err pfl_trainer_model_init(struct pfl_trainer *t) PFL_WUR;
 void pfl_trainer_model_fini(struct pfl_trainer *t);
 
@@ -175,7 +211,12 @@ pfl_err pfl_client_step(struct pfl_client *c, struct pfl_conn *conn,
  */
 uint64_t pfl_client_rounds_released(const struct pfl_client *c);
 
-/* Step until *stop becomes non-zero (daemon loop). */
+/*
+ * Step until *stop becomes non-zero (the loop of pfl_client_run_config,
+ * over a client and connection of your own). Waits between steps are cut
+ * short by *stop within 50 ms; a request already in flight is not (close
+ * the connection with pfl_conn_abort from another thread for that).
+ */
 pfl_err pfl_client_run(struct pfl_client *c, struct pfl_conn *conn,
                        const struct pfl_trainer *tr,
                        volatile sig_atomic_t *stop) PFL_WUR;
@@ -198,6 +239,8 @@ struct pfl_client_config {
 	char *data;
 	int64_t shard;
 	int64_t shards;
+	char *eval_data;      /* held-out data file; "" = eval_fraction */
+	double eval_fraction; /* of data held out for evaluation */
 	char *csv_stats;
 	char *csv_label;
 	int64_t max_message_mb;
@@ -226,5 +269,50 @@ extern const size_t pfl_client_config_table_len;
 pfl_err pfl_client_config_init(struct pfl_client_config *c, char *err,
                                size_t errlen) PFL_WUR;
 void pfl_client_config_fini(struct pfl_client_config *c);
+
+/*
+ * For bindings that do not mirror struct pfl_client_config (Python's
+ * ctypes): a config with every default, owned by the caller
+ * (pfl_client_config_free, which accepts NULL); settings by their names in
+ * pfl_client_config_table, values as text as in a config file ("64",
+ * "true", "secagg+"). err (optional) gets a message naming the setting.
+ * @return PFL_OK; PFL_ERR_NOTFOUND (no such setting); PFL_ERR_CONFIG
+ *         (a value out of range or of the wrong type); PFL_ERR_NOMEM
+ */
+pfl_err pfl_client_config_new(struct pfl_client_config **out) PFL_WUR;
+void pfl_client_config_free(struct pfl_client_config *c);
+pfl_err pfl_client_config_set(struct pfl_client_config *c, const char *name,
+                              const char *value, char *err,
+                              size_t errlen) PFL_WUR;
+
+/*
+ * The client daemon in one call: what privfl-client runs after parsing its
+ * settings, and what the Python package and other embedders call. It
+ *  - checks that the aggregator is pinned (server_key, or tls+tcp:// with
+ *    tls_ca_file, or insecure) and loads the keys and the identity;
+ *  - with tr NULL: loads the local data (data, shard/shards, csv_*) and
+ *    holds out the evaluation examples (eval_data or eval_fraction, see
+ *    docs/CLIENT.md), and trains with the built-in trainer; with a trainer
+ *    of your own, no data is loaded: tr's callbacks get a
+ *    pfl_client_data whose ds is NULL and whose user is `user`;
+ *  - connects and steps (pfl_client_step) until *stop becomes non-zero,
+ *    max_rounds rounds were released with this client's update (as the
+ *    aggregator confirms, see pfl_client_rounds_released), or an error
+ *    retrying cannot fix (a wrong server key).
+ * A thread of its own watches *stop and aborts a request in flight, so
+ * that the call returns within about 100 ms of *stop being set even while
+ * the aggregator does not answer. stop may be NULL (run to max_rounds, or
+ * for ever). cfg, tr and user are borrowed for the call; the caller's
+ * signal handlers are left alone. Logs through pfl_log (set the level
+ * first, e.g. pfl_log_set_level_name(cfg->log_level, ...)).
+ * @return PFL_OK (stopped, or max_rounds reached); PFL_ERR_CONFIG (not
+ *         pinned, shard >= shards, CSV without csv_stats, ...);
+ *         PFL_ERR_AUTH (the aggregator signs with another key than
+ *         server_key); a load error (PFL_ERR_NOTFOUND, PFL_ERR_IO,
+ *         PFL_ERR_PROTO ...) for keys, identity or data; PFL_ERR_NOMEM
+ */
+pfl_err pfl_client_run_config(const struct pfl_client_config *cfg,
+                              const struct pfl_trainer *tr, void *user,
+                              volatile sig_atomic_t *stop) PFL_WUR;
 
 #endif

@@ -102,6 +102,11 @@ pfl_err pfl_cfg_load_cli_with(int argc, char **argv, pfl_cfg_setter set,
 /* Check PFL_CFG_REQUIRED entries and URL flags. */
 pfl_err pfl_cfg_validate(const struct pfl_cfg_entry *tab, size_t n,
                          const void *obj, char *err, size_t errlen) PFL_WUR;
+/*
+ * One line a setting: name, help, then "(type, min .. max; default D)"
+ * (bounds for numbers only; "none" for an empty default), as in the
+ * Markdown table that docs/CONFIG.md and the man pages are made from.
+ */
 void pfl_cfg_print_help(const struct pfl_cfg_entry *tab, size_t n, FILE *f);
 void pfl_cfg_print_markdown(const struct pfl_cfg_entry *tab, size_t n,
                             const char *title, FILE *f);

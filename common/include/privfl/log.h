@@ -23,10 +23,13 @@ enum pfl_log_level {
 typedef void (*pfl_log_sink_fn)(void *arg, int level, const char *line);
 
 extern int pfl_log_level_current;
+/* This thread's own ceiling (pfl_log_set_thread_max); DEBUG = none. */
+extern _Thread_local int pfl_log_thread_max;
 
 #define pfl_log(lvl, ...)                                 \
 	do {                                              \
-		if ((lvl) <= pfl_log_level_current)       \
+		if ((lvl) <= pfl_log_level_current &&     \
+		    (lvl) <= pfl_log_thread_max)          \
 			pfl_log_emit((lvl), __VA_ARGS__); \
 	} while (0)
 
@@ -36,6 +39,12 @@ void pfl_log_emit(int level, const char *fmt, ...)
 /* Install a sink (NULL restores stderr). Call before threads start. */
 void pfl_log_set_sink(pfl_log_sink_fn fn, void *arg);
 void pfl_log_set_level(int level);
+/*
+ * Lines above level are dropped on the calling thread only (the process's
+ * level still applies): a simulator's worker threads, which step thousands
+ * of virtual clients, keep their clients' errors and drop the rest.
+ */
+void pfl_log_set_thread_max(int level);
 /* Parse "error|warn|info|debug"; returns -1 when unknown. */
 int pfl_log_level_parse(const char *name);
 /*

@@ -22,8 +22,9 @@
 #include "privfl/err.h"
 #include "privfl/identity.h"
 
-/* 2: replies carry "re" and "to" (docs/PROTOCOL.md, section 8). */
-#define PFL_PROTO_VERSION        2
+/* 2: replies carry "re" and "to"; 3: federated evaluation slots ("ev")
+ * (docs/PROTOCOL.md, section 8). */
+#define PFL_PROTO_VERSION        3
 #define PFL_FED_ID_MAX           64
 #define PFL_NONCE_BYTES          16
 /* Bounds checked before msgpack-c allocates anything (docs/PROTOCOL.md). */
@@ -85,7 +86,21 @@ struct pfl_msg_plan {
 	 * (privfl/layout.h); all zero for the built-in models, whose layout
 	 * the model name fixes */
 	uint8_t layout_digest[32];
+	/* "ev" (optional): federated evaluation. 0: none; else the update
+	 * vector ends with PFL_EVAL_SLOTS slots scoring the global model on
+	 * the client's held-out data, weighted by min(examples, eval_cap) /
+	 * eval_cap (docs/PROTOCOL.md) */
+	uint32_t eval_cap;
 };
+
+/*
+ * The evaluation slots of an update vector (plan "ev" > 0), each in [0, 1]
+ * so that they fit the masked sum's fixed point: w = min(n, ev) / ev for
+ * n held-out examples, accuracy * w, and min(loss, PFL_EVAL_LOSS_MAX) /
+ * PFL_EVAL_LOSS_MAX * w.
+ */
+#define PFL_EVAL_SLOTS    3
+#define PFL_EVAL_LOSS_MAX 100.0
 
 struct pfl_msg_retry {
 	uint32_t retry_after_ms;

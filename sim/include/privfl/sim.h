@@ -3,9 +3,14 @@
  * machine, over nng inproc:// (threads) or tcp:// (processes).
  *
  * Virtual clients are pfl_client objects stepped by a small pool of worker
- * threads (one connection and one training model per worker), so memory
- * stays bounded with thousands of clients: they share the read-only dataset
- * and hold a model only while they take part in a round.
+ * threads (one connection and one training model per worker). In one
+ * process the population exists only as indices: each round the
+ * aggregator draws its cohort from all of them (pfl_aggregator_set_sampler)
+ * and only the drawn clients get an identity (derived from the run's seed
+ * and their index) and a pfl_client, freed when their round is over; so
+ * memory and time per round follow the cohort, not the population
+ * (docs/SIMULATOR.md). With --processes every client is resident in a
+ * child process and checks in as a daemon does.
  */
 #ifndef PRIVFL_SIM_H
 #define PRIVFL_SIM_H
@@ -64,9 +69,18 @@ struct pfl_sim_result {
 	double delta;
 	double seconds;
 	uint64_t aborted_rounds;
+	/* most clients that held an identity (secret key) at once: with
+	 * cohorts drawn in one process, the clients at work, never the
+	 * population */
+	uint32_t peak_resident;
 };
 
-/* Run the whole simulation; results also go to out/rounds.csv. */
+/*
+ * Run the whole simulation; results also go to out/rounds.csv.
+ * PFL_ERR_CONFIG (logged with the number it could hold and why) when the
+ * machine cannot hold the population, the cohort or the model, before
+ * anything starts.
+ */
 pfl_err pfl_sim_run(const struct pfl_sim_config *c,
                     struct pfl_sim_result *res) PFL_WUR;
 
