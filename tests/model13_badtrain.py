@@ -130,7 +130,7 @@ def check_api():
             ({"data": "x.csv"}, privfl.PrivflError, "not a setting here"),
             ({"init_model": "missing.safetensors"}, privfl.PrivflError,
              "missing.safetensors"),
-            ({"evaluate": train}, NotImplementedError, "item 3")):
+            ({"evaluate": 3}, TypeError, "evaluate must be fn")):
         try:
             privfl.run_client(**dict(base, **extra))
         except exc as e:

@@ -81,6 +81,18 @@ want=$(awk '/^The aggregator says what it federates/ { f = 1 } f && /^model cust
 grep -qF "$want" agg.log || fail "aggregator did not say: $want"
 released=$("$py" -c 'import csv, sys; print(sum(r["status"] == "ok" for r in csv.DictReader(open(sys.argv[1]))))' out/rounds.csv)
 [ "$released" = 5 ] || fail "5 rounds released, not $released"
+# federated evaluation from the Python evaluate(): 3 x 200 held-out images
+# a round, and the last round's global model scores well above chance
+"$py" - out/rounds.csv <<'PY' > fedeval.txt || fail "federated evaluation: $(cat fedeval.txt)"
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["status"] == "ok"]
+n = [float(r["fed_eval_examples"]) for r in rows]
+acc = [float(r["fed_eval_accuracy"]) for r in rows]
+print("fed_eval_examples", n, "fed_eval_accuracy", acc)
+assert all(abs(x - 600) < 1 for x in n), n
+assert acc[-1] > 0.6 and acc[-1] > acc[0], acc
+PY
+cat fedeval.txt
 for k in 0 1 2; do
 	grep -q "stopping after 5 updates (5 rounds released" client$k.log ||
 		fail "client$k did not deliver 5 updates"

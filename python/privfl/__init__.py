@@ -75,9 +75,19 @@ _TRAIN_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                              ctypes.POINTER(ctypes.c_double))
 
 
+class _EvalResult(ctypes.Structure):  # struct pfl_eval_result
+    _fields_ = [("num_examples", ctypes.c_uint32), ("loss", ctypes.c_double),
+                ("accuracy", ctypes.c_double)]
+
+
+_EVAL_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                            ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
+                            ctypes.POINTER(_EvalResult))
+
+
 class _Trainer(ctypes.Structure):  # struct pfl_trainer
     _fields_ = [("train", _TRAIN_FN), ("arg", ctypes.c_void_p),
-                ("evaluate", ctypes.c_void_p)]
+                ("evaluate", _EVAL_FN)]
 
 
 class _Task(ctypes.Structure):  # struct pfl_task
@@ -195,14 +205,18 @@ def _to_numpy(v):
 class _Bridge:
     """The C trainer callback: flat float arrays <-> named NumPy arrays."""
 
-    def __init__(self, layout, train, stop):
+    def __init__(self, layout, train, evaluate, stop):
         self.layout = layout
         self.train = train
+        self.evaluate = evaluate
         self.stop = stop
         self.carried = {t.name: _carried_array(t)
                         for t in layout.tensors if not t.federated}
         self.interrupted = False
         self.cfn = _TRAIN_FN(self._call)
+        # a NULL function pointer: no evaluation
+        self.efn = _EVAL_FN(self._eval) if evaluate is not None \
+            else ctypes.cast(None, _EVAL_FN)
 
     def weights(self, g):
         import numpy as np
@@ -263,6 +277,30 @@ class _Bridge:
             ctypes.memmove(t.why, b, len(b))
         return rv
 
+    def _eval(self, arg, data, task, glob, out):
+        t = ctypes.cast(task, ctypes.POINTER(_Task)).contents
+        plan = ctypes.cast(t.plan, ctypes.POINTER(_PlanHead)).contents
+        if plan.num_params != self.layout.num_params:
+            return _ERR_INVAL
+        try:
+            r = self.evaluate(self.weights(glob), t.round)
+            n, lv, acc = int(r[0]), float(r[1]), float(r[2])
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.stop.value = 1
+            return _ERR_ABORTED
+        except BaseException:  # never across the C frame
+            traceback.print_exc(file=sys.stderr)
+            return _ERR_ABORTED
+        if not (0 <= n < 2 ** 32 and math.isfinite(lv) and lv >= 0 and
+                0 <= acc <= 1):
+            print("privfl: evaluate returned (%r, %r, %r): not (examples, "
+                  "loss >= 0, accuracy in [0, 1]); no evaluation this round"
+                  % (r[0], r[1], r[2]), file=sys.stderr)
+            return _ERR_INVAL
+        out[0].num_examples, out[0].loss, out[0].accuracy = n, lv, acc
+        return 0
+
     def _train(self, rnd, glob, local, nex, loss):
         out = self.train(self.weights(glob), rnd)
         if not isinstance(out, tuple) or len(out) not in (2, 3):
@@ -308,16 +346,19 @@ def run_client(server, server_key=None, identity_dir=None, train=None,
     (--model custom --init_model): the client trains that layout and
     refuses plans for any other. settings: any privfl-client setting by
     name (docs/CONFIG.md), e.g. log_level="warn", seed=1,
-    require_secure_aggregation="secagg+". evaluate: reserved for federated
-    evaluation (issue #13 item 3); not wired yet, so passing it raises.
+    require_secure_aggregation="secagg+". evaluate(weights, round) ->
+    (num_examples, loss, accuracy): federated evaluation of the round's
+    global model on this device's held-out data (called before train in
+    rounds whose plan asks for it; the aggregator sums the scores, under
+    secure aggregation when it is on). A failing evaluate reports no
+    evaluation for that round; training goes on.
     Raises PrivflError when the client cannot run or stops on an error;
     KeyboardInterrupt (Ctrl-C) stops the client and is raised again. train
     runs on a thread of the client's, one call at a time."""
     if train is None or not callable(train):
         raise TypeError("run_client needs train=fn(weights, round)")
-    if evaluate is not None:
-        raise NotImplementedError("evaluate=: federated evaluation is not "
-                                  "in this build yet (issue #13 item 3)")
+    if evaluate is not None and not callable(evaluate):
+        raise TypeError("evaluate must be fn(weights, round)")
     if init_model is None:
         raise TypeError("run_client needs init_model=PATH, the "
                         "safetensors file the aggregator federates")
@@ -331,8 +372,8 @@ def run_client(server, server_key=None, identity_dir=None, train=None,
     keys = [k.encode() for k in s]
     vals = [_setting(v).encode() for v in s.values()]
     stop = ctypes.c_int(0)
-    bridge = _Bridge(layout, train, stop)
-    tr = _Trainer(bridge.cfn, None, None)
+    bridge = _Bridge(layout, train, evaluate, stop)
+    tr = _Trainer(bridge.cfn, None, bridge.efn)
     dig = (ctypes.c_uint8 * 32)(*layout.digest)
     err = ctypes.create_string_buffer(512)
     opts = _RunOpts((ctypes.c_char_p * len(keys))(*keys),
