@@ -258,6 +258,10 @@ struct pfl_client_config {
 	int64_t min_aggregate_clients;
 	int64_t max_participations;
 	int64_t participation_window;
+	/* not a setting: the layout digest of the custom model a trainer of
+	 * your own trains (pfl_client_opts.layout_digest; borrowed), NULL for
+	 * the built-in models; see privfl/client_run.h */
+	const uint8_t *layout_digest;
 };
 
 /* The policy the settings describe. */

@@ -18,8 +18,8 @@
 struct pfl_client_run_opts {
 	/* settings of the client config table (docs/CONFIG.md, privfl-client)
 	 * as strings: keys[i] = values[i]; "data", "shard", "shards",
-	 * "csv_stats" and "csv_label" do not apply (the trainer has the
-	 * data) */
+	 * "csv_stats", "csv_label", "eval_data" and "eval_fraction" do not
+	 * apply (the trainer has the data) and are refused */
 	const char *const *keys;
 	const char *const *values;
 	size_t nsettings;
@@ -35,8 +35,10 @@ struct pfl_client_run_opts {
 };
 
 /*
- * Run until max_rounds rounds were released with this client's update,
- * or *stop. Blocks the calling thread; the trainer runs on it.
+ * Apply the settings, then pfl_client_run_config with the trainer and the
+ * layout digest: run until max_rounds rounds were released with this
+ * client's update, or *stop. Blocks the calling thread; the trainer runs
+ * on it.
  * @return PFL_OK (stopped or max_rounds reached); PFL_ERR_CONFIG (a bad
  *         setting, see err; the server not pinned); errors loading the
  *         identity or keys, reaching the server, or a fatal client error
