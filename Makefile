@@ -18,7 +18,7 @@ APT_ENV  := DEBIAN_FRONTEND=noninteractive
 DEPS_BUILD := cmake make gcc pkg-config libsodium-dev libnng-dev \
 	libmsgpack-dev libcmocka-dev zlib1g-dev dataset-fashion-mnist
 DEPS_TEST  := $(DEPS_BUILD) python3 openssl curl chromium clang-format git \
-	python3-sklearn libtsan2 systemd man-db
+	python3-sklearn libtsan2 systemd man-db python3-torch python3-numpy
 DEPS_BENCH := $(DEPS_BUILD) python3-torch python3-numpy libopenblas0-pthread
 
 .PHONY: all deps deps-test deps-bench build build-asan build-tsan demo test \

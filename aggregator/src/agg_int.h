@@ -15,6 +15,7 @@
 #include "privfl/dataset.h"
 #include "privfl/identity.h"
 #include "privfl/keyset.h"
+#include "privfl/layout.h"
 #include "privfl/model.h"
 #include "privfl/msg.h"
 #include "privfl/noise.h"
@@ -147,7 +148,8 @@ struct pfl_aggregator {
 	/* DP noise only: accounting.c, on the finishing thread, never shared */
 	struct pfl_csprng *dp_rng;
 	/* model */
-	struct pfl_model_spec spec;
+	struct pfl_model_spec spec; /* built-in models */
+	struct pfl_layout *layout; /* custom models (custom_model.c), or NULL */
 	char model_name[48];
 	size_t num_params;
 	float *global;
@@ -371,6 +373,13 @@ pfl_err pfli_acct_charge(struct pfl_aggregator *a,
                          const struct pfli_charge *ch);
 
 /* results.c */
+/* custom_model.c: model = custom, federating init_model's tensors. */
+bool pfli_model_is_custom(const struct pfl_agg_config *cfg);
+/* Load the layout and initial weights into a->layout, a->global,
+ * a->num_params and a->model_name ("custom:<digest>"). */
+pfl_err pfli_custom_setup(struct pfl_aggregator *a);
+void pfli_custom_free(struct pfl_aggregator *a);
+
 /* Open rounds.csv; when resuming, first write the rows of released rounds
  * that the checkpoint holds and the file lacks (a->recovered), then reload
  * the /status history from it. */

@@ -42,10 +42,9 @@ parse_shape(const char *s, int *c, int *h, int *w)
 }
 
 static pfl_err
-setup_model(struct pfl_aggregator *a)
+setup_builtin(struct pfl_aggregator *a)
 {
 	const struct pfl_agg_config *cfg = &a->cfg;
-	struct pfl_strategy_params sp;
 	int c, h, w;
 	pfl_err rv;
 
@@ -78,6 +77,22 @@ setup_model(struct pfl_aggregator *a)
 			return rv;
 		}
 	}
+	return PFL_OK;
+}
+
+static pfl_err
+setup_model(struct pfl_aggregator *a)
+{
+	const struct pfl_agg_config *cfg = &a->cfg;
+	struct pfl_strategy_params sp;
+	pfl_err rv;
+
+	if (pfli_model_is_custom(cfg))
+		rv = pfli_custom_setup(a);
+	else
+		rv = setup_builtin(a);
+	if (rv != PFL_OK)
+		return rv;
 	memset(&sp, 0, sizeof(sp));
 	sp.kind = (enum pfl_strategy_kind)cfg->strategy;
 	sp.lr = cfg->server_lr;
@@ -134,6 +149,13 @@ setup_test_data(struct pfl_aggregator *a)
 
 	if (t == NULL || *t == '\0' || strcmp(t, "none") == 0)
 		return PFL_OK;
+	if (a->layout != NULL) {
+		pfl_log(PFL_LOG_INFO,
+		        "test_data %s not used: the aggregator does not run a "
+		        "custom model (set test_data = none)",
+		        t);
+		return PFL_OK;
+	}
 	if (len > 4 && strcmp(t + len - 4, ".csv") == 0) {
 		if ((rv = load_csv_test(a)) != PFL_OK)
 			return rv;
@@ -595,6 +617,7 @@ pfl_aggregator_free(struct pfl_aggregator *a)
 	pfl_accountant_free(a->acct);
 	pfl_strategy_free(a->strategy);
 	pfl_model_free(a->eval_model);
+	pfli_custom_free(a);
 	pfl_dataset_fini(&a->test);
 	free(a->global);
 	pfl_replay_free(a->replay);

@@ -57,14 +57,15 @@ const struct pfl_cfg_entry pfl_agg_config_table[] = {
          "http://host:port for /metrics, /status and the status "
          "page; empty = off"},
         {"model", PFL_CFG_STRING, F(model), "mlp", 0, 0, NULL, 0,
-         "architecture: logreg, mlp, mlp:H1,H2, cnn"},
+         "architecture: logreg, mlp, mlp:H1,H2, cnn, or custom (the "
+         "tensors of init_model, any architecture)"},
         {"input_shape", PFL_CFG_STRING, F(input_shape), "1x28x28", 0, 0, NULL,
          0, "CxHxW of one sample (tabular: 1x1xD)"},
         {"classes", PFL_CFG_INT, F(classes), "10", 2, 100000, NULL, 0,
          "number of classes"},
         {"init_model", PFL_CFG_STRING, F(init_model), "", 0, 0, NULL, 0,
-         "safetensors file with the initial weights; empty = seeded "
-         "init"},
+         "safetensors file with the initial weights (model custom: "
+         "required, and it defines the model); empty = seeded init"},
         {"seed", PFL_CFG_INT, F(seed), "1", 0, 9e15, NULL, 0,
          "seed of the initial model (selection uses the OS CSPRNG)"},
         {"rounds", PFL_CFG_INT, F(rounds), "50", 1, 10000000, NULL, 0,

@@ -19,6 +19,7 @@
 #include "agg_int.h"
 #include "privfl/clock.h"
 #include "privfl/file.h"
+#include "privfl/layout.h"
 #include "privfl/log.h"
 #include "privfl/safetensors.h"
 
@@ -342,5 +343,7 @@ pfli_results_save_model(struct pfl_aggregator *a, const char *name)
 	         (unsigned long long)a->rounds_done);
 	snprintf(eps, sizeof(eps), "%.6f (delta %.3g)", a->epsilon,
 	         a->cfg.dp_mode != PFL_DP_NONE ? a->cfg.delta : 0);
+	if (a->layout != NULL)
+		return pfl_layout_save(a->layout, a->global, meta, 4, path);
 	return pfl_safetensors_save(&a->spec, a->global, meta, 4, path);
 }

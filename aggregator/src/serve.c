@@ -144,6 +144,8 @@ fill_plan(struct pfl_aggregator *a, uint32_t idx, struct pfl_msg_plan *p,
 	snprintf(p->model, sizeof(p->model), "%s", a->model_name);
 	p->num_params = (uint32_t)a->num_params;
 	memcpy(p->model_hash, r->model_digest, 32);
+	if (a->layout != NULL)
+		memcpy(p->layout_digest, a->layout->digest, 32);
 	p->epochs = (uint32_t)cfg->local_epochs;
 	p->batch = (uint32_t)cfg->batch;
 	p->lr = cfg->lr;

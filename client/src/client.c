@@ -54,6 +54,11 @@ pfl_client_new(const struct pfl_client_opts *o, const struct pfl_identity *id,
 		c->sa_auth_set = true;
 	}
 	c->o.sa_authority_key = NULL;
+	if (o->layout_digest != NULL) {
+		memcpy(c->layout, o->layout_digest, 32);
+		c->layout_set = true;
+	}
+	c->o.layout_digest = NULL;
 	if (c->o.backoff_min_ms <= 0)
 		c->o.backoff_min_ms = 100;
 	if (c->o.backoff_max_ms < c->o.backoff_min_ms)
@@ -269,6 +274,23 @@ stay_out(struct pfl_client *c, const struct pfl_msg *r, int64_t *wait)
 	*wait = backoff(c);
 }
 
+/* The plan's model is the one this client trains (layout_check.c). */
+static bool
+model_allows(struct pfl_client *c, const struct pfl_msg *r)
+{
+	char why[160];
+
+	if (pfli_layout_allows(c->layout_set ? c->layout : NULL, &r->u.plan,
+	                       why, sizeof(why)))
+		return true;
+	pfl_log(r->round == c->refused_round ? PFL_LOG_DEBUG : PFL_LOG_WARN,
+	        "round %llu: plan refused: %s", (unsigned long long)r->round,
+	        why);
+	c->refused_round = r->round;
+	copy_text(c->why, sizeof(c->why), why);
+	return false;
+}
+
 static pfl_err
 accept_plan(struct pfl_client *c, struct pfl_conn *conn,
             const struct pfl_msg *r, int64_t *wait)
@@ -280,6 +302,11 @@ accept_plan(struct pfl_client *c, struct pfl_conn *conn,
 		pfl_log(PFL_LOG_WARN, "round %llu: plan refused (inconsistent)",
 		        (unsigned long long)r->round);
 		*wait = backoff(c);
+		return PFL_OK;
+	}
+	if (!model_allows(c, r)) {
+		withdraw(c, conn, r->round, PFL_WITHDRAW_MODEL, c->why);
+		stay_out(c, r, wait);
 		return PFL_OK;
 	}
 	if (!pfli_policy_allows(c, r)) {

@@ -69,6 +69,8 @@ struct pfl_client {
 	uint64_t *part_rounds; /* rounds taken part in, the last max_... */
 	uint32_t part_n;
 	uint32_t part_next;
+	uint8_t layout[32]; /* o.layout_digest, when layout_set */
+	bool layout_set;
 };
 
 /* dst = src, cut to cap - 1 bytes; always terminated. */
@@ -132,6 +134,15 @@ double pfli_plan_noise_multiplier(const struct pfl_msg_plan *plan);
 bool pfli_participation_allows(const struct pfl_client_policy *pol,
                                const uint64_t *rounds, uint32_t n,
                                uint64_t round, char *why, size_t whylen);
+
+/*
+ * Whether the plan's model is the one this client trains: mine is the
+ * layout digest of the custom model it trains (pfl_client_opts
+ * .layout_digest), NULL for the built-in models. On false, why says which
+ * layout the plan has and which the client trains.
+ */
+bool pfli_layout_allows(const uint8_t *mine, const struct pfl_msg_plan *p,
+                        char *why, size_t whylen);
 
 /*
  * local_data.c: the daemon's data (settings data, shard, csv_*, eval_*):

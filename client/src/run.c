@@ -209,6 +209,7 @@ fill_opts(const struct pfl_client_config *cfg, struct run *r)
 	o->backoff_min_ms = cfg->backoff_min_ms;
 	o->backoff_max_ms = cfg->backoff_max_ms;
 	o->faults.dropout_phase = -1;
+	o->layout_digest = cfg->layout_digest;
 	to->max_msg_bytes = o->limits.max_msg_bytes;
 	to->timeout_ms = (int)cfg->request_timeout_ms;
 	if (cfg->tls_ca_file[0] != '\0')

@@ -106,4 +106,8 @@ pfl_err pfli_model_loss_grad(struct pfl_model *m, const float *x,
 pfl_err pfli_idx_decode(const uint8_t *img, size_t img_len, const uint8_t *lab,
                         size_t lab_len, struct pfl_dataset *out) PFL_WUR;
 
+/* Append s to b as a JSON string (quotes, escapes); safetensors headers. */
+struct pfl_buf;
+pfl_err pfli_st_json_str(struct pfl_buf *b, const char *s) PFL_WUR;
+
 #endif

@@ -7,14 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_int.h"
 #include "privfl/buf.h"
 #include "privfl/file.h"
 #include "privfl/safetensors.h"
 
 enum { MAX_STR = 4096 };
 
-static pfl_err
-json_str(struct pfl_buf *b, const char *s)
+pfl_err
+pfli_st_json_str(struct pfl_buf *b, const char *s)
 {
 	pfl_err err = pfl_buf_append(b, "\"", 1);
 
@@ -43,7 +44,7 @@ build_header(const struct pfl_model_spec *spec, const struct pfl_st_meta *meta,
 	pfl_model_spec_name(spec, name, sizeof(name));
 	err = pfl_buf_printf(b, "{\"__metadata__\":{\"privfl.model\":");
 	if (err == PFL_OK)
-		err = json_str(b, name);
+		err = pfli_st_json_str(b, name);
 	snprintf(tmp, sizeof(tmp), "%d,%d,%d", spec->in_c, spec->in_h,
 	         spec->in_w);
 	if (err == PFL_OK)
@@ -59,11 +60,11 @@ build_header(const struct pfl_model_spec *spec, const struct pfl_st_meta *meta,
 			return PFL_ERR_INVAL;
 		err = pfl_buf_append(b, ",", 1);
 		if (err == PFL_OK)
-			err = json_str(b, meta[i].key);
+			err = pfli_st_json_str(b, meta[i].key);
 		if (err == PFL_OK)
 			err = pfl_buf_append(b, ":", 1);
 		if (err == PFL_OK)
-			err = json_str(b, meta[i].value);
+			err = pfli_st_json_str(b, meta[i].value);
 	}
 	if (err == PFL_OK)
 		err = pfl_buf_append(b, "}", 1);

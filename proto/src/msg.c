@@ -119,6 +119,7 @@ static const struct fdesc plan_fields[] = {
         U32("vlen", u.plan.vector_len),
         U32("dl", u.plan.deadline_ms),
         {"rel", K_U64, 0, OFF(u.plan.released), 8, 0, 0},
+        {"ld", K_BFIX, 0, OFF(u.plan.layout_digest), 32, 0, 0},
         {"ev", K_U32, 0, OFF(u.plan.eval_cap), 4, 0, 0},
 };
 
@@ -204,6 +205,7 @@ static const char *const withdraw_names[PFL_WITHDRAW__COUNT] = {
         [PFL_WITHDRAW_NOMEM] = "out of memory",
         [PFL_WITHDRAW_SERVER_KEY] = "wrong server key",
         [PFL_WITHDRAW_OTHER] = "local failure",
+        [PFL_WITHDRAW_MODEL] = "model layout differs",
 };
 
 const char *

@@ -179,6 +179,10 @@ struct pfl_client_opts {
 	int64_t backoff_min_ms; /* after an error */
 	int64_t backoff_max_ms;
 	struct pfl_client_faults faults;
+	/* the layout digest (privfl/layout.h, copied) of the custom model
+	 * this client's trainer trains: plans for another model are refused
+	 * (WITHDRAW "model layout differs"). NULL: built-in models only */
+	const uint8_t *layout_digest;
 };
 
 struct pfl_client;
@@ -260,6 +264,10 @@ struct pfl_client_config {
 	int64_t min_aggregate_clients;
 	int64_t max_participations;
 	int64_t participation_window;
+	/* not a setting: the layout digest of the custom model a trainer of
+	 * your own trains (pfl_client_opts.layout_digest; borrowed), NULL for
+	 * the built-in models; see privfl/client_run.h */
+	const uint8_t *layout_digest;
 };
 
 /* The policy the settings describe. */

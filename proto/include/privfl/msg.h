@@ -82,6 +82,10 @@ struct pfl_msg_plan {
 	/* "rel" (optional, also in RETRY): the last round that the server
 	 * released with this client's update in it (0: none) */
 	uint64_t released;
+	/* "ld" (optional): digest of a custom model's tensor layout
+	 * (privfl/layout.h); all zero for the built-in models, whose layout
+	 * the model name fixes */
+	uint8_t layout_digest[32];
 	/* "ev" (optional): federated evaluation. 0: none; else the update
 	 * vector ends with PFL_EVAL_SLOTS slots scoring the global model on
 	 * the client's held-out data, weighted by min(examples, eval_cap) /
@@ -114,6 +118,8 @@ enum pfl_withdraw_reason {
 	PFL_WITHDRAW_NOMEM = 3,      /* out of memory */
 	PFL_WITHDRAW_SERVER_KEY = 4, /* replies signed by an unpinned key */
 	PFL_WITHDRAW_OTHER = 5,      /* any other local failure */
+	PFL_WITHDRAW_MODEL = 6,      /* the plan's model layout is not the
+	                                one this client trains */
 	PFL_WITHDRAW__COUNT
 };
 
