@@ -146,7 +146,7 @@ pfli_acct_check_open(const struct pfl_aggregator *a, size_t available)
 uint32_t
 pfli_acct_colluders(const struct pfl_agg_config *c, uint32_t n)
 {
-	return (uint32_t)ceil(c->sa_corrupt * (double)n);
+	return pfl_sa_colluders(c->sa_corrupt, n);
 }
 
 /* Noise each client adds (docs/PRIVACY.md), and the quantization. */

@@ -282,6 +282,10 @@ void pfli_round_tick(struct pfl_aggregator *a, int64_t now);
 void pfli_round_reset(struct pfli_round *r);
 uint32_t pfli_round_expected(const struct pfli_round *r, int phase);
 uint32_t pfli_round_target(const struct pfl_aggregator *a);
+/* Secure aggregation's protocol and (k, t) for a cohort of n, refusing
+ * (PFL_ERR_CONFIG, logged) when no t is safe against sa_corrupt. */
+pfl_err pfli_round_sa_params(const struct pfl_agg_config *cfg, uint64_t round,
+                             uint32_t n, int *mode, uint32_t *k, uint32_t *t);
 /* Without DP: the cohort's fixed size, ceil(clients_per_round x
  * overselect), and whether it is complete (selection can close). */
 uint32_t pfli_cohort_size(const struct pfl_aggregator *a);

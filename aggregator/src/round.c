@@ -221,6 +221,68 @@ encode_model_reply(struct pfl_aggregator *a)
 	return PFL_OK;
 }
 
+/*
+ * Secure aggregation's (k, t) for a cohort of n (docs/SECAGG.md): the
+ * configured protocol, SecAgg (every pair) when the cohort is too small
+ * for SecAgg+'s guarantees, and when no threshold tolerates sa_dropout
+ * either, the safe threshold for c = ceil(sa_corrupt n) colluders without
+ * that tolerance (the round aborts if more than n - t drop out). The
+ * threshold is never lowered below what the colluders allow: 2t > n + c
+ * (else two survivor views could each collect t shares of one client and
+ * unmask its update) and t >= min(min_clients, n - c) + c. Without such
+ * a t the round is refused.
+ */
+pfl_err
+pfli_round_sa_params(const struct pfl_agg_config *cfg, uint64_t round,
+                     uint32_t n, int *mode, uint32_t *k, uint32_t *t)
+{
+	uint32_t min = (uint32_t)cfg->min_clients;
+	pfl_err rv;
+
+	*mode = cfg->secure_aggregation;
+	rv = pfl_sa_choose_params_min((enum pfl_sa_mode) * mode, n,
+	                              cfg->sa_dropout, cfg->sa_corrupt, min, k,
+	                              t);
+	if (rv == PFL_ERR_CONFIG && *mode == PFL_SA_PLUS) {
+		/* Too small a cohort for a sparse graph with these
+		 * guarantees: every pair shares masks instead. */
+		*mode = PFL_SA_FULL;
+		rv = pfl_sa_choose_params_min(PFL_SA_FULL, n, cfg->sa_dropout,
+		                              cfg->sa_corrupt, min, k, t);
+	}
+	if (rv == PFL_ERR_CONFIG) {
+		/* No threshold tolerates sa_dropout in so small a cohort:
+		 * tolerate fewer dropouts, never fewer colluders. */
+		uint32_t c = pfl_sa_colluders(cfg->sa_corrupt, n);
+		/* The released sum is that of the n - c honest members
+		 * anyway: min_clients of them cannot be asked of a cohort
+		 * with fewer. */
+		uint32_t min_sum = c < n && n - c < min ? n - c : min;
+		*mode = PFL_SA_FULL;
+		rv = pfl_sa_choose_params_min(PFL_SA_FULL, n, 0.0,
+		                              cfg->sa_corrupt, min_sum, k, t);
+		if (rv == PFL_OK)
+			pfl_log(PFL_LOG_INFO,
+			        "round %llu: secure aggregation over %u "
+			        "clients "
+			        "with threshold %u tolerates %u dropouts, "
+			        "fewer "
+			        "than sa_dropout = %g asks",
+			        (unsigned long long)round, n, *t, n - *t,
+			        cfg->sa_dropout);
+	}
+	if (rv == PFL_ERR_CONFIG)
+		pfl_log(PFL_LOG_WARN,
+		        "round %llu: secure aggregation refused for %u "
+		        "clients: "
+		        "with %u possible colluders (sa_corrupt %g) no "
+		        "threshold t <= n has 2t > n + %u",
+		        (unsigned long long)round, n,
+		        pfl_sa_colluders(cfg->sa_corrupt, n), cfg->sa_corrupt,
+		        pfl_sa_colluders(cfg->sa_corrupt, n));
+	return rv;
+}
+
 static pfl_err
 start_running(struct pfl_aggregator *a, int64_t now)
 {
@@ -235,31 +297,8 @@ start_running(struct pfl_aggregator *a, int64_t now)
 		uint8_t(*pks)[32] = NULL;
 		uint32_t k = 0, t = 0;
 
-		r->sa_mode = cfg->secure_aggregation;
-		/* no sum of fewer than min_clients honest clients (SECAGG.md)
-		 */
-		rv = pfl_sa_choose_params_min(
-		        (enum pfl_sa_mode)r->sa_mode, r->n, cfg->sa_dropout,
-		        cfg->sa_corrupt, (uint32_t)cfg->min_clients, &k, &t);
-		if (rv == PFL_ERR_CONFIG && r->sa_mode == PFL_SA_PLUS) {
-			/* Too small a cohort for a sparse graph with these
-			 * guarantees: every pair shares masks instead. */
-			r->sa_mode = PFL_SA_FULL;
-			rv = pfl_sa_choose_params_min(
-			        PFL_SA_FULL, r->n, cfg->sa_dropout,
-			        cfg->sa_corrupt, (uint32_t)cfg->min_clients, &k,
-			        &t);
-		}
-		if (rv == PFL_ERR_CONFIG && r->n >= 3) {
-			/* No (k, t) meets the tolerated dropout for so small a
-			 * cohort: keep the honest-majority threshold anyway
-			 * (fewer survivors abort the round). */
-			r->sa_mode = PFL_SA_FULL;
-			k = r->n - 1;
-			t = r->n / 2 + 1;
-			rv = PFL_OK;
-		}
-		if (rv != PFL_OK)
+		if ((rv = pfli_round_sa_params(cfg, r->number, r->n,
+		                               &r->sa_mode, &k, &t)) != PFL_OK)
 			return rv;
 		if (cfg->sa_neighbours > 0 && r->sa_mode == PFL_SA_PLUS)
 			k = (uint32_t)cfg->sa_neighbours < r->n - 1
