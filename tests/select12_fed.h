@@ -30,6 +30,11 @@ struct sel_fed {
 };
 
 static char sel_logged[1 << 16];
+/* Set before sel_fed_start to watch the round's events. */
+static pfl_agg_notify_fn sel_notify;
+static void *sel_notify_arg;
+/* The running aggregator (its lock is held in a notify callback). */
+static struct pfl_aggregator *sel_agg;
 static pthread_mutex_t sel_log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static inline void
@@ -83,8 +88,13 @@ sel_fed_start(struct sel_fed *f, const char *tag, int nclients,
 	         (long)getpid(), serial);
 	rm_rf(f->out);
 	sel_logged[0] = '\0';
-	pfl_log_set_sink(sel_log_capture, NULL);
-	pfl_log_set_level(PFL_LOG_INFO);
+	/* SEL12_LOG=debug: everything to stderr instead (debugging) */
+	if (getenv("SEL12_LOG") == NULL) {
+		pfl_log_set_sink(sel_log_capture, NULL);
+		pfl_log_set_level(PFL_LOG_INFO);
+	} else {
+		pfl_log_set_level(PFL_LOG_DEBUG);
+	}
 	assert_int_equal(pfl_agg_config_init(&cfg, err, sizeof(err)), PFL_OK);
 	set(&cfg, "listen", f->url);
 	set(&cfg, "out_dir", f->out);
@@ -119,6 +129,9 @@ sel_fed_start(struct sel_fed *f, const char *tag, int nclients,
 		                                &f->ct[i].c),
 		                 PFL_OK);
 	}
+	sel_agg = f->at.a;
+	if (sel_notify != NULL)
+		pfl_aggregator_set_notify(f->at.a, sel_notify, sel_notify_arg);
 	assert_int_equal(pthread_create(&f->ath, NULL, agg_main, &f->at), 0);
 }
 

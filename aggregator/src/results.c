@@ -13,9 +13,10 @@
 #include "privfl/log.h"
 #include "privfl/safetensors.h"
 
-#define CSV_HEADER                                                      \
-	"round,accuracy,loss,epsilon,delta,selected,survived,bytes_up," \
-	"bytes_down,seconds,train_loss,clip_norm,noise_multiplier,status\n"
+#define CSV_HEADER                                                         \
+	"round,accuracy,loss,epsilon,delta,selected,survived,bytes_up,"    \
+	"bytes_down,seconds,train_loss,clip_norm,noise_multiplier,status," \
+	"checkins\n"
 
 static void
 history_add(struct pfl_aggregator *a, const struct pfl_round_report *r)
@@ -47,11 +48,11 @@ history_reload(struct pfl_aggregator *a, const char *path)
 		memset(&r, 0, sizeof(r));
 		if (sscanf(line,
 		           "%llu,%lf,%lf,%lf,%lf,%u,%u,%llu,%llu,%lf,%lf,%lf,"
-		           "%lf,%15s",
+		           "%lf,%15[^,\n],%u",
 		           &round, &r.accuracy, &r.loss, &r.epsilon, &r.delta,
 		           &r.selected, &r.survived, &up, &down, &r.seconds,
-		           &r.train_loss, &r.clip_norm, &r.noise_sigma,
-		           status) != 14 ||
+		           &r.train_loss, &r.clip_norm, &r.noise_sigma, status,
+		           &r.checkins) < 14 ||
 		    round > a->rounds_done)
 			continue;
 		r.round = round;
@@ -137,13 +138,13 @@ pfli_results_round(struct pfl_aggregator *a, const struct pfl_round_report *r)
 		fprintf(a->csv,
 		        "%llu,%.6f,%.6f,%.6f,%.3g,%u,%u,%llu,%llu,%.3f,%.6f,%."
 		        "6g,"
-		        "%.6g,%s\n",
+		        "%.6g,%s,%u\n",
 		        (unsigned long long)r->round, r->accuracy, r->loss,
 		        r->epsilon, r->delta, r->selected, r->survived,
 		        (unsigned long long)r->bytes_up,
 		        (unsigned long long)r->bytes_down, r->seconds,
 		        r->train_loss, r->clip_norm, r->noise_sigma,
-		        r->aborted ? "aborted" : "ok");
+		        r->aborted ? "aborted" : "ok", r->checkins);
 		fflush(a->csv);
 	}
 	pthread_mutex_lock(&a->mtx);

@@ -140,6 +140,7 @@ struct pfl_round_report {
 	double clip_norm;
 	double noise_sigma; /* realized noise multiplier of the round */
 	bool aborted;       /* round abandoned; nothing released */
+	uint32_t checkins;  /* check-ins served since the last report */
 };
 
 typedef void (*pfl_agg_observer_fn)(void *arg,
