@@ -153,12 +153,14 @@ struct pfli_selection {
 	/* pace steering */
 	double online;            /* clients online, last estimate */
 	double p;                 /* check-in probability per attempt */
-	int64_t period_ms;        /* between round openings (EWMA) */
+	int64_t period_ms;        /* between round openings (mean) */
+	uint32_t gaps;            /* ... of so many (up to 20) */
 	int64_t last_open_ms;     /* when the last round opened */
 	uint64_t last_open_round; /* ... its number */
 	int64_t skipped_ms;       /* when a DP selection was last skipped */
 	uint32_t steered[PFLI_SEL_RING]; /* clients steered to an epoch */
-	uint32_t checkins_round; /* check-ins since the last round report */
+	uint32_t checkins_round;         /* check-ins of clients outside the
+	                                    cohort since the last round report */
 };
 
 struct pfli_http; /* http.c */

@@ -11,9 +11,12 @@
  * p = min(1, C / N): a client is steered to the selection G attempts
  * ahead, G ~ Geometric(p), so that the selections it is eligible for
  * form independent Bernoulli(p) trials (the geometric law is
- * memoryless). A client arriving at another selection than the one it
- * was steered to (late, restarted, forgotten) is eligible with a fresh
- * Bernoulli(p) draw, and one arriving early is sent away without a draw.
+ * memoryless). Every check-in outside the cohort is steered afresh, so
+ * a client checks in about once every 1/p selections however well it
+ * keeps time. With DP, a client arriving after the selection it was
+ * steered to (late, restarted, forgotten) is eligible with a fresh
+ * Bernoulli(p) draw, and one arriving early is steered again without a
+ * draw.
  *
  * The draw among eligible check-ins: with DP, each is taken independently
  * with probability q / p_i (p_i: the p it was steered with), so that a
@@ -79,6 +82,10 @@ to_next_open(const struct pfl_aggregator *a, int64_t now)
 		wait = (r->select_end_ms - now) + a->est_run_ms;
 	else if (r->state == PFLI_R_RUNNING || r->state == PFLI_R_FINALIZING)
 		wait = a->est_run_ms - (now - r->running_since_ms);
+	/* A round running past its estimate: ask again a quarter of a
+	 * round later, not every checkin_interval (pace steering). */
+	if (wait < a->est_run_ms / 4)
+		wait = a->est_run_ms / 4;
 	if (wait < a->cfg.checkin_interval_ms)
 		wait = a->cfg.checkin_interval_ms;
 	return wait;
@@ -115,18 +122,25 @@ steer(struct pfl_aggregator *a, struct pfli_client *cl, int64_t now)
 	int64_t period = s->period_ms > 0
 	                         ? s->period_ms
 	                         : a->est_run_ms + a->cfg.selection_window_ms;
-	double extra = (double)(g - 1) * (double)period;
+	double extra = (double)(g - 1) * (double)period, spread;
 
 	if (wait + extra > (double)SEL_MAX_RETRY_MS)
 		extra = (double)(SEL_MAX_RETRY_MS - wait);
 	if (extra < 0)
 		extra = 0;
 	wait += (int64_t)extra;
-	/* spread arrivals over the first half of the window */
-	wait += (int64_t)(pfl_csprng_uniform(a->rng) *
-	                  (double)a->cfg.selection_window_ms * 0.5);
+	/* spread arrivals over the start of the selection: a quarter of a
+	 * round at most (later would fall into the next round) */
+	spread = (double)a->cfg.selection_window_ms * 0.5;
+	if (spread > (double)period * 0.25)
+		spread = (double)period * 0.25;
+	wait += (int64_t)(pfl_csprng_uniform(a->rng) * spread);
 	if (wait > SEL_MAX_RETRY_MS)
 		wait = SEL_MAX_RETRY_MS;
+	if (cl->due_epoch > s->epoch &&
+	    cl->due_epoch - s->epoch <= PFLI_SEL_RING &&
+	    s->steered[cl->due_epoch % PFLI_SEL_RING] > 0)
+		s->steered[cl->due_epoch % PFLI_SEL_RING]--;
 	cl->due_epoch = next + g - 1;
 	cl->due_p = p;
 	cl->due_ms = now + wait;
@@ -135,24 +149,9 @@ steer(struct pfl_aggregator *a, struct pfli_client *cl, int64_t now)
 	return (uint32_t)wait;
 }
 
-/* A client that steering sent to a later selection: when to come back. */
-static uint32_t
-resend(struct pfl_aggregator *a, struct pfli_client *cl, int64_t now)
-{
-	int64_t wait = cl->due_ms - now;
-
-	if (wait < a->cfg.checkin_interval_ms)
-		wait = to_next_open(a, now);
-	if (wait > SEL_MAX_RETRY_MS)
-		wait = SEL_MAX_RETRY_MS;
-	return (uint32_t)wait;
-}
-
 uint32_t
 pfli_sel_retry(struct pfl_aggregator *a, struct pfli_client *cl, int64_t now)
 {
-	if (cl != NULL && cl->due_epoch > a->sel.epoch)
-		return resend(a, cl, now);
 	if (cl == NULL) {
 		int64_t wait = to_next_open(a, now);
 		return (uint32_t)(wait +
@@ -342,10 +341,11 @@ open_selection(struct pfl_aggregator *a, int64_t now, double online,
 	r->opened_ms = now;
 	if (s->last_open_ms > 0 && r->number > s->last_open_round) {
 		int64_t gap = now - s->last_open_ms;
-		s->period_ms = s->period_ms == 0
-		                       ? gap
-		                       : (int64_t)(0.7 * (double)s->period_ms +
-		                                   0.3 * (double)gap);
+		/* the mean of the gaps so far, then of about the last 20:
+		 * steering spreads check-ins by it, and a check-in per round
+		 * follows its ratio to the round's length */
+		uint32_t k = ++s->gaps < 20 ? s->gaps : 20;
+		s->period_ms += (int64_t)((double)(gap - s->period_ms) / k);
 	}
 	if (r->number > s->last_open_round) {
 		s->last_open_ms = now;
@@ -522,7 +522,11 @@ pfli_sel_checkin(struct pfl_aggregator *a, struct pfli_client *cl, int64_t now,
 	struct pfli_round *r = &a->round;
 	double p_i = 1.0;
 
-	a->sel.checkins_round++;
+	/* The check-ins pace steering paces: not the polls of members
+	 * waiting for their plan. */
+	if (!(cl->rolled_round == r->epoch && cl->member >= 0 &&
+	      r->state != PFLI_R_IDLE))
+		a->sel.checkins_round++;
 	if (r->state == PFLI_R_SELECTING && cl->rolled_round != r->epoch &&
 	    pfli_health_is_backed_off(a, cl, now)) {
 		/* Not drawn, and not counted as a draw. */
@@ -533,7 +537,9 @@ pfli_sel_checkin(struct pfl_aggregator *a, struct pfli_client *cl, int64_t now,
 	}
 	if (r->state == PFLI_R_SELECTING && cl->rolled_round != r->epoch) {
 		if (cl->due_epoch > r->epoch && a->cfg.dp_mode != PFL_DP_NONE) {
-			*retry_ms = resend(a, cl, now);
+			/* early: steered afresh (memoryless: its chance at
+			 * every later selection stays p) */
+			*retry_ms = steer(a, cl, now);
 			*why = "not selected";
 			return false;
 		}
