@@ -8,8 +8,8 @@
 #   bench/steering.sh BUILD_DIR
 # Runs
 #   privfl-sim --dataset fashion-mnist --model logreg --clients N
-#     --per-round 5 --rounds 60 --processes --threads 2 --test_data none
-# for N = 20 and N = 200 and prints, for rounds 21-60 (the first rounds
+#     --per-round 5 --rounds 100 --processes --threads 2 --test_data none
+# for N = 20 and N = 200 and prints, for rounds 21-100 (the first rounds
 # see every client's first, unsteered check-in), the mean and median
 # check-ins per round, then the ratio of the population 200 run to the
 # population 20 run (target <= 1.2). The workload token is the round's
@@ -23,7 +23,7 @@ if [ ! -x "$sim" ]; then
 	echo "steering: $build has no sim/privfl-sim" >&2
 	exit 1
 fi
-rounds=60
+rounds=100
 first=21
 if [ "${PFL_BENCH_SMOKE:-0}" = 1 ]; then
 	rounds=8

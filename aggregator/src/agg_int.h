@@ -141,7 +141,7 @@ struct pfli_round {
 };
 
 /* Ahead of how many selections steered clients are counted. */
-#define PFLI_SEL_RING 64
+#define PFLI_SEL_RING 256
 
 /* How cohorts are chosen (selection.c). */
 struct pfli_selection {

@@ -288,27 +288,52 @@ log_waiting(struct pfl_aggregator *a, int64_t now, double online,
 		        pfli_sel_min_cohort(a));
 }
 
-/* Tell the embedder's waiting clients steered to epoch e (all when p =
- * 1) that a selection is open. */
+/*
+ * Tell the embedder's waiting clients that a selection is open: all when
+ * p = 1; else those steered to it and, without DP, as many others drawn
+ * uniformly as make up two cohorts (a cohort is then there at once; with
+ * DP the others would not be eligible anyway).
+ */
 static void
-notify_selecting(struct pfl_aggregator *a)
+notify_selecting(struct pfl_aggregator *a, int64_t now)
 {
 	struct pfli_clients *t = &a->clients;
+	uint64_t e = a->sel.epoch;
+	uint32_t c = pfli_cohort_size(a), n = 0, cap, want, seen = 0;
 	uint8_t(*pks)[32] = NULL;
-	uint32_t n = 0, cap;
 
 	if (a->notify == NULL)
 		return;
-	cap = a->sel.steered[a->sel.epoch % PFLI_SEL_RING];
-	if (a->sel.p >= 1.0 || cap == 0) {
+	if (a->sel.p >= 1.0) {
 		a->notify(a->notify_arg, PFL_AGG_EV_SELECTING, NULL, 0);
 		return;
 	}
-	if ((pks = malloc((size_t)cap * 32)) == NULL)
+	want = a->cfg.dp_mode == PFL_DP_NONE ? 2 * c : 0;
+	cap = a->sel.steered[e % PFLI_SEL_RING] + want;
+	if (cap == 0 || (pks = malloc((size_t)cap * 32)) == NULL)
 		return; /* they come back at their retry-after */
 	for (size_t i = 0; i < t->cap && n < cap; i++)
-		if (t->slots[i].used && t->slots[i].due_epoch == a->sel.epoch)
+		if (t->slots[i].used && t->slots[i].due_epoch == e)
 			memcpy(pks[n++], t->slots[i].pk, 32);
+	if (want > cap - n)
+		want = cap - n;
+	/* reservoir sample of `want` idle clients not steered here */
+	for (size_t i = 0; i < t->cap && want > 0; i++) {
+		const struct pfli_client *cl = &t->slots[i];
+		uint64_t j;
+		if (!cl->used || cl->due_epoch == e ||
+		    cl->backoff_until_ms > now)
+			continue;
+		seen++;
+		if (seen <= want) {
+			memcpy(pks[n + seen - 1], cl->pk, 32);
+			continue;
+		}
+		j = pfl_csprng_below(a->rng, seen);
+		if (j < want)
+			memcpy(pks[n + j], cl->pk, 32);
+	}
+	n += seen < want ? seen : want;
 	a->notify(a->notify_arg, PFL_AGG_EV_SELECTING,
 	          (const uint8_t(*)[32])pks, n);
 	free(pks);
@@ -338,6 +363,11 @@ open_selection(struct pfl_aggregator *a, int64_t now, double online,
 		return PFL_ERR_NOMEM;
 	r->state = PFLI_R_SELECTING;
 	r->expected_draws = (uint32_t)ceil(expected - 1e-9);
+	/* Without DP and not everyone expected: wait for a cohort (or the
+	 * window's end), not for the few steered here by chance. */
+	if (cfg->dp_mode == PFL_DP_NONE && s->p < 1.0 &&
+	    r->expected_draws < (uint32_t)want)
+		r->expected_draws = (uint32_t)want;
 	r->opened_ms = now;
 	if (s->last_open_ms > 0 && r->number > s->last_open_round) {
 		int64_t gap = now - s->last_open_ms;
@@ -362,7 +392,7 @@ open_selection(struct pfl_aggregator *a, int64_t now, double online,
 	        "round %llu: selecting, %.0f clients online, %.1f expected, "
 	        "p=%.4f q=%.4f",
 	        (unsigned long long)r->number, online, expected, s->p, r->q);
-	notify_selecting(a);
+	notify_selecting(a, now);
 	s->steered[s->epoch % PFLI_SEL_RING] = 0;
 	return PFL_OK;
 }
