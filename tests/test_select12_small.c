@@ -3,9 +3,12 @@
  * (issue #12 item 4), each over a real aggregator and library clients on
  * a Unix socket, every client obeying the retry-after it is given:
  * - three clients, cohort 3, min_clients 3: every selection draws its
- *   cohort (no "sampling again", as many selections as rounds);
+ *   cohort (no "sampling again", as many selections as rounds). Note: the
+ *   code before pace steering also passes this one with library clients;
+ *   the re-draw loop the issue reports came from privfl-client daemons,
+ *   which no test here runs yet;
  * - population 100 with 3 online and no DP: rounds run (without DP the
- *   population does not change the draw);
+ *   population does not change the draw; the code before waited forever);
  * - DP with pace steering (8 online, 3 expected per selection): the rate
  *   the accountant charges is at least the inclusion rate that happened.
  */
