@@ -7,7 +7,8 @@
 # About 14 minutes on 2 idle cores. PFL_BENCH_FULL=1 runs the secure
 # aggregation benchmark at full size (about 15 minutes more) instead of
 # --quick. PFL_BENCH_ONLY="train fedavg ..." runs only the named ones
-# (train fedavg aggregate secagg client conns privacy population).
+# (train fedavg aggregate secagg client conns privacy population
+# steering).
 # The PyTorch baselines need python3-torch and python3-numpy (make bench
 # installs them); without them those benchmarks print privfl's figures
 # and say the baseline is unavailable. Exit status: 0 when every benchmark
@@ -24,7 +25,7 @@ set -uo pipefail
 build=${1:?usage: bench/run.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd) || exit 1
-only=${PFL_BENCH_ONLY:-train fedavg aggregate secagg client conns privacy population}
+only=${PFL_BENCH_ONLY:-train fedavg aggregate secagg client conns privacy population steering}
 smoke=${PFL_BENCH_SMOKE:-0}
 failed=""
 log=$(mktemp "${TMPDIR:-/tmp}/pfl-bench.XXXXXX")
@@ -81,6 +82,8 @@ if [ "$smoke" = 1 ]; then
 		"$here/privacy.sh" "$build" --smoke
 	bench population "simulator: round time and memory vs population (smoke)" \
 		"$here/sim_population.sh" "$build"
+	bench steering "pace steering: check-ins per round, population 20 vs 200 (smoke)" \
+		"$here/steering.sh" "$build"
 else
 	bench train "training throughput, privfl vs PyTorch (1 thread each)" \
 		"$here/train.sh" "$build"
@@ -103,6 +106,8 @@ else
 		"$here/privacy.sh" "$build"
 	bench population "simulator: round time at population 1M vs 10k, memory at 1M" \
 		"$here/sim_population.sh" "$build"
+	bench steering "pace steering: check-ins per round, population 20 vs 200" \
+		"$here/steering.sh" "$build"
 fi
 
 echo

@@ -81,13 +81,25 @@ redraw_rate(const struct pfl_aggregator *a, double q, double draws)
 	double m = (double)a->cfg.min_clients;
 	double mu = draws * q, p_ok;
 
-	if (a->cfg.secure_aggregation != 0 && m < 3)
-		m = 3;
+	if (a->cfg.secure_aggregation != 0 && m < PFLI_SA_MIN_CLIENTS)
+		m = PFLI_SA_MIN_CLIENTS;
 	if (mu <= m)
 		return 1.0;
 	p_ok = 1.0 - exp(-(mu - m) * (mu - m) / (2.0 * mu));
 	q = q / p_ok;
 	return q < 1.0 ? q : 1.0;
+}
+
+/*
+ * The draws at rate q with the expected cohort of this selection's: a
+ * check-in steered with probability p_i is drawn with min(1, q / p_i)
+ * (selection.c), so each counts min(1/q, 1/p_i) >= 1 draws at rate q.
+ */
+static double
+draw_mass(const struct pfli_round *r)
+{
+	return r->draw_mass > (double)r->draws ? r->draw_mass
+	                                       : (double)r->draws;
 }
 
 double
@@ -110,12 +122,12 @@ pfli_acct_aborted(struct pfl_aggregator *a)
 
 	if (a->cfg.dp_mode != PFL_DP_CENTRAL || r->draws == 0)
 		return;
-	a->abort_miss *= 1.0 - redraw_rate(a, r->q, (double)r->draws);
+	a->abort_miss *= 1.0 - redraw_rate(a, r->q, draw_mass(r));
 	pfl_log(PFL_LOG_INFO,
 	        "round %llu: aborted after selection; the next release is "
 	        "charged q %.4f",
 	        (unsigned long long)r->number,
-	        pfli_acct_rate(a, r->q, (double)r->draws));
+	        pfli_acct_rate(a, r->q, draw_mass(r)));
 }
 
 /* Before a round opens: would the planned round fit the budget? */
@@ -146,7 +158,7 @@ pfli_acct_check_open(const struct pfl_aggregator *a, size_t available)
 uint32_t
 pfli_acct_colluders(const struct pfl_agg_config *c, uint32_t n)
 {
-	return (uint32_t)ceil(c->sa_corrupt * (double)n);
+	return pfl_sa_colluders(c->sa_corrupt, n);
 }
 
 /* Noise each client adds (docs/PRIVACY.md), and the quantization. */
@@ -245,7 +257,7 @@ pfli_acct_privatize(struct pfl_aggregator *a, float *sum, uint32_t survivors,
 	pfl_err rv;
 
 	memset(ch, 0, sizeof(*ch));
-	ch->q = pfli_acct_rate(a, r->q, (double)r->draws);
+	ch->q = pfli_acct_rate(a, r->q, draw_mass(r));
 	ch->count_n = cfg->dp_mode != PFL_DP_NONE
 	                      ? (double)cfg->clients_per_round
 	                      : (double)survivors;

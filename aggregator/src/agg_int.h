@@ -24,6 +24,12 @@
 #include "privfl/strategy.h"
 #include "privfl/transport.h"
 
+/*
+ * The fewest clients secure aggregation runs with: with two, each would
+ * learn the other's update from the sum (config check, selection).
+ */
+#define PFLI_SA_MIN_CLIENTS 3
+
 /* Example count at which a masked update gets full weight (docs). */
 #define PFLI_SA_WEIGHT_CAP 10000.0
 
@@ -44,6 +50,10 @@ struct pfli_client {
 	bool backed_off;          /* the state last logged */
 	uint64_t released_round;  /* last round released with its update */
 	uint64_t told_released;   /* ... as last told to the client */
+	/* selection.c: pace steering */
+	uint64_t due_epoch; /* the selection it was steered to (0: none) */
+	double due_p;       /* the check-in probability it was steered with */
+	int64_t due_ms;     /* when it was told to come back */
 };
 
 struct pfli_clients {
@@ -93,9 +103,11 @@ struct pfli_round {
 	int64_t phase_deadline_ms; /* current SecAgg phase */
 	double q;                  /* inclusion probability of each draw */
 	double q_charged;          /* the rate the accountant was charged */
-	uint32_t draws;
-	uint32_t
-	        expected_draws; /* clients seen lately, when the round opened */
+	uint32_t draws;            /* eligible check-ins that took their draw */
+	/* DP: sum over the draws of min(1, q / p_i) / q, the draws at rate q
+	 * that give the same expected cohort (accounting's re-draw bound) */
+	double draw_mass;
+	uint32_t expected_draws; /* check-ins expected, when it opened */
 	struct pfli_member *members;
 	uint32_t n;
 	uint32_t cap;
@@ -130,6 +142,31 @@ struct pfli_round {
 	uint64_t bytes_up;
 	uint64_t bytes_down;
 };
+
+/* Ahead of how many selections steered clients are counted. */
+#define PFLI_SEL_RING 256
+
+/* How cohorts are chosen (selection.c). */
+struct pfli_selection {
+	uint64_t epoch;          /* selection attempts so far */
+	uint64_t resamples;      /* DP selections that drew too few */
+	int64_t idle_since_ms;   /* waiting for clients since (0: not) */
+	int64_t idle_logged_ms;  /* last "waiting for clients" line */
+	int64_t short_logged_ms; /* last "waiting for more check-ins" */
+	/* pace steering */
+	double online;            /* clients online, last estimate */
+	double p;                 /* check-in probability per attempt */
+	int64_t period_ms;        /* between round openings (mean) */
+	uint32_t gaps;            /* ... of so many (up to 20) */
+	int64_t last_open_ms;     /* when the last round opened */
+	uint64_t last_open_round; /* ... its number */
+	int64_t skipped_ms;       /* when a DP selection was last skipped */
+	uint32_t steered[PFLI_SEL_RING]; /* clients steered to an epoch */
+	uint32_t checkins_round;         /* check-ins of clients outside the
+	                                    cohort since the last round report */
+};
+
+struct pfli_http; /* http.c */
 
 struct pfl_aggregator {
 	struct pfl_agg_config cfg;
@@ -168,9 +205,9 @@ struct pfl_aggregator {
 	pfl_err fatal; /* why the federation stopped on its own (not BUDGET) */
 	/* rounds */
 	struct pfli_clients clients;
+	struct pfli_selection sel;
 	struct pfli_round round;
 	uint64_t rounds_done;
-	uint64_t epoch;
 	double last_round_seconds;
 	int64_t est_run_ms; /* how long the last round ran after selection */
 	double run_started;
@@ -194,10 +231,7 @@ struct pfl_aggregator {
 	size_t caphistory;
 	uint64_t checkins; /* check-in requests served */
 	uint64_t aborted_rounds;
-	uint64_t resamples;     /* selections that drew too few clients */
-	int64_t idle_since_ms;  /* waiting for clients since (0: not) */
-	int64_t idle_logged_ms; /* last "waiting for clients" line */
-	void *http;             /* http.c's state */
+	struct pfli_http *http; /* http.c's state */
 	FILE *audit;            /* audit.c's append-only log */
 	uint8_t audit_prev[32]; /* hash of the last audit line */
 	uint64_t audit_last_round;
@@ -301,12 +335,41 @@ void pfli_round_tick(struct pfl_aggregator *a, int64_t now);
 void pfli_round_reset(struct pfli_round *r);
 uint32_t pfli_round_expected(const struct pfli_round *r, int phase);
 uint32_t pfli_round_target(const struct pfl_aggregator *a);
-/* Without DP: the cohort's fixed size, ceil(clients_per_round x
- * overselect), and whether it is complete (selection can close). */
-uint32_t pfli_cohort_size(const struct pfl_aggregator *a);
-bool pfli_cohort_full(const struct pfl_aggregator *a);
+/* Secure aggregation's protocol and (k, t) for a cohort of n, refusing
+ * (PFL_ERR_CONFIG, logged) when no t is safe against sa_corrupt. */
+pfl_err pfli_round_sa_params(const struct pfl_agg_config *cfg, uint64_t round,
+                             uint32_t n, int *mode, uint32_t *k, uint32_t *t);
 /* Under a->mtx: wake the round loop (a result or draw may end a phase). */
 void pfli_round_wake(struct pfl_aggregator *a);
+
+/*
+ * selection.c: how a cohort is chosen (pace steering, eligibility, the
+ * draw, opening and closing a selection). All under a->mtx.
+ */
+/* The cohort drawn, ceil(clients_per_round x overselect) (fixed without
+ * DP; with DP its expectation), and whether it is complete. */
+uint32_t pfli_cohort_size(const struct pfl_aggregator *a);
+bool pfli_cohort_full(const struct pfl_aggregator *a);
+/* The fewest a round runs with: min_clients, and PFLI_SA_MIN_CLIENTS
+ * with secure aggregation. */
+uint32_t pfli_sel_min_cohort(const struct pfl_aggregator *a);
+/* Round thread, state IDLE: open a selection when a cohort is likely. */
+void pfli_sel_idle(struct pfl_aggregator *a, int64_t now);
+/* Round thread, state SELECTING: true when the cohort may start; false
+ * to keep waiting (or, with DP, after resetting for a new draw). */
+bool pfli_sel_close(struct pfl_aggregator *a, int64_t now);
+/* A check-in: true when cl is a member of the running round (the caller
+ * sends its plan); else *retry_ms and *why for the RETRY reply. */
+bool pfli_sel_checkin(struct pfl_aggregator *a, struct pfli_client *cl,
+                      int64_t now, uint32_t *retry_ms, const char **why);
+/* When a client with nothing to do now should come back (pace steering;
+ * cl NULL: about when the next selection opens). */
+uint32_t pfli_sel_retry(struct pfl_aggregator *a, struct pfli_client *cl,
+                        int64_t now);
+/* How soon a member waiting for its plan or a phase asks again. */
+uint32_t pfli_sel_poll_ms(struct pfl_aggregator *a);
+/* Check-ins since the last call (the round report's column). */
+uint32_t pfli_sel_round_checkins(struct pfl_aggregator *a);
 
 /* finish.c */
 pfl_err pfli_round_finish(struct pfl_aggregator *a);

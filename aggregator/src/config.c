@@ -271,7 +271,7 @@ pfl_agg_config_check(const struct pfl_agg_config *c, char *err, size_t errlen)
 	if (c->adaptive_clip && c->dp_mode != PFL_DP_CENTRAL &&
 	    c->dp_mode != PFL_DP_NONE)
 		FAIL("adaptive_clip is supported with dp_mode central or none");
-	if (c->secure_aggregation != 0 && c->min_clients < 3)
+	if (c->secure_aggregation != 0 && c->min_clients < PFLI_SA_MIN_CLIENTS)
 		FAIL("secure aggregation needs min_clients >= 3 (with two, "
 		     "each would learn the other's update from the sum)");
 	if ((rv = pfli_privacy_check_config(c, err, errlen)) != PFL_OK)

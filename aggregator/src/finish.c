@@ -112,6 +112,7 @@ make_report(struct pfl_aggregator *a, uint32_t survivors, double z_real,
 	rep.seconds = (double)(pfl_clock_ms() - r->opened_ms) / 1000.0;
 	rep.clip_norm = r->clip_norm;
 	rep.noise_sigma = z_real;
+	rep.checkins = pfli_sel_round_checkins(a);
 	a->last_round_seconds = rep.seconds;
 	a->est_run_ms = estimated_run(r);
 	*out = rep;

@@ -17,7 +17,7 @@
 #include "privfl/log.h"
 #include "status_page.h"
 
-struct http_state {
+struct pfli_http {
 	nng_http_server *srv;
 	nng_url *url;
 	bool started; /* by us: nng shares one server per address */
@@ -209,6 +209,9 @@ metrics_text(const struct pfl_aggregator *a, const struct snap *s,
 	        {"privfl_checkins_total", "counter",
 	         "Client check-in requests served since start",
 	         (double)s->checkins},
+	        {"privfl_last_round_checkins", "gauge",
+	         "Client check-ins served during the last finished round",
+	         (double)s->last.checkins},
 	        {"privfl_last_round_selected_clients", "gauge",
 	         "Clients selected in the last finished round",
 	         (double)s->last.selected},
@@ -650,7 +653,7 @@ log_address(const struct pfl_aggregator *a, nng_http_server *srv)
 pfl_err
 pfli_http_open(struct pfl_aggregator *a)
 {
-	struct http_state *st;
+	struct pfli_http *st;
 	int rv;
 
 	if (a->http != NULL || a->cfg.http_listen == NULL ||
@@ -685,7 +688,7 @@ pfli_http_open(struct pfl_aggregator *a)
 void
 pfli_http_close(struct pfl_aggregator *a)
 {
-	struct http_state *st;
+	struct pfli_http *st;
 
 	if (a == NULL || a->http == NULL)
 		return;

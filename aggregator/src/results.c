@@ -26,7 +26,7 @@
 #define CSV_HEADER                                                         \
 	"round,accuracy,loss,epsilon,delta,selected,survived,bytes_up,"    \
 	"bytes_down,seconds,train_loss,clip_norm,noise_multiplier,status," \
-	"fed_eval_loss,fed_eval_accuracy,fed_eval_examples\n"
+	"fed_eval_loss,fed_eval_accuracy,fed_eval_examples,checkins\n"
 
 static void
 history_add(struct pfl_aggregator *a, const struct pfl_round_report *r)
@@ -43,7 +43,8 @@ history_add(struct pfl_aggregator *a, const struct pfl_round_report *r)
 	a->history[a->nhistory++] = *r;
 }
 
-/* The federated evaluation columns (15-17) of a rounds.csv line. */
+/* The federated evaluation columns (15-17) and checkins (18) of a
+ * rounds.csv line. */
 static void
 fed_eval_reload(const char *line, struct pfl_round_report *r)
 {
@@ -55,8 +56,9 @@ fed_eval_reload(const char *line, struct pfl_round_report *r)
 	for (int commas = 0; p != NULL && commas < 14; commas++)
 		if ((p = strchr(p, ',')) != NULL)
 			p++;
-	if (p == NULL || sscanf(p, "%lf,%lf,%llu", &r->fed_eval_loss,
-	                        &r->fed_eval_accuracy, &n) != 3)
+	/* checkins (column 18) is absent from files written before it */
+	if (p == NULL || sscanf(p, "%lf,%lf,%llu,%u", &r->fed_eval_loss,
+	                        &r->fed_eval_accuracy, &n, &r->checkins) < 3)
 		return;
 	r->fed_eval_examples = n;
 }
@@ -85,15 +87,17 @@ parse_row(const char *line, struct pfl_round_report *r)
 	return true;
 }
 
-/* ",loss,accuracy,examples\n" (nan and 0 for a round without any). */
+/* ",loss,accuracy,examples,checkins\n" (the evaluation nan and 0 for a
+ * round without any). */
 static void
 fed_eval_columns(FILE *f, const struct pfl_round_report *r)
 {
 	bool none = r->aborted || r->fed_eval_examples == 0;
 
-	fprintf(f, ",%.6f,%.6f,%llu\n", none ? NAN : r->fed_eval_loss,
+	fprintf(f, ",%.6f,%.6f,%llu,%u\n", none ? NAN : r->fed_eval_loss,
 	        none ? NAN : r->fed_eval_accuracy,
-	        none ? 0ULL : (unsigned long long)r->fed_eval_examples);
+	        none ? 0ULL : (unsigned long long)r->fed_eval_examples,
+	        r->checkins);
 }
 
 static void

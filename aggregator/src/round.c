@@ -1,6 +1,7 @@
 /*
  * The round lifecycle, driven by the aggregator thread's tick:
- * IDLE -> SELECTING (Poisson draws over check-ins) -> RUNNING (plans,
+ * IDLE -> SELECTING (selection.c: pace steering and the draw over
+ * check-ins) -> RUNNING (plans,
  * secure-aggregation phases or plain updates, deadlines) -> FINALIZING
  * (aggregate, noise, strategy, accounting, results) -> IDLE.
  */
@@ -56,67 +57,9 @@ abort_round(struct pfl_aggregator *a, const char *why)
 	rep.bytes_down = r->bytes_down;
 	rep.seconds = (double)(pfl_clock_ms() - r->opened_ms) / 1000.0;
 	rep.aborted = true;
+	rep.checkins = pfli_sel_round_checkins(a);
 	pfli_report_round(a, &rep, NULL);
 	pfli_round_reset(r);
-}
-
-/*
- * Without DP the cohort has a fixed size: once it is drawn, later
- * check-ins could not join it, so the window closes (serve.c's drawn()).
- */
-uint32_t
-pfli_cohort_size(const struct pfl_aggregator *a)
-{
-	return (uint32_t)ceil((double)a->cfg.clients_per_round *
-	                      a->cfg.overselect);
-}
-
-bool
-pfli_cohort_full(const struct pfl_aggregator *a)
-{
-	return a->cfg.dp_mode == PFL_DP_NONE &&
-	       a->round.n >= pfli_cohort_size(a);
-}
-
-/*
- * Without DP, when fewer clients checked in than were expected (one seen
- * lately has gone), selection sampling may close short of the fixed
- * cohort: take the rest uniformly from those that checked in and were not
- * taken, instead of drawing the whole round again. They were told to come
- * back later; the plan waits for them (and the embedder is told).
- */
-static void
-top_up(struct pfl_aggregator *a)
-{
-	struct pfli_round *r = &a->round;
-	struct pfli_clients *t = &a->clients;
-	uint32_t want = pfli_cohort_size(a);
-	uint64_t cand = 0;
-
-	if (a->cfg.dp_mode != PFL_DP_NONE || r->n >= want)
-		return;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i].used && t->slots[i].rolled_round == r->epoch &&
-		    t->slots[i].member < 0)
-			cand++;
-	while (r->n < want && r->n < r->cap && cand > 0) {
-		uint64_t pick = pfl_csprng_below(a->rng, cand);
-		for (size_t i = 0; i < t->cap; i++) {
-			struct pfli_client *cl = &t->slots[i];
-			if (!cl->used || cl->rolled_round != r->epoch ||
-			    cl->member >= 0)
-				continue;
-			if (pick > 0) {
-				pick--;
-				continue;
-			}
-			memset(&r->members[r->n], 0, sizeof(r->members[0]));
-			memcpy(r->members[r->n].pk, cl->pk, 32);
-			cl->member = (int32_t)r->n++;
-			break;
-		}
-		cand--;
-	}
 }
 
 void
@@ -143,45 +86,6 @@ notify(struct pfl_aggregator *a, enum pfl_agg_event ev, bool members)
 	a->notify(a->notify_arg, ev, (const uint8_t(*)[32])pks,
 	          members ? r->n : 0);
 	free(pks);
-}
-
-static pfl_err
-open_round(struct pfl_aggregator *a, int64_t now, size_t available)
-{
-	struct pfli_round *r = &a->round;
-	const struct pfl_agg_config *cfg = &a->cfg;
-	double want = (double)cfg->clients_per_round * cfg->overselect;
-	pfl_err rv;
-
-	pfli_round_reset(r);
-	r->number = a->rounds_done + 1;
-	r->epoch = ++a->epoch;
-	r->q = pfli_acct_draw_rate(cfg, available);
-	if ((rv = pfli_acct_check_open(a, available)) != PFL_OK)
-		return rv;
-	r->cap = (uint32_t)(want * 3 + 16);
-	if (r->cap > available + 1)
-		r->cap = (uint32_t)available + 1;
-	r->members = calloc(r->cap, sizeof(*r->members));
-	if (r->members == NULL)
-		return PFL_ERR_NOMEM;
-	r->state = PFLI_R_SELECTING;
-	r->expected_draws = (uint32_t)available;
-	r->opened_ms = now;
-	/* Long enough for every client told to come back after the last
-	 * round to get its draw; it closes early once all have drawn. */
-	r->select_end_ms = now + cfg->selection_window_ms;
-	if (r->select_end_ms <
-	    now + 2 * a->est_run_ms + cfg->checkin_interval_ms)
-		r->select_end_ms =
-		        now + 2 * a->est_run_ms + cfg->checkin_interval_ms;
-	pfl_log(PFL_LOG_DEBUG,
-	        "round %llu: selecting, %zu clients available, q=%.4f",
-	        (unsigned long long)r->number, available, r->q);
-	if (a->sampler != NULL && (rv = pfli_presample(a, now)) != PFL_OK)
-		return rv;
-	notify(a, PFL_AGG_EV_SELECTING, false);
-	return PFL_OK;
 }
 
 static pfl_err
@@ -223,6 +127,68 @@ encode_model_reply(struct pfl_aggregator *a)
 	return PFL_OK;
 }
 
+/*
+ * Secure aggregation's (k, t) for a cohort of n (docs/SECAGG.md): the
+ * configured protocol, SecAgg (every pair) when the cohort is too small
+ * for SecAgg+'s guarantees, and when no threshold tolerates sa_dropout
+ * either, the safe threshold for c = ceil(sa_corrupt n) colluders without
+ * that tolerance (the round aborts if more than n - t drop out). The
+ * threshold is never lowered below what the colluders allow: 2t > n + c
+ * (else two survivor views could each collect t shares of one client and
+ * unmask its update) and t >= min(min_clients, n - c) + c. Without such
+ * a t the round is refused.
+ */
+pfl_err
+pfli_round_sa_params(const struct pfl_agg_config *cfg, uint64_t round,
+                     uint32_t n, int *mode, uint32_t *k, uint32_t *t)
+{
+	uint32_t min = (uint32_t)cfg->min_clients;
+	pfl_err rv;
+
+	*mode = cfg->secure_aggregation;
+	rv = pfl_sa_choose_params_min((enum pfl_sa_mode) * mode, n,
+	                              cfg->sa_dropout, cfg->sa_corrupt, min, k,
+	                              t);
+	if (rv == PFL_ERR_CONFIG && *mode == PFL_SA_PLUS) {
+		/* Too small a cohort for a sparse graph with these
+		 * guarantees: every pair shares masks instead. */
+		*mode = PFL_SA_FULL;
+		rv = pfl_sa_choose_params_min(PFL_SA_FULL, n, cfg->sa_dropout,
+		                              cfg->sa_corrupt, min, k, t);
+	}
+	if (rv == PFL_ERR_CONFIG) {
+		/* No threshold tolerates sa_dropout in so small a cohort:
+		 * tolerate fewer dropouts, never fewer colluders. */
+		uint32_t c = pfl_sa_colluders(cfg->sa_corrupt, n);
+		/* The released sum is that of the n - c honest members
+		 * anyway: min_clients of them cannot be asked of a cohort
+		 * with fewer. */
+		uint32_t min_sum = c < n && n - c < min ? n - c : min;
+		*mode = PFL_SA_FULL;
+		rv = pfl_sa_choose_params_min(PFL_SA_FULL, n, 0.0,
+		                              cfg->sa_corrupt, min_sum, k, t);
+		if (rv == PFL_OK)
+			pfl_log(PFL_LOG_INFO,
+			        "round %llu: secure aggregation over %u "
+			        "clients "
+			        "with threshold %u tolerates %u dropouts, "
+			        "fewer "
+			        "than sa_dropout = %g asks",
+			        (unsigned long long)round, n, *t, n - *t,
+			        cfg->sa_dropout);
+	}
+	if (rv == PFL_ERR_CONFIG)
+		pfl_log(PFL_LOG_WARN,
+		        "round %llu: secure aggregation refused for %u "
+		        "clients: "
+		        "with %u possible colluders (sa_corrupt %g) no "
+		        "threshold t <= n has 2t > n + %u",
+		        (unsigned long long)round, n,
+		        pfl_sa_colluders(cfg->sa_corrupt, n), cfg->sa_corrupt,
+		        pfl_sa_colluders(cfg->sa_corrupt, n));
+	return rv;
+}
+
 static pfl_err
 start_running(struct pfl_aggregator *a, int64_t now)
 {
@@ -238,31 +204,8 @@ start_running(struct pfl_aggregator *a, int64_t now)
 		uint8_t(*pks)[32] = NULL;
 		uint32_t k = 0, t = 0;
 
-		r->sa_mode = cfg->secure_aggregation;
-		/* no sum of fewer than min_clients honest clients (SECAGG.md)
-		 */
-		rv = pfl_sa_choose_params_min(
-		        (enum pfl_sa_mode)r->sa_mode, r->n, cfg->sa_dropout,
-		        cfg->sa_corrupt, (uint32_t)cfg->min_clients, &k, &t);
-		if (rv == PFL_ERR_CONFIG && r->sa_mode == PFL_SA_PLUS) {
-			/* Too small a cohort for a sparse graph with these
-			 * guarantees: every pair shares masks instead. */
-			r->sa_mode = PFL_SA_FULL;
-			rv = pfl_sa_choose_params_min(
-			        PFL_SA_FULL, r->n, cfg->sa_dropout,
-			        cfg->sa_corrupt, (uint32_t)cfg->min_clients, &k,
-			        &t);
-		}
-		if (rv == PFL_ERR_CONFIG && r->n >= 3) {
-			/* No (k, t) meets the tolerated dropout for so small a
-			 * cohort: keep the honest-majority threshold anyway
-			 * (fewer survivors abort the round). */
-			r->sa_mode = PFL_SA_FULL;
-			k = r->n - 1;
-			t = r->n / 2 + 1;
-			rv = PFL_OK;
-		}
-		if (rv != PFL_OK)
+		if ((rv = pfli_round_sa_params(cfg, r->number, r->n,
+		                               &r->sa_mode, &k, &t)) != PFL_OK)
 			return rv;
 		if (cfg->sa_neighbours > 0 && r->sa_mode == PFL_SA_PLUS)
 			k = (uint32_t)cfg->sa_neighbours < r->n - 1
@@ -446,113 +389,19 @@ tick_plain(struct pfl_aggregator *a, int64_t now)
 	abort_round(a, "too few results before the deadline");
 }
 
-/*
- * Open a round only when the clients seen lately make a cohort of
- * min_clients likely: a draw over too few clients is re-drawn, and
- * re-draws raise the sampling rate the accountant must charge.
- */
-static bool
-enough_available(const struct pfl_aggregator *a, size_t available)
-{
-	const struct pfl_agg_config *cfg = &a->cfg;
-	double m = (double)cfg->min_clients;
-	double want = (double)cfg->clients_per_round * cfg->overselect;
-	double need = m + 4.0 * sqrt(m), q;
-
-	if (available < (size_t)cfg->min_clients)
-		return false;
-	q = pfli_acct_draw_rate(cfg, available);
-	if (q >= 1.0)
-		return true; /* every client drawn is selected */
-	if (need > want)
-		need = want;
-	return (double)available * q >= need ||
-	       (cfg->population > 0 && available >= (size_t)cfg->population);
-}
-
-/*
- * An operator watching the log should see why nothing happens: after 10 s
- * without enough clients, and then every minute, say how many are there.
- */
-static void
-log_waiting(struct pfl_aggregator *a, int64_t now, size_t available)
-{
-	if (a->idle_since_ms == 0) {
-		a->idle_since_ms = now;
-		a->idle_logged_ms = now;
-		return;
-	}
-	if (now - a->idle_since_ms < 10000 ||
-	    (now - a->idle_logged_ms < 60000 &&
-	     a->idle_logged_ms != a->idle_since_ms))
-		return;
-	a->idle_logged_ms = now;
-	pfl_log(PFL_LOG_INFO,
-	        "round %llu: waiting for clients for %.0f s: %zu checked in "
-	        "lately, too few to draw a cohort of min_clients = %lld",
-	        (unsigned long long)(a->rounds_done + 1),
-	        (double)(now - a->idle_since_ms) / 1000.0, available,
-	        (long long)a->cfg.min_clients);
-}
-
 void
 pfli_round_tick(struct pfl_aggregator *a, int64_t now)
 {
 	struct pfli_round *r = &a->round;
-	const struct pfl_agg_config *cfg = &a->cfg;
-	/* Idle clients come back within about est_run (serve.c's
-	 * idle_retry); one not seen for twice that and more is gone. */
-	int64_t window =
-	        3 * cfg->checkin_interval_ms + 2 * a->est_run_ms + 2000;
-	size_t available;
 	pfl_err rv;
 
 	switch (r->state) {
 	case PFLI_R_IDLE:
-		/* an embedder's sampler draws from the whole population */
-		available =
-		        a->sampler != NULL
-		                ? (size_t)a->cfg.population
-		                : pfli_health_available(a, now - window, now);
-		if (!enough_available(a, available)) {
-			log_waiting(a, now, available);
-			return;
-		}
-		a->idle_since_ms = 0;
-		if ((rv = open_round(a, now, available)) != PFL_OK) {
-			if (rv == PFL_ERR_BUDGET) {
-				a->budget_spent = true;
-				a->stop = 1;
-			} else
-				pfl_log(PFL_LOG_ERROR,
-				        "cannot open a round: %s",
-				        pfl_strerror(rv));
-			pfli_round_reset(r);
-		}
+		pfli_sel_idle(a, now); /* selection.c */
 		return;
 	case PFLI_R_SELECTING:
-		/* Close early once every client seen lately has had its draw.
-		 */
-		if (now < r->select_end_ms &&
-		    (r->draws < r->expected_draws || r->draws == 0) &&
-		    !pfli_cohort_full(a))
+		if (!pfli_sel_close(a, now))
 			return;
-		top_up(a);
-		if (r->n < (uint32_t)cfg->min_clients ||
-		    (cfg->secure_aggregation != 0 && r->n < 3)) {
-			a->resamples++;
-			pfl_log(a->resamples % 20 == 1 ? PFL_LOG_INFO
-			                               : PFL_LOG_DEBUG,
-			        "round %llu: only %u of %u clients checked in "
-			        "were selected (need %lld%s); sampling again",
-			        (unsigned long long)r->number, r->n, r->draws,
-			        (long long)cfg->min_clients,
-			        cfg->secure_aggregation ? ", and 3 for secure "
-			                                  "aggregation"
-			                                : "");
-			pfli_round_reset(r);
-			return;
-		}
 		if ((rv = start_running(a, now)) != PFL_OK) {
 			char why[128];
 			snprintf(why, sizeof(why),

@@ -92,45 +92,6 @@ reply_ack(struct ctx *c)
 	send_msg(c, &m);
 }
 
-/*
- * When a client with nothing to do should come back: about when the next
- * selection window opens (the running round's expected end), jittered.
- */
-static uint32_t
-idle_retry(struct pfl_aggregator *a, int64_t now)
-{
-	const struct pfli_round *r = &a->round;
-	int64_t base = a->cfg.checkin_interval_ms;
-	int64_t wait = base;
-
-	if (r->state == PFLI_R_SELECTING) {
-		/* the window closes once everyone drew: soon */
-		wait = a->est_run_ms;
-	} else if (r->state == PFLI_R_RUNNING ||
-	           r->state == PFLI_R_FINALIZING) {
-		wait = a->est_run_ms - (now - r->running_since_ms);
-	}
-	if (wait < base)
-		wait = base;
-	if (wait > 60000)
-		wait = 60000;
-	wait += (int64_t)(pfl_csprng_uniform(a->rng) * (double)base * 0.5);
-	return (uint32_t)wait;
-}
-
-/*
- * How soon a cohort member waiting for a phase should ask again: quick
- * for small cohorts, slower for large ones so that polling (a signed
- * request and reply each) stays a small part of the server's work.
- */
-static uint32_t
-poll_ms(struct pfl_aggregator *a)
-{
-	uint32_t base = 20 + a->round.n / 2;
-
-	return base + (uint32_t)(pfl_csprng_uniform(a->rng) * base * 0.5);
-}
-
 static void
 fill_plan(struct pfl_aggregator *a, uint32_t idx, struct pfl_msg_plan *p,
           int64_t now)
@@ -176,113 +137,46 @@ fill_plan(struct pfl_aggregator *a, uint32_t idx, struct pfl_msg_plan *p,
 	p->deadline_ms = left > 0 ? (uint32_t)left : 0;
 }
 
-/*
- * Whether the check-in just counted in r->draws joins the cohort. With DP
- * each client is drawn independently with probability q (Poisson
- * sampling, which the accountant's amplification assumes). Without DP the
- * cohort is a uniform sample of fixed size, ceil(clients_per_round *
- * overselect) of the clients expected to check in (selection sampling,
- * Knuth's Algorithm S): no round runs short of clients by chance.
- */
-static bool
-drawn(struct pfl_aggregator *a)
-{
-	const struct pfli_round *r = &a->round;
-	double need, left;
-
-	if (a->cfg.dp_mode != PFL_DP_NONE)
-		return pfl_csprng_uniform(a->rng) < r->q;
-	need = (double)pfli_cohort_size(a) - (double)r->n;
-	left = (double)r->expected_draws - (double)(r->draws - 1);
-	if (need <= 0)
-		return false;
-	if (left <= need)
-		return true;
-	return pfl_csprng_uniform(a->rng) * left < need;
-}
-
 static void
 on_checkin(struct ctx *c, struct pfli_client *cl)
 {
 	struct pfl_aggregator *a = c->a;
 	struct pfli_round *r = &a->round;
+	struct pfli_member *mb;
 	struct pfl_msg m;
+	uint32_t ms = 0;
+	const char *why = NULL;
 
-	if (r->state == PFLI_R_SELECTING && cl->rolled_round != r->epoch &&
-	    pfli_health_is_backed_off(a, cl, c->now)) {
-		/* Not drawn, and not counted as a draw: the window does not
-		 * wait for it either (pfli_health_available). */
-		reply_retry(c,
-		            (uint32_t)(cl->backoff_until_ms - c->now < 60000
-		                               ? cl->backoff_until_ms - c->now
-		                               : 60000),
-		            "backed off after failed rounds");
+	if (!pfli_sel_checkin(a, cl, c->now, &ms, &why)) { /* selection.c */
+		reply_retry(c, ms, why);
 		return;
 	}
-	if (r->state == PFLI_R_SELECTING && cl->rolled_round != r->epoch) {
-		cl->rolled_round = r->epoch;
-		cl->member = -1;
-		r->draws++;
-		if (r->n < r->cap && drawn(a)) {
-			struct pfli_member *mb = &r->members[r->n];
-			memset(mb, 0, sizeof(*mb));
-			memcpy(mb->pk, cl->pk, 32);
-			cl->member = (int32_t)r->n++;
-		}
-		if (r->draws >= r->expected_draws || pfli_cohort_full(a))
-			pfli_round_wake(a);
-	}
-	if (r->state == PFLI_R_SELECTING) {
-		if (cl->rolled_round == r->epoch && cl->member >= 0) {
-			/* Poll: the window may close early. */
-			int64_t left = r->select_end_ms - c->now;
-			int64_t poll = poll_ms(a);
-			if (left < poll)
-				poll = left > 0 ? left : 1;
-			reply_retry(
-			        c, (uint32_t)poll,
-			        "selected; the plan follows at round start");
-		} else {
-			reply_retry(c, idle_retry(a, c->now), "not selected");
-		}
+	mb = &r->members[cl->member];
+	if (mb->withdrawn) {
+		reply_retry(c, pfli_sel_retry(a, cl, c->now),
+		            "withdrawn from this round");
 		return;
 	}
-	if (r->state == PFLI_R_RUNNING && cl->rolled_round == r->epoch &&
-	    cl->member >= 0) {
-		struct pfli_member *mb = &r->members[cl->member];
-		if (mb->withdrawn) {
-			reply_retry(c, idle_retry(a, c->now),
-			            "withdrawn from this round");
-			return;
-		}
-		if (mb->sent_update || (mb->sa_done & (1u << PFL_SA_MASKED))) {
-			reply_retry(
-			        c, idle_retry(a, c->now),
-			        "result received; waiting for the next round");
-			return;
-		}
-		if (r->sa != NULL &&
-		    (r->sa_phase != PFL_SA_ADVERTISE ||
-		     (mb->sa_done & (1u << PFL_SA_ADVERTISE)))) {
-			/* A member asking again for the plan has lost its
-			 * secure-aggregation state (or never advertised in
-			 * time): it cannot take part any more. */
-			reply_retry(c, idle_retry(a, c->now),
-			            "round in progress");
-			return;
-		}
-		mb->got_plan = true;
-		pfl_msg_init(&m, PFL_MSG_PLAN, a->cfg.federation_id, r->number,
-		             a->id);
-		fill_plan(a, (uint32_t)cl->member, &m.u.plan, c->now);
-		m.u.plan.released = cl->released_round;
-		cl->told_released = cl->released_round;
-		send_msg(c, &m);
+	if (mb->sent_update || (mb->sa_done & (1u << PFL_SA_MASKED))) {
+		reply_retry(c, pfli_sel_retry(a, cl, c->now),
+		            "result received; waiting for the next round");
 		return;
 	}
-	reply_retry(c, idle_retry(a, c->now),
-	            r->state == PFLI_R_IDLE ? "no round open"
-	                                    : "round in progress");
+	if (r->sa != NULL && (r->sa_phase != PFL_SA_ADVERTISE ||
+	                      (mb->sa_done & (1u << PFL_SA_ADVERTISE)))) {
+		/* A member asking again for the plan has lost its
+		 * secure-aggregation state (or never advertised in time): it
+		 * cannot take part any more. */
+		reply_retry(c, pfli_sel_retry(a, cl, c->now),
+		            "round in progress");
+		return;
+	}
+	mb->got_plan = true;
+	pfl_msg_init(&m, PFL_MSG_PLAN, a->cfg.federation_id, r->number, a->id);
+	fill_plan(a, (uint32_t)cl->member, &m.u.plan, c->now);
+	m.u.plan.released = cl->released_round;
+	cl->told_released = cl->released_round;
+	send_msg(c, &m);
 }
 
 /* The member record of the sender in the current running round, or NULL. */
@@ -295,12 +189,12 @@ member_of(struct ctx *c, struct pfli_client *cl, uint32_t *idx)
 	    cl->rolled_round != r->epoch || cl->member < 0) {
 		reply_error(c, PFL_ERR_STATE,
 		            "not a member of the running round",
-		            idle_retry(c->a, c->now));
+		            pfli_sel_retry(c->a, cl, c->now));
 		return NULL;
 	}
 	if (r->members[cl->member].withdrawn) {
 		reply_error(c, PFL_ERR_STATE, "withdrawn from this round",
-		            idle_retry(c->a, c->now));
+		            pfli_sel_retry(c->a, cl, c->now));
 		return NULL;
 	}
 	*idx = (uint32_t)cl->member;
@@ -446,7 +340,7 @@ on_sa_fetch(struct ctx *c, struct pfli_client *cl)
 		return;
 	}
 	if (!r->sa_closed[s->phase]) {
-		reply_retry(c, poll_ms(c->a), "phase still open");
+		reply_retry(c, pfli_sel_poll_ms(c->a), "phase still open");
 		return;
 	}
 	pfl_buf_init(&out, 0);

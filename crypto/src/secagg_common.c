@@ -320,11 +320,28 @@ ceil_frac(double f, uint32_t n)
 	return (double)r < x ? r + 1 : r;
 }
 
+/*
+ * ceil(corrupt_frac n): a fraction of a client counts as a whole one (the
+ * safe side). A product within 1e-9 above an integer is that integer: it
+ * is the rounding error of a fraction like 0.1, not a part of a client.
+ */
+uint32_t
+pfl_sa_colluders(double corrupt_frac, uint32_t n)
+{
+	double x = corrupt_frac * n;
+	uint32_t r;
+
+	if (!(x > 0))
+		return 0;
+	r = (uint32_t)x;
+	return x - (double)r > 1e-9 ? r + 1 : r;
+}
+
 static pfl_err
 choose_full(uint32_t n, double drop, double corrupt, uint32_t min_sum,
             uint32_t *k, uint32_t *t)
 {
-	uint32_t c = (uint32_t)(corrupt * n);
+	uint32_t c = pfl_sa_colluders(corrupt, n);
 	uint32_t tt = (n + c) / 2 + 1;
 
 	if (min_sum + c > tt)
@@ -356,7 +373,7 @@ bmodel_init(struct bmodel *m, uint32_t n, uint32_t k, uint32_t t, double drop,
 	m->n = n;
 	m->k = k;
 	m->t = t;
-	m->c = (uint32_t)(corrupt * n);
+	m->c = pfl_sa_colluders(corrupt, n);
 	m->min_sum = min_sum < 2 ? 2 : min_sum;
 	m->drop = drop;
 	m->p = (double)(uint32_t)(((uint64_t)k << 32) / (n - 1)) / 4294967296.0;

@@ -116,8 +116,8 @@ uint32_t pfl_sa_threshold(const struct pfl_sa_params *p, uint32_t deg);
  *            dropping out, some client has fewer than t_u live holders
  *            (the round aborts; it never gives a wrong sum).
  * SecAgg: k = n - 1 and t = max(floor((n + c) / 2) + 1, min_sum + c),
- * c = floor(corrupt_frac n). SecAgg+: the smallest such k, then t; if no
- * k <= min(n - 2, PFL_SA_MAX_K) works, the complete graph with the SecAgg
+ * c = pfl_sa_colluders(corrupt_frac, n). SecAgg+: the smallest such k, then t;
+ * if no k <= min(n - 2, PFL_SA_MAX_K) works, the complete graph with the SecAgg
  * rule.
  * @param min_sum  the fewest honest clients whose sum the server may learn
  *                 (>= 2; 1 is taken as 2)
@@ -129,6 +129,13 @@ pfl_err pfl_sa_choose_params_min(enum pfl_sa_mode mode, uint32_t n,
                                  double dropout_frac, double corrupt_frac,
                                  uint32_t min_sum, uint32_t *k,
                                  uint32_t *t) PFL_WUR;
+
+/*
+ * The clients of a cohort of n that may collude with the server:
+ * ceil(corrupt_frac n), a part of a client counting as a whole one. The
+ * aggregator's accounting counts colluders with this function too.
+ */
+uint32_t pfl_sa_colluders(double corrupt_frac, uint32_t n);
 
 /* pfl_sa_choose_params_min with min_sum = 2. */
 pfl_err pfl_sa_choose_params(enum pfl_sa_mode mode, uint32_t n,
