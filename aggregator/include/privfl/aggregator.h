@@ -146,7 +146,7 @@ struct pfl_round_report {
 	double fed_eval_loss;
 	double fed_eval_accuracy;
 	uint64_t fed_eval_examples;
-	uint32_t checkins;  /* check-ins served since the last report */
+	uint32_t checkins; /* check-ins served since the last report */
 };
 
 typedef void (*pfl_agg_observer_fn)(void *arg,
